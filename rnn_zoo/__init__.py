@@ -1,0 +1,13 @@
+"""rnn_zoo: a Keras 3 model zoo for recurrent neural networks.
+
+Our own recurrent layers (:mod:`rnn_zoo.layers`) composed by builders into
+models for sequence tasks, trained through ``tf.data`` and exported to
+SavedModel for serving.
+"""
+
+__version__ = "0.1.0"
+
+from rnn_zoo import layers
+from rnn_zoo.models import build_classifier
+
+__all__ = ["__version__", "build_classifier", "layers"]

@@ -1,0 +1,84 @@
+"""The reference time loop, written in plain ``keras.ops`` so any backend runs it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from keras import ops
+
+from rnn_zoo.kernels.loop import scan
+
+
+def run_reference(
+    step: Callable,
+    inputs,
+    initial_states: Sequence,
+    mask=None,
+    go_backwards: bool = False,
+    return_sequences: bool = True,
+    initial_output=None,
+    zero_output_for_mask: bool = False,
+):
+    """Runs ``step`` over the time axis of ``inputs``.
+
+    Args:
+        step: ``step(x_t, states) -> (output_t, new_states)``, one timestep.
+            ``x_t`` is ``inputs[:, t]`` (usually already projected by the
+            cell's input kernel).
+        inputs: ``(batch, timesteps, features)``.
+        initial_states: list of ``(batch, units)`` tensors.
+        mask: optional boolean ``(batch, timesteps)``. At a masked step the
+            states are carried over unchanged and the output repeats the
+            previous step's output (zeros before the first valid step), as
+            ``keras.layers.RNN`` does.
+        go_backwards: process the sequence from the last step to the first.
+            The returned sequence is then in processing (reversed) order.
+        return_sequences: whether to also return every step's output.
+        initial_output: the "previous output" before the first step, which a
+            masked leading step repeats; defaults to zeros shaped like
+            ``initial_states[0]`` (right for cells whose output is their first
+            state).
+        zero_output_for_mask: output zeros at masked steps instead of
+            repeating the previous output.
+
+    Returns:
+        ``(last_output, outputs, final_states)``; ``outputs`` is
+        ``(batch, timesteps, units)`` or ``None``.
+    """
+    xs = ops.transpose(inputs, (1, 0, 2))  # (T, B, F): scan runs over axis 0
+    if mask is not None:
+        ms = ops.expand_dims(ops.transpose(mask, (1, 0)), -1)  # (T, B, 1)
+    if go_backwards:
+        xs = ops.flip(xs, axis=0)
+        if mask is not None:
+            ms = ops.flip(ms, axis=0)
+
+    initial_states = list(initial_states)
+    if initial_output is None:
+        initial_output = ops.zeros_like(initial_states[0])
+
+    if mask is None:
+
+        def body(carry, x_t):
+            out, new_states = step(x_t, list(carry[1:]))
+            return (out, *new_states), out
+
+        scan_xs = xs
+    else:
+
+        def body(carry, x):
+            x_t, m_t = x
+            prev_out, states = carry[0], list(carry[1:])
+            out, new_states = step(x_t, states)
+            out = ops.where(m_t, out, ops.zeros_like(out) if zero_output_for_mask else prev_out)
+            new_states = [ops.where(m_t, n, s) for n, s in zip(new_states, states)]
+            return (out, *new_states), out
+
+        scan_xs = (xs, ms)
+
+    final, stacked = scan(
+        body, (initial_output, *initial_states), scan_xs, ys_like=initial_output
+    )
+    last_output, final_states = final[0], list(final[1:])
+    outputs = ops.transpose(stacked, (1, 0, 2)) if return_sequences else None
+    return last_output, outputs, final_states

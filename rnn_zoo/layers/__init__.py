@@ -1,0 +1,38 @@
+"""rnn_zoo's own Keras recurrent layers.
+
+Cells handle one timestep; sequence layers run a cell over time; wrappers
+compose sequence layers. Every class is registered serializable under the
+``rnn_zoo`` package.
+"""
+
+from rnn_zoo.layers.bidirectional import Bidirectional
+from rnn_zoo.layers.convert import from_torch_state_dict, to_torch_state_dict
+from rnn_zoo.layers.gru import GRU, GRUCell
+from rnn_zoo.layers.lstm import LSTM, LSTMCell
+from rnn_zoo.layers.recurrent import (
+    RNN,
+    RecurrentCell,
+    cell_names,
+    get_sequence_layer,
+    register_sequence_layer,
+)
+from rnn_zoo.layers.simple_rnn import SimpleRNN, SimpleRNNCell
+from rnn_zoo.layers.stack import StackedRNN
+
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "Bidirectional",
+    "GRUCell",
+    "LSTMCell",
+    "RecurrentCell",
+    "SimpleRNN",
+    "SimpleRNNCell",
+    "StackedRNN",
+    "cell_names",
+    "from_torch_state_dict",
+    "get_sequence_layer",
+    "register_sequence_layer",
+    "to_torch_state_dict",
+]

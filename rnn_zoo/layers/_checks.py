@@ -1,0 +1,116 @@
+"""Argument checks shared by rnn_zoo's layers.
+
+Each check raises before any backend op, with a message that names the argument,
+what was expected and what was received (DESIGN.md, house rule 2).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+from keras import backend
+
+
+def check_units(units, name: str = "units") -> int:
+    if isinstance(units, bool) or not isinstance(units, numbers.Integral):
+        raise TypeError(
+            f"`{name}` must be a positive integer. Received: {name}={units!r} "
+            f"of type {type(units).__name__}"
+        )
+    if units <= 0:
+        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={units}")
+    return int(units)
+
+
+def check_rate(rate, name: str) -> float:
+    if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
+        raise TypeError(
+            f"`{name}` must be a float in [0, 1). Received: {name}={rate!r} "
+            f"of type {type(rate).__name__}"
+        )
+    if not 0.0 <= float(rate) < 1.0:
+        raise ValueError(f"`{name}` must be a float in [0, 1). Received: {name}={rate}")
+    return float(rate)
+
+
+def check_choice(value, name: str, choices) -> str:
+    if value not in choices:
+        raise ValueError(
+            f"Unknown `{name}`: expected one of {sorted(choices)!r}. "
+            f"Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_sequence_shape(shape, layer_name: str, arg: str = "inputs") -> None:
+    """A sequence is (batch, timesteps, features) with at least one timestep."""
+    shape = tuple(shape)
+    if len(shape) != 3:
+        raise ValueError(
+            f"Layer '{layer_name}' expects `{arg}` of rank 3 "
+            f"(batch, timesteps, features). Received: {arg}.shape={shape}"
+        )
+    if shape[1] == 0:
+        raise ValueError(
+            f"Layer '{layer_name}' expects `{arg}` with at least 1 timestep. "
+            f"Received: {arg}.shape={shape}"
+        )
+    if shape[2] is None:
+        raise ValueError(
+            f"Layer '{layer_name}' needs the feature size (last axis) of `{arg}` "
+            f"to be known. Received: {arg}.shape={shape}"
+        )
+
+
+def check_float(x, layer_name: str, arg: str = "inputs") -> None:
+    dtype = backend.standardize_dtype(x.dtype)
+    if "float" not in dtype:
+        raise TypeError(
+            f"Layer '{layer_name}' expects a floating-point `{arg}` "
+            f"(cast it, or put an Embedding layer in front of integer ids). "
+            f"Received: {arg}.dtype={dtype}"
+        )
+
+
+def check_mask(mask, inputs_shape, layer_name: str) -> None:
+    if mask is None:
+        return
+    dtype = backend.standardize_dtype(mask.dtype)
+    if dtype != "bool":
+        raise TypeError(
+            f"Layer '{layer_name}' expects a boolean `mask` "
+            f"(True for steps to use). Received: mask.dtype={dtype}"
+        )
+    mshape = tuple(mask.shape)
+    expected = tuple(inputs_shape[:2])
+    if len(mshape) != 2 or any(
+        m is not None and e is not None and m != e for m, e in zip(mshape, expected)
+    ):
+        raise ValueError(
+            f"Layer '{layer_name}' expects `mask` of shape (batch, timesteps) = "
+            f"{expected}. Received: mask.shape={mshape}"
+        )
+
+
+def check_initial_state(initial_state, state_units, batch_size, layer_name: str):
+    """`initial_state` is a list of (batch, units) tensors, one per state."""
+    states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+    if len(states) != len(state_units):
+        raise ValueError(
+            f"Layer '{layer_name}' expects `initial_state` to be a list of "
+            f"{len(state_units)} tensor(s). Received: {len(states)} tensor(s)"
+        )
+    for i, (state, units) in enumerate(zip(states, state_units)):
+        shape = tuple(state.shape)
+        if len(shape) != 2 or (shape[1] is not None and shape[1] != units):
+            raise ValueError(
+                f"Layer '{layer_name}' expects `initial_state[{i}]` of shape "
+                f"(batch, {units}). Received: initial_state[{i}].shape={shape}"
+            )
+        if batch_size is not None and shape[0] is not None and shape[0] != batch_size:
+            raise ValueError(
+                f"Layer '{layer_name}' expects `initial_state[{i}]` to have the "
+                f"batch size of `inputs` ({batch_size}). "
+                f"Received: initial_state[{i}].shape={shape}"
+            )
+    return states

@@ -1,0 +1,530 @@
+"""The recurrent family's base classes: a one-step cell and the layer that runs it over time.
+
+A cell (``SimpleRNNCell``, ``LSTMCell``, ``GRUCell``) owns the weights and the
+math of one step. ``RNN`` owns time: masking, initial and stateful states,
+``go_backwards``, dropout masks that stay fixed across time, and the choice of
+kernel that runs the loop (:mod:`rnn_zoo.kernels`).
+
+Every cell splits its step in two so that the sequence layer can hoist the
+input projection out of the loop: ``project_inputs`` (one large matrix product
+over all timesteps) and ``step`` (the recurrent part). ``call`` chains the two,
+so the cells also work one step at a time and inside ``keras.layers.RNN``.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import constraints, initializers, ops, regularizers
+
+from rnn_zoo.kernels import run_reference
+from rnn_zoo.layers import _checks
+
+_SEQUENCE_LAYERS: dict[str, type] = {}
+
+
+def register_sequence_layer(name: str):
+    """Registers a sequence-layer class under a cell name (``"lstm"``, ...).
+
+    Builders look cells up by these names, so a newly registered cell is
+    available to every builder at once.
+    """
+
+    def decorator(cls):
+        _SEQUENCE_LAYERS[name] = cls
+        return cls
+
+    return decorator
+
+
+def cell_names() -> list[str]:
+    """The cell names that builders accept, e.g. ``["gru", "lstm", "simple"]``."""
+    return sorted(_SEQUENCE_LAYERS)
+
+
+def get_sequence_layer(name: str) -> type:
+    """Returns the sequence-layer class registered as ``name``."""
+    if not isinstance(name, str) or name.lower() not in _SEQUENCE_LAYERS:
+        raise ValueError(
+            f"Unknown `cell`: expected one of {cell_names()!r}. Received: cell={name!r}"
+        )
+    return _SEQUENCE_LAYERS[name.lower()]
+
+
+class RecurrentCell(keras.layers.Layer):
+    """Base class of rnn_zoo's one-step cells.
+
+    Subclasses set ``gates`` (how many ``units``-wide blocks the kernels hold)
+    and implement ``step``. Weights follow Keras's layout: ``kernel``
+    ``(input_dim, gates * units)``, ``recurrent_kernel``
+    ``(units, gates * units)`` and ``bias``.
+    """
+
+    gates = 1
+    num_states = 1
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units = _checks.check_units(units)
+        self.activation = keras.activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.dropout = _checks.check_rate(dropout, "dropout")
+        self.recurrent_dropout = _checks.check_rate(recurrent_dropout, "recurrent_dropout")
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.supports_masking = True
+
+    @property
+    def state_size(self) -> list[int]:
+        return [self.units] * self.num_states
+
+    @property
+    def output_size(self) -> int:
+        return self.units
+
+    def _add_kernels(self, input_dim: int) -> None:
+        width = self.gates * self.units
+        self.kernel = self.add_weight(
+            shape=(input_dim, width),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, width),
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+
+    def _add_bias(self, shape, initializer=None) -> None:
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=shape,
+                name="bias",
+                initializer=initializer or self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(
+                f"Cell '{self.name}' needs a known input feature size. "
+                f"Received: input_shape={tuple(input_shape)}"
+            )
+        self.input_dim = int(input_dim)
+        self._add_kernels(self.input_dim)
+        self._add_bias((self.gates * self.units,))
+
+    # The split API the sequence layer uses --------------------------------
+
+    def step_weights(self, dtype) -> dict:
+        """The weights cast once to the compute dtype, for a whole sequence."""
+        weights = {
+            "kernel": ops.cast(self.kernel, dtype),
+            "recurrent_kernel": ops.cast(self.recurrent_kernel, dtype),
+            "bias": None if self.bias is None else ops.cast(self.bias, dtype),
+        }
+        return weights
+
+    def input_bias(self, weights):
+        return weights["bias"]
+
+    def project_inputs(self, inputs, weights):
+        """``inputs @ kernel + input bias`` over any leading axes."""
+        projected = ops.matmul(inputs, weights["kernel"])
+        bias = self.input_bias(weights)
+        if bias is not None:
+            projected = projected + bias
+        return projected
+
+    def step(self, projected, states, weights, recurrent_mask=None):
+        """One timestep from the projected input; returns ``(output, new_states)``."""
+        raise NotImplementedError
+
+    def dropout_masks(self, batch_size, input_dim, dtype, training):
+        """Dropout masks, drawn once per sequence (variational dropout)."""
+        input_mask = recurrent_mask = None
+        if training and self.dropout > 0:
+            input_mask = keras.random.dropout(
+                ops.ones((batch_size, input_dim), dtype=dtype),
+                self.dropout,
+                seed=self.seed_generator,
+            )
+        if training and self.recurrent_dropout > 0:
+            recurrent_mask = keras.random.dropout(
+                ops.ones((batch_size, self.units), dtype=dtype),
+                self.recurrent_dropout,
+                seed=self.seed_generator,
+            )
+        return input_mask, recurrent_mask
+
+    # The Keras cell protocol -------------------------------------------------
+
+    def get_initial_state(self, batch_size=None):
+        return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.state_size]
+
+    def call(self, inputs, states, training=False):
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        weights = self.step_weights(self.compute_dtype)
+        input_mask, recurrent_mask = self.dropout_masks(
+            ops.shape(inputs)[0], ops.shape(inputs)[-1], self.compute_dtype, training
+        )
+        if input_mask is not None:
+            inputs = inputs * input_mask
+        output, new_states = self.step(
+            self.project_inputs(inputs, weights), states, weights, recurrent_mask
+        )
+        return output, new_states
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "units": self.units,
+                "activation": keras.activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "kernel_constraint": constraints.serialize(self.kernel_constraint),
+                "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+                "bias_constraint": constraints.serialize(self.bias_constraint),
+                "dropout": self.dropout,
+                "recurrent_dropout": self.recurrent_dropout,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+
+# The arguments a sequence layer owns itself; the rest configure its cell.
+_SEQUENCE_ARGS = (
+    "return_sequences",
+    "return_state",
+    "go_backwards",
+    "stateful",
+    "zero_output_for_mask",
+)
+
+
+@keras.saving.register_keras_serializable(package="rnn_zoo")
+class RNN(keras.layers.Layer):
+    """Runs a recurrent cell over the time axis of a sequence.
+
+    The sequence layers ``SimpleRNN``, ``LSTM`` and ``GRU`` are ``RNN`` with
+    their cell built from their own arguments; ``RNN`` itself takes any rnn_zoo
+    cell.
+
+    Args:
+        cell: an rnn_zoo ``RecurrentCell``.
+        return_sequences: return the output of every timestep
+            ``(batch, timesteps, units)`` instead of the last one
+            ``(batch, units)``.
+        return_state: also return the final states, as ``[output, *states]``.
+        go_backwards: process the sequence in reverse; with
+            ``return_sequences`` the outputs come in that reversed order.
+        stateful: carry the final states of one batch into the next call as
+            its initial states. Needs a fixed batch size
+            (``keras.Input(batch_shape=...)``); ``reset_state()`` zeroes them.
+        zero_output_for_mask: output zeros at masked steps instead of
+            repeating the previous output (``Bidirectional`` sets it on its
+            layers when they return sequences, as Keras does).
+
+    Call arguments:
+        sequences: float tensor ``(batch, timesteps, features)``, at least one
+            timestep. A batch of 0 sequences is allowed and gives empty outputs.
+        initial_state: list of the cell's states, each ``(batch, units)``.
+        mask: boolean ``(batch, timesteps)``, True where a step is real.
+            Padding may sit on the right, on the left, or anywhere: a masked
+            step leaves the states unchanged and repeats the previous output.
+            A mask coming from an ``Embedding(mask_zero=True)`` or ``Masking``
+            layer is picked up automatically and passed on when
+            ``return_sequences=True``.
+        training: enables dropout and recurrent dropout.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from rnn_zoo.layers import RNN, LSTMCell
+    >>> layer = RNN(LSTMCell(8), return_sequences=True)
+    >>> layer(np.zeros((2, 5, 3), "float32")).shape  # (batch, timesteps, units)
+    (2, 5, 8)
+    """
+
+    def __init__(
+        self,
+        cell,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(cell, RecurrentCell):
+            raise TypeError(
+                "`cell` must be an rnn_zoo RecurrentCell (SimpleRNNCell, LSTMCell, "
+                f"GRUCell, ...). Received: cell={cell!r}"
+            )
+        self.cell = cell
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = bool(stateful)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
+        self.supports_masking = True
+        self.states = None
+
+    @property
+    def state_size(self) -> list[int]:
+        return self.cell.state_size
+
+    @property
+    def units(self) -> int:
+        return self.cell.units
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        _checks.check_sequence_shape(sequences_shape, self.name, "sequences")
+        if not self.cell.built:
+            self.cell.build(tuple(sequences_shape[:1]) + tuple(sequences_shape[2:]))
+        if self.stateful:
+            batch_size = sequences_shape[0]
+            if batch_size is None:
+                raise ValueError(
+                    f"Layer '{self.name}' is `stateful=True`, which needs a fixed "
+                    "batch size: build it with keras.Input(batch_shape=(batch, "
+                    f"timesteps, features)). Received: sequences.shape={tuple(sequences_shape)}"
+                )
+            self.states = [
+                self.add_weight(
+                    shape=(batch_size, size),
+                    initializer="zeros",
+                    trainable=False,
+                    name=f"state_{i}",
+                )
+                for i, size in enumerate(self.state_size)
+            ]
+        self.built = True
+
+    def reset_state(self):
+        """Zeroes the carried states of a ``stateful`` layer."""
+        if self.states is not None:
+            for state in self.states:
+                state.assign(ops.zeros_like(state))
+
+    def reset_states(self):
+        self.reset_state()
+
+    def _check_call_inputs(self, sequences, initial_state, mask):
+        _checks.check_sequence_shape(sequences.shape, self.name, "sequences")
+        _checks.check_float(sequences, self.name, "sequences")
+        if sequences.shape[-1] != self.cell.input_dim:
+            raise ValueError(
+                f"Layer '{self.name}' was built for sequences with "
+                f"{self.cell.input_dim} features. Received: sequences.shape="
+                f"{tuple(sequences.shape)}"
+            )
+        _checks.check_mask(mask, sequences.shape, self.name)
+        if initial_state is not None:
+            initial_state = _checks.check_initial_state(
+                initial_state, self.state_size, sequences.shape[0], self.name
+            )
+        if self.stateful and self.states is not None:
+            expected = self.states[0].shape[0]
+            if sequences.shape[0] is not None and sequences.shape[0] != expected:
+                raise ValueError(
+                    f"Layer '{self.name}' is stateful with batch size {expected}. "
+                    f"Received: sequences.shape={tuple(sequences.shape)}"
+                )
+        return initial_state
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        initial_state = self._check_call_inputs(sequences, initial_state, mask)
+        dtype = self.compute_dtype
+        batch_size = ops.shape(sequences)[0]
+        if initial_state is None:
+            if self.stateful:
+                initial_state = [ops.cast(s, dtype) for s in self.states]
+            else:
+                initial_state = self.cell.get_initial_state(batch_size)
+        initial_state = [ops.cast(s, dtype) for s in initial_state]
+
+        weights = self.cell.step_weights(dtype)
+        input_mask, recurrent_mask = self.cell.dropout_masks(
+            batch_size, sequences.shape[-1], dtype, training
+        )
+        if input_mask is not None:
+            sequences = sequences * ops.expand_dims(input_mask, 1)
+        projected = self.cell.project_inputs(sequences, weights)
+
+        def step(x_t, states):
+            return self.cell.step(x_t, states, weights, recurrent_mask)
+
+        last_output, outputs, states = run_reference(
+            step,
+            projected,
+            initial_state,
+            mask=mask,
+            go_backwards=self.go_backwards,
+            return_sequences=self.return_sequences,
+            zero_output_for_mask=self.zero_output_for_mask,
+        )
+        if self.stateful:
+            for variable, state in zip(self.states, states):
+                variable.assign(ops.cast(state, variable.dtype))
+        output = outputs if self.return_sequences else last_output
+        if self.return_state:
+            return [output, *states]
+        return output
+
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+        batch = sequences_shape[0]
+        if self.return_sequences:
+            output_shape = (batch, sequences_shape[1], self.cell.output_size)
+        else:
+            output_shape = (batch, self.cell.output_size)
+        if self.return_state:
+            return [output_shape] + [(batch, size) for size in self.state_size]
+        return output_shape
+
+    def compute_mask(self, sequences, mask=None):
+        output_mask = None
+        if self.return_sequences and mask is not None:
+            # The outputs of a backward layer run in reversed time; so does its mask.
+            output_mask = ops.flip(mask, axis=1) if self.go_backwards else mask
+        if self.return_state:
+            return [output_mask] + [None] * len(self.state_size)
+        return output_mask
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "cell": keras.saving.serialize_keras_object(self.cell),
+                "return_sequences": self.return_sequences,
+                "return_state": self.return_state,
+                "go_backwards": self.go_backwards,
+                "stateful": self.stateful,
+                "zero_output_for_mask": self.zero_output_for_mask,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["cell"] = keras.saving.deserialize_keras_object(config["cell"])
+        return cls(**config)
+
+
+class CellSequenceLayer(RNN):
+    """An ``RNN`` whose cell is built from the layer's own arguments.
+
+    Subclasses set ``cell_class``; their config is the cell's arguments plus the
+    sequence arguments, flat, as ``keras.layers.LSTM``'s is.
+    """
+
+    cell_class: type = RecurrentCell
+    cell_attributes: tuple[str, ...] = (
+        "activation",
+        "use_bias",
+        "kernel_initializer",
+        "recurrent_initializer",
+        "bias_initializer",
+        "kernel_regularizer",
+        "recurrent_regularizer",
+        "bias_regularizer",
+        "kernel_constraint",
+        "recurrent_constraint",
+        "bias_constraint",
+        "dropout",
+        "recurrent_dropout",
+        "seed",
+    )
+
+    def __init__(
+        self,
+        units,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        layer_kwargs = {
+            key: kwargs.pop(key)
+            for key in ("name", "dtype", "trainable", "input_shape", "batch_input_shape")
+            if key in kwargs
+        }
+        cell = self.cell_class(units, name="cell", dtype=layer_kwargs.get("dtype"), **kwargs)
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            zero_output_for_mask=zero_output_for_mask,
+            **layer_kwargs,
+        )
+
+    def get_config(self):
+        config = keras.layers.Layer.get_config(self)
+        cell_config = self.cell.get_config()
+        for key in ("name", "trainable", "dtype"):
+            cell_config.pop(key, None)
+        config.update(cell_config)
+        config.update({key: getattr(self, key) for key in _SEQUENCE_ARGS})
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __getattr__(self, name):
+        # The cell's hyper-parameters read as layer attributes (layer.dropout,
+        # layer.activation, ...), as on keras.layers.LSTM. Only called when
+        # normal lookup fails; on the torch backend nn.Module's __getattr__
+        # is what finds sublayers, so defer to it first.
+        parent = getattr(super(), "__getattr__", None)
+        if name in type(self).cell_attributes:
+            return getattr(self.cell, name)
+        if parent is not None:
+            return parent(name)
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
