@@ -1,0 +1,173 @@
+"""SavedModel export with serving signatures that take raw strings.
+
+A served model should need nothing but its SavedModel: the character lookup,
+truncation and padding that the training pipeline (:mod:`rnn_zoo.data.names`)
+does in Python are rebuilt here as TensorFlow ops (``tf.strings.unicode_split``
+and a ``tf.lookup.StaticHashTable``) in front of the Keras model, and written
+out with ``keras.export.ExportArchive``.
+
+Example (after ``rnn-zoo train names --output DIR``):
+
+>>> import tensorflow as tf
+>>> served = tf.saved_model.load("DIR/export")  # doctest: +SKIP
+>>> served.classify(tf.constant(["Rossi", "Nowak"]))["label"]  # doctest: +SKIP
+<tf.Tensor: shape=(2,), dtype=string, numpy=array([b'Italian', b'Polish'], dtype=object)>
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from collections.abc import Sequence
+
+import keras
+
+from rnn_zoo.data.names import DEFAULT_MAX_LENGTH, FIRST_CHAR_ID, OOV_ID, PAD_ID
+
+
+def _check_strings(values, name: str) -> list[str]:
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise TypeError(
+            f"`{name}` must be a list of strings. Received: {name}={values!r}"
+        )
+    values = list(values)
+    if not values or not all(isinstance(v, str) and v for v in values):
+        raise ValueError(
+            f"`{name}` must be a non-empty list of non-empty strings. "
+            f"Received: {name}={values!r}"
+        )
+    if len(set(values)) != len(values):
+        raise ValueError(
+            f"`{name}` must not repeat entries. Received: {name}={values!r}"
+        )
+    return values
+
+
+def export_char_classifier(
+    model: keras.Model,
+    filepath: str | os.PathLike,
+    *,
+    labels: Sequence[str],
+    vocabulary: Sequence[str],
+    max_length: int = DEFAULT_MAX_LENGTH,
+    verbose: bool = False,
+) -> str:
+    """Writes a character-level classifier as a SavedModel that reads raw strings.
+
+    The SavedModel has three signatures:
+
+    - ``classify`` and ``serving_default`` (the same function): input
+      ``names``, a tf.string ``(batch,)`` of UTF-8 strings; outputs
+      ``label`` (tf.string ``(batch,)``, the most probable class),
+      ``index`` (int32 ``(batch,)``, its position in ``labels``) and
+      ``probabilities`` (float32 ``(batch, len(labels))``).
+    - ``labels``: no input; output ``labels``, the class names in index order.
+
+    In the graph each string is stripped of surrounding ASCII whitespace,
+    split into Unicode code points, truncated to ``max_length``, mapped to ids
+    (characters outside ``vocabulary`` and invalid UTF-8 map to the OOV id
+    1) and padded with 0 to the longest string of the batch. The model masks
+    the padding, so a string gets the same answer alone or in a batch. No
+    Unicode normalisation happens in the graph: send NFC text, as it was
+    trained on (a decomposed accent maps to OOV).
+
+    An empty (or all-whitespace) string does not fail: it becomes one padding
+    step that the model masks entirely, so it gets the model's answer to "no
+    evidence", the softmax of the output layer's bias (for the names model a
+    near-uniform, low-confidence answer, under 10% for every language). Check
+    for empty input before calling if it must be refused.
+
+    Args:
+        model: a trained Keras classifier taking int32 ids ``(batch, steps)``
+            with 0 as masked padding, returning probabilities
+            ``(batch, len(labels))`` (e.g. :func:`rnn_zoo.build_classifier`
+            with ``vocab_size``).
+        filepath: the SavedModel directory to write.
+        labels: the class names, in the model's output order.
+        vocabulary: the characters; ``vocabulary[i]`` has id ``i + 2``, as
+            :func:`rnn_zoo.data.names.encode` assigns them.
+        max_length: keep at most this many characters of each string.
+        verbose: let Keras print the exported signatures.
+
+    Returns:
+        ``filepath`` as a string.
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> from rnn_zoo import build_classifier
+    >>> model = build_classifier(2, vocab_size=6, units=4)  # 4 characters + 2
+    >>> path = export_char_classifier(
+    ...     model, "/tmp/rnn_zoo_export_example", labels=["English", "Italian"],
+    ...     vocabulary=["R", "i", "o", "s"],
+    ... )
+    >>> served = tf.saved_model.load(path)
+    >>> served.classify(tf.constant(["Rossi", ""]))["probabilities"].shape
+    TensorShape([2, 2])
+    """
+    import tensorflow as tf
+
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`model` must be a keras.Model. Received: model={model!r}")
+    labels = _check_strings(labels, "labels")
+    vocabulary = _check_strings(vocabulary, "vocabulary")
+    if any(len(char) != 1 for char in vocabulary):
+        raise ValueError(
+            "`vocabulary` must hold single characters (Unicode code points). "
+            f"Received: vocabulary={vocabulary!r}"
+        )
+    if isinstance(max_length, bool) or not isinstance(max_length, numbers.Integral):
+        raise TypeError(
+            f"`max_length` must be a positive integer. Received: max_length={max_length!r}"
+        )
+    if max_length < 1:
+        raise ValueError(
+            f"`max_length` must be a positive integer. Received: max_length={max_length}"
+        )
+    num_outputs = model.output_shape[-1]
+    if num_outputs != len(labels):
+        raise ValueError(
+            f"`labels` must name each of the model's {num_outputs} outputs. "
+            f"Received: {len(labels)} labels"
+        )
+
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+            tf.constant(vocabulary),
+            tf.range(FIRST_CHAR_ID, FIRST_CHAR_ID + len(vocabulary), dtype=tf.int64),
+        ),
+        default_value=OOV_ID,
+    )
+    label_names = tf.constant(labels)
+
+    def classify(names):
+        names = tf.strings.strip(names)
+        # errors="replace" turns invalid UTF-8 into U+FFFD, which is OOV.
+        chars = tf.strings.unicode_split(names, "UTF-8", errors="replace")
+        chars = chars[:, :max_length]  # ragged (batch, characters)
+        ids = tf.ragged.map_flat_values(table.lookup, chars)
+        # At least one step, so that a batch of empty strings still has a
+        # (fully masked) time axis for the recurrent layer.
+        width = tf.maximum(tf.reduce_max(ids.row_lengths()), 1)
+        ids = ids.to_tensor(default_value=PAD_ID, shape=tf.stack([ids.nrows(), width]))
+        probabilities = model(tf.cast(ids, "int32"), training=False)
+        index = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        return {
+            "label": tf.gather(label_names, index),
+            "index": index,
+            "probabilities": probabilities,
+        }
+
+    def list_labels():
+        return {"labels": label_names}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(table)
+    signature = [tf.TensorSpec(shape=(None,), dtype=tf.string, name="names")]
+    # "classify" comes first, so ExportArchive also makes it serving_default.
+    archive.add_endpoint("classify", classify, input_signature=signature)
+    archive.add_endpoint("labels", list_labels, input_signature=[])
+    filepath = os.fspath(filepath)
+    archive.write_out(filepath, verbose=verbose)
+    return filepath

@@ -1,0 +1,171 @@
+"""rnn_zoo.data.names on the surname lists of the installed faker package."""
+
+import unicodedata
+
+import keras
+import numpy as np
+import pytest
+
+from rnn_zoo.data import names
+
+
+def tensorflow_only(test):
+    """The tensorflow_only marker, and a skip on other backends (tf.data)."""
+    test = pytest.mark.tensorflow_only(test)
+    return pytest.mark.skipif(
+        keras.backend.backend() != "tensorflow", reason="tf.data needs TensorFlow"
+    )(test)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return names.load_names(seed=0)
+
+
+def test_every_chosen_language_loads_hundreds_of_clean_names():
+    surnames = names.load_surnames()
+    assert list(surnames) == list(names.LOCALES)
+    for language, values in surnames.items():
+        assert len(values) >= 300, language
+        assert len(set(values)) == len(values), language
+        for name in values:
+            assert name and name == name.strip(), (language, name)
+            assert unicodedata.normalize("NFC", name) == name, (language, name)
+    # The Polish list is the real one, not faker's ["Doe"] placeholder.
+    assert "Kowalski" in surnames["Polish"] and "Doe" not in surnames["Polish"]
+    # Estonian leaves out faker's Russian-origin list.
+    assert "Tamm" in surnames["Estonian"] and "Abramov" not in surnames["Estonian"]
+
+
+def test_no_name_has_two_labels(data):
+    label_of = {}
+    for split in (data.train, data.validation, data.test):
+        for name, label in zip(split.names, split.labels):
+            assert label_of.setdefault(name, label) == label, name
+    assert data.num_ambiguous > 100
+    # "Martin" is on the English, French and German lists: dropped everywhere.
+    assert "Martin" not in label_of
+    assert sum(data.counts.values()) == len(label_of)
+    # Every language keeps most of its names.
+    surnames = names.load_surnames()
+    for language, count in data.counts.items():
+        assert count >= 0.8 * len(surnames[language]), language
+
+
+def test_split_is_seeded_stratified_and_disjoint(data):
+    again = names.load_names(seed=0)
+    assert again == data
+    other = names.load_names(seed=1)
+    assert other.test.names != data.test.names
+    assert set(other.test.names) | set(other.train.names) | set(
+        other.validation.names
+    ) == set(data.test.names) | set(data.train.names) | set(data.validation.names)
+
+    train, val, test = (set(s.names) for s in (data.train, data.validation, data.test))
+    assert not train & val and not train & test and not val & test
+    for label, language in enumerate(data.languages):
+        n = data.counts[language]
+        assert data.test.labels.count(label) == round(0.1 * n), language
+        assert data.validation.labels.count(label) == round(0.1 * n), language
+        assert data.train.labels.count(label) == n - 2 * round(0.1 * n), language
+
+
+def test_max_per_language_takes_a_seeded_sample(data):
+    small = names.load_names(seed=0, max_per_language=20)
+    assert set(small.counts.values()) == {20}
+    assert len(small.train) == 16 * len(small.languages)
+    assert small == names.load_names(seed=0, max_per_language=20)
+    everything = (
+        set(data.train.names) | set(data.validation.names) | set(data.test.names)
+    )
+    assert set(small.train.names) <= everything
+
+
+def test_vocabulary_comes_from_the_training_split_only(data):
+    train_chars = {char for name in data.train.names for char in name}
+    assert list(data.vocabulary) == sorted(train_chars)
+    assert data.vocab_size == len(data.vocabulary) + 2
+    # A character never seen in training ("Ж") maps to the OOV id.
+    ids = names.encode(["Aalto", "Ж"], data.vocabulary)
+    assert ids[1] == [names.OOV_ID]
+    assert ids[0][0] == data.vocabulary.index("A") + 2
+    assert all(2 <= i < data.vocab_size for i in ids[0])
+
+
+def test_encode_truncates_to_max_length():
+    vocabulary = ["a", "b"]
+    assert names.encode(["ab" * 20], vocabulary, max_length=5) == [[2, 3, 2, 3, 2]]
+    assert names.encode([""], vocabulary) == [[]]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"languages": ["English", "Klingon"]}, ValueError),
+        ({"languages": ["English"]}, ValueError),
+        ({"languages": "English"}, TypeError),
+        ({"fractions": (0.5, 0.5, 0.5)}, ValueError),
+        ({"max_per_language": 3}, ValueError),
+        ({"seed": "0"}, TypeError),
+    ],
+)
+def test_load_names_rejects_bad_arguments(kwargs, error):
+    with pytest.raises(error, match=next(iter(kwargs))):
+        names.load_names(**kwargs)
+
+
+def test_encode_rejects_bad_arguments():
+    with pytest.raises(TypeError, match="names"):
+        names.encode("Rossi", ["R"])
+    with pytest.raises(ValueError, match="max_length"):
+        names.encode(["Rossi"], ["R"], max_length=0)
+
+
+@tensorflow_only
+def test_dataset_elements_are_padded_int32_batches(data):
+    import tensorflow as tf
+
+    small = names.load_names(seed=0, max_per_language=20)
+    ds = names.make_dataset(
+        small.test, small.vocabulary, batch_size=8, shuffle=False, max_length=6
+    )
+    ids_spec, labels_spec = ds.element_spec
+    assert ids_spec.dtype == tf.int32 and ids_spec.shape.as_list() == [None, None]
+    assert labels_spec.dtype == tf.int32 and labels_spec.shape.as_list() == [None]
+
+    batches = list(ds)
+    assert [len(y) for _, y in batches] == [8] * 3 + [4]  # 28 test names
+    ids = [row for x, _ in batches for row in x.numpy().tolist()]
+    labels = [int(v) for _, y in batches for v in y.numpy()]
+    assert labels == list(small.test.labels)
+    expected = names.encode(small.test.names, small.vocabulary, max_length=6)
+    for row, want in zip(ids, expected):
+        # Padded with zeros on the right, to the longest name of its batch.
+        assert row[: len(want)] == want and not any(row[len(want) :])
+    for x, _ in batches:
+        assert x.shape[1] == max(int(np.count_nonzero(r)) for r in x.numpy())
+
+
+@tensorflow_only
+def test_dataset_shuffle_is_seeded_and_changes_every_epoch():
+    small = names.load_names(seed=0, max_per_language=20)
+
+    def epochs(seed, n=2):
+        ds = names.make_dataset(
+            small.train, small.vocabulary, batch_size=500, seed=seed
+        )
+        return [[int(v) for v in y.numpy()] for _ in range(n) for _, y in ds]
+
+    first = epochs(seed=5)
+    assert first == epochs(seed=5)
+    assert first[0] != first[1]
+    assert sorted(first[0]) == sorted(small.train.labels)
+    assert epochs(seed=6)[0] != first[0]
+
+
+@tensorflow_only
+def test_make_dataset_rejects_bad_arguments(data):
+    with pytest.raises(TypeError, match="split"):
+        names.make_dataset(data.train.names, data.vocabulary)
+    with pytest.raises(ValueError, match="batch_size"):
+        names.make_dataset(data.train, data.vocabulary, batch_size=0)
