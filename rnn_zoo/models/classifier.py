@@ -6,8 +6,7 @@ import numbers
 
 import keras
 
-from rnn_zoo.layers import Bidirectional, StackedRNN, get_sequence_layer
-from rnn_zoo.layers import _checks
+from rnn_zoo.layers import Bidirectional, StackedRNN, _checks, get_sequence_layer
 
 
 def _positive_int(value, name):

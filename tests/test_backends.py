@@ -1,0 +1,37 @@
+"""rnn_zoo is a Keras 3 library: its layer tests must also pass on JAX and PyTorch.
+
+Keras picks its backend once per process, so each other backend runs the layer
+test suite in a subprocess with ``KERAS_BACKEND`` set. A failure prints that
+run's report.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.backends
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="the other backends are driven from the TensorFlow run",
+)
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_layer_suite_passes_on_backend(backend):
+    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONHASHSEED": "0"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/layers", "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    report = (result.stdout + result.stderr)[-8000:]
+    assert result.returncode == 0, f"tests/layers failed with KERAS_BACKEND={backend}:\n{report}"
+    assert " passed" in result.stdout, report
