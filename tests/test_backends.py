@@ -25,7 +25,15 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_layer_suite_passes_on_backend(backend):
     env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONHASHSEED": "0"}
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/layers", "-q", "-p", "no:cacheprovider"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/layers",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -33,5 +41,7 @@ def test_layer_suite_passes_on_backend(backend):
         timeout=1200,
     )
     report = (result.stdout + result.stderr)[-8000:]
-    assert result.returncode == 0, f"tests/layers failed with KERAS_BACKEND={backend}:\n{report}"
+    assert result.returncode == 0, (
+        f"tests/layers failed with KERAS_BACKEND={backend}:\n{report}"
+    )
     assert " passed" in result.stdout, report

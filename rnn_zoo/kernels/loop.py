@@ -28,10 +28,12 @@ def _tf_scan(body, init, xs, ys_like):
     steps = xs_flat[0].shape[0]
     n = steps if steps is not None else tf.shape(xs_flat[0])[0]
     xs_tas = [
-        tf.TensorArray(x.dtype, size=n, element_shape=x.shape[1:]).unstack(x) for x in xs_flat
+        tf.TensorArray(x.dtype, size=n, element_shape=x.shape[1:]).unstack(x)
+        for x in xs_flat
     ]
     ys_tas = [
-        tf.TensorArray(y.dtype, size=n, element_shape=y.shape) for y in tree.flatten(ys_like)
+        tf.TensorArray(y.dtype, size=n, element_shape=y.shape)
+        for y in tree.flatten(ys_like)
     ]
 
     def loop_body(i, carry, ys_tas):

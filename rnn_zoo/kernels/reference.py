@@ -70,7 +70,9 @@ def run_reference(
             x_t, m_t = x
             prev_out, states = carry[0], list(carry[1:])
             out, new_states = step(x_t, states)
-            out = ops.where(m_t, out, ops.zeros_like(out) if zero_output_for_mask else prev_out)
+            out = ops.where(
+                m_t, out, ops.zeros_like(out) if zero_output_for_mask else prev_out
+            )
             new_states = [ops.where(m_t, n, s) for n, s in zip(new_states, states)]
             return (out, *new_states), out
 

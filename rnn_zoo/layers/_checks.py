@@ -18,7 +18,9 @@ def check_units(units, name: str = "units") -> int:
             f"of type {type(units).__name__}"
         )
     if units <= 0:
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={units}")
+        raise ValueError(
+            f"`{name}` must be a positive integer. Received: {name}={units}"
+        )
     return int(units)
 
 
@@ -94,7 +96,11 @@ def check_mask(mask, inputs_shape, layer_name: str) -> None:
 
 def check_initial_state(initial_state, state_units, batch_size, layer_name: str):
     """`initial_state` is a list of (batch, units) tensors, one per state."""
-    states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+    states = (
+        list(initial_state)
+        if isinstance(initial_state, (list, tuple))
+        else [initial_state]
+    )
     if len(states) != len(state_units):
         raise ValueError(
             f"Layer '{layer_name}' expects `initial_state` to be a list of "

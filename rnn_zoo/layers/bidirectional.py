@@ -64,7 +64,9 @@ class Bidirectional(keras.layers.Layer):
 
     def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(layer, keras.layers.Layer) or not hasattr(layer, "go_backwards"):
+        if not isinstance(layer, keras.layers.Layer) or not hasattr(
+            layer, "go_backwards"
+        ):
             raise TypeError(
                 "`layer` must be a recurrent layer with `go_backwards` "
                 f"(SimpleRNN, LSTM, GRU, RNN). Received: layer={layer!r}"
@@ -123,14 +125,16 @@ class Bidirectional(keras.layers.Layer):
         forward_state = backward_state = None
         if initial_state is not None:
             initial_state = list(initial_state)
-            if len(initial_state) % 2:
+            n_forward = len(self.forward_layer.state_size)
+            expected = n_forward + len(self.backward_layer.state_size)
+            if len(initial_state) != expected:
                 raise ValueError(
-                    f"Layer '{self.name}' expects `initial_state` to hold the "
-                    "forward states followed by the backward states (an even "
-                    f"count). Received: {len(initial_state)} tensor(s)"
+                    f"Layer '{self.name}' expects `initial_state` to be a list of "
+                    f"{expected} tensor(s), the forward states followed by the "
+                    f"backward states. Received: {len(initial_state)} tensor(s)"
                 )
-            half = len(initial_state) // 2
-            forward_state, backward_state = initial_state[:half], initial_state[half:]
+            forward_state = initial_state[:n_forward]
+            backward_state = initial_state[n_forward:]
         forward = self.forward_layer(
             sequences, initial_state=forward_state, mask=mask, training=training
         )
@@ -189,7 +193,9 @@ class Bidirectional(keras.layers.Layer):
             {
                 "layer": keras.saving.serialize_keras_object(self.forward_layer),
                 "merge_mode": self.merge_mode,
-                "backward_layer": keras.saving.serialize_keras_object(self.backward_layer),
+                "backward_layer": keras.saving.serialize_keras_object(
+                    self.backward_layer
+                ),
             }
         )
         return config

@@ -25,12 +25,16 @@ from rnn_zoo.layers.stack import StackedRNN
 def _numpy(value) -> np.ndarray:
     if hasattr(value, "detach"):  # a torch.Tensor
         value = value.detach().cpu().numpy()
-    return np.asarray(value)
+    # A copy: np.asarray of a JAX array is a read-only view of its buffer,
+    # which torch.from_numpy warns about and nobody may write to.
+    return np.array(value)
 
 
 def _gru_reorder(rows: np.ndarray, units: int) -> np.ndarray:
     """Swaps the first two gate blocks: torch's (r, z, n) <-> Keras's (z, r, h)."""
-    return np.concatenate([rows[units : 2 * units], rows[:units], rows[2 * units :]], axis=0)
+    return np.concatenate(
+        [rows[units : 2 * units], rows[:units], rows[2 * units :]], axis=0
+    )
 
 
 def _directions(layer):
@@ -123,10 +127,12 @@ def to_torch_state_dict(layer) -> dict[str, np.ndarray]:
 def from_torch_state_dict(layer, state_dict) -> None:
     """Loads a ``torch.nn.RNN/LSTM/GRU`` state dict into a built ``layer``.
 
-    The layer must have the same cell type, units, number of layers and
-    directions as the torch module; every expected key must be present with
-    the expected shape.
+    The layer must have the same cell type, units, number of layers,
+    directions and biases as the torch module: every expected key must be
+    present with the expected shape, and no other key. Nothing is loaded
+    unless everything fits.
     """
+    loads, expected_keys = [], set()
     for direction, suffix in zip(_directions(layer), _suffixes(layer)):
         _check_convertible(direction)
         cell = direction.cell
@@ -138,6 +144,7 @@ def from_torch_state_dict(layer, state_dict) -> None:
         if cell.use_bias:
             expected[f"bias_ih_{suffix}"] = (cell.gates * units,)
             expected[f"bias_hh_{suffix}"] = (cell.gates * units,)
+        expected_keys.update(expected)
         arrays = {}
         for key, shape in expected.items():
             if key not in state_dict:
@@ -157,9 +164,21 @@ def from_torch_state_dict(layer, state_dict) -> None:
         if isinstance(direction, GRU):
             weights = [_gru_reorder(w_ih, units).T, _gru_reorder(w_hh, units).T]
             if cell.use_bias:
-                weights.append(np.stack([_gru_reorder(b_ih, units), _gru_reorder(b_hh, units)]))
+                weights.append(
+                    np.stack([_gru_reorder(b_ih, units), _gru_reorder(b_hh, units)])
+                )
         else:
             weights = [w_ih.T, w_hh.T]
             if cell.use_bias:
                 weights.append(b_ih + b_hh)
+        loads.append((direction, weights))
+    # A key left over (another layer, the reverse direction, a bias) would
+    # otherwise be dropped silently, and the layer compute something else.
+    unexpected = sorted(set(state_dict) - expected_keys)
+    if unexpected:
+        raise ValueError(
+            f"`state_dict` has keys that layer '{layer.name}' has no weight for: "
+            f"{unexpected}. Expected exactly: {sorted(expected_keys)}"
+        )
+    for direction, weights in loads:
         direction.set_weights([np.ascontiguousarray(w) for w in weights])

@@ -96,7 +96,9 @@ class GRUCell(RecurrentCell):
             r_z, r_r = ops.split(recurrent, 2, axis=-1)
             z = self.recurrent_activation(x_z + r_z)
             r = self.recurrent_activation(x_r + r_r)
-            candidate = self.activation(x_h + ops.matmul(r * h_for_matmul, rk[:, 2 * units :]))
+            candidate = self.activation(
+                x_h + ops.matmul(r * h_for_matmul, rk[:, 2 * units :])
+            )
         h = z * h_prev + (1.0 - z) * candidate
         return h, [h]
 

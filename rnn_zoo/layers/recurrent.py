@@ -95,7 +95,9 @@ class RecurrentCell(keras.layers.Layer):
         self.recurrent_constraint = constraints.get(recurrent_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
         self.dropout = _checks.check_rate(dropout, "dropout")
-        self.recurrent_dropout = _checks.check_rate(recurrent_dropout, "recurrent_dropout")
+        self.recurrent_dropout = _checks.check_rate(
+            recurrent_dropout, "recurrent_dropout"
+        )
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
@@ -193,7 +195,10 @@ class RecurrentCell(keras.layers.Layer):
     # The Keras cell protocol -------------------------------------------------
 
     def get_initial_state(self, batch_size=None):
-        return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.state_size]
+        return [
+            ops.zeros((batch_size, size), dtype=self.compute_dtype)
+            for size in self.state_size
+        ]
 
     def call(self, inputs, states, training=False):
         states = list(states) if isinstance(states, (list, tuple)) else [states]
@@ -216,13 +221,19 @@ class RecurrentCell(keras.layers.Layer):
                 "activation": keras.activations.serialize(self.activation),
                 "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+                "recurrent_initializer": initializers.serialize(
+                    self.recurrent_initializer
+                ),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
                 "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+                "recurrent_regularizer": regularizers.serialize(
+                    self.recurrent_regularizer
+                ),
                 "bias_regularizer": regularizers.serialize(self.bias_regularizer),
                 "kernel_constraint": constraints.serialize(self.kernel_constraint),
-                "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+                "recurrent_constraint": constraints.serialize(
+                    self.recurrent_constraint
+                ),
                 "bias_constraint": constraints.serialize(self.bias_constraint),
                 "dropout": self.dropout,
                 "recurrent_dropout": self.recurrent_dropout,
@@ -230,6 +241,32 @@ class RecurrentCell(keras.layers.Layer):
             }
         )
         return config
+
+
+class _CarriedStates(keras.layers.Layer):
+    """Holds a stateful layer's states between calls, as non-trainable variables.
+
+    Tracked variables, so that a jitted ``fit``/``predict`` on JAX carries them
+    too; not part of the layer's config (the layer makes it in ``build``).
+    """
+
+    def __init__(self, sizes, batch_size, **kwargs):
+        super().__init__(**kwargs)
+        self.sizes = list(sizes)
+        self.batch_size = batch_size
+        self.values = None
+
+    def build(self, input_shape=None):
+        self.values = [
+            self.add_weight(
+                shape=(self.batch_size, size),
+                initializer="zeros",
+                trainable=False,
+                name=f"state_{i}",
+            )
+            for i, size in enumerate(self.sizes)
+        ]
+        self.built = True
 
 
 # The arguments a sequence layer owns itself; the rest configure its cell.
@@ -309,7 +346,7 @@ class RNN(keras.layers.Layer):
         self.stateful = bool(stateful)
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self.supports_masking = True
-        self.states = None
+        self.carried_states = None
 
     @property
     def state_size(self) -> list[int]:
@@ -331,22 +368,26 @@ class RNN(keras.layers.Layer):
                     "batch size: build it with keras.Input(batch_shape=(batch, "
                     f"timesteps, features)). Received: sequences.shape={tuple(sequences_shape)}"
                 )
-            self.states = [
-                self.add_weight(
-                    shape=(batch_size, size),
-                    initializer="zeros",
-                    trainable=False,
-                    name=f"state_{i}",
-                )
-                for i, size in enumerate(self.state_size)
-            ]
+            # A sublayer made after the cell, so that get_weights() keeps the
+            # cell's [kernel, recurrent_kernel, bias] first and the carried
+            # states come last.
+            self.carried_states = _CarriedStates(
+                self.state_size, batch_size, name="carried_states"
+            )
+            self.carried_states.build()
         self.built = True
+
+    @property
+    def states(self):
+        """The carried state variables of a ``stateful`` layer, else ``None``."""
+        return None if self.carried_states is None else self.carried_states.values
 
     def reset_state(self):
         """Zeroes the carried states of a ``stateful`` layer."""
         if self.states is not None:
             for state in self.states:
-                state.assign(ops.zeros_like(state))
+                # .value: on JAX, zeros_like does not take a Keras Variable.
+                state.assign(ops.zeros_like(state.value))
 
     def reset_states(self):
         self.reset_state()
@@ -490,10 +531,18 @@ class CellSequenceLayer(RNN):
     ):
         layer_kwargs = {
             key: kwargs.pop(key)
-            for key in ("name", "dtype", "trainable", "input_shape", "batch_input_shape")
+            for key in (
+                "name",
+                "dtype",
+                "trainable",
+                "input_shape",
+                "batch_input_shape",
+            )
             if key in kwargs
         }
-        cell = self.cell_class(units, name="cell", dtype=layer_kwargs.get("dtype"), **kwargs)
+        cell = self.cell_class(
+            units, name="cell", dtype=layer_kwargs.get("dtype"), **kwargs
+        )
         super().__init__(
             cell,
             return_sequences=return_sequences,
@@ -527,4 +576,6 @@ class CellSequenceLayer(RNN):
             return getattr(self.cell, name)
         if parent is not None:
             return parent(name)
-        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        raise AttributeError(
+            f"'{type(self).__name__}' object has no attribute '{name}'"
+        )

@@ -7,7 +7,7 @@ import numbers
 import keras
 
 from rnn_zoo.layers import _checks
-from rnn_zoo.layers.bidirectional import Bidirectional
+from rnn_zoo.layers.bidirectional import MERGE_MODES, Bidirectional
 from rnn_zoo.layers.recurrent import get_sequence_layer
 
 
@@ -39,7 +39,8 @@ class StackedRNN(keras.layers.Layer):
             (forward states, then backward ones), as ``[output, *states]``.
         stateful: make every layer stateful.
         **cell_kwargs: passed to every layer (``recurrent_dropout``,
-            ``activation``, initializers, ``reset_after``, ...).
+            ``activation``, initializers, ``reset_after``, ...); not
+            ``go_backwards``: use ``bidirectional``.
 
     Call arguments:
         sequences: ``(batch, timesteps, features)``.
@@ -70,16 +71,31 @@ class StackedRNN(keras.layers.Layer):
         **cell_kwargs,
     ):
         layer_kwargs = {
-            key: cell_kwargs.pop(key) for key in ("name", "dtype", "trainable") if key in cell_kwargs
+            key: cell_kwargs.pop(key)
+            for key in ("name", "dtype", "trainable")
+            if key in cell_kwargs
         }
         super().__init__(**layer_kwargs)
         layer_class = get_sequence_layer(cell)
+        if cell_kwargs.get("go_backwards"):
+            # Each layer would hand a reversed sequence to the next while the
+            # mask and the residual connections stay in forward order.
+            raise ValueError(
+                "StackedRNN reads its sequences forwards; use `bidirectional=True` "
+                "for the backward direction. Received: go_backwards=True"
+            )
         if isinstance(units, (list, tuple)):
             if not units:
-                raise ValueError("`units` must be a positive integer or a non-empty list. Received: units=[]")
+                raise ValueError(
+                    "`units` must be a positive integer or a non-empty list. Received: units=[]"
+                )
             units_list = [_checks.check_units(u) for u in units]
         else:
-            if isinstance(num_layers, bool) or not isinstance(num_layers, numbers.Integral) or num_layers < 1:
+            if (
+                isinstance(num_layers, bool)
+                or not isinstance(num_layers, numbers.Integral)
+                or num_layers < 1
+            ):
                 raise ValueError(
                     f"`num_layers` must be a positive integer. Received: num_layers={num_layers!r}"
                 )
@@ -88,6 +104,11 @@ class StackedRNN(keras.layers.Layer):
         self.units = list(units) if isinstance(units, (list, tuple)) else units
         self.num_layers = len(units_list)
         self.bidirectional = bool(bidirectional)
+        if merge_mode not in MERGE_MODES or (merge_mode is None and self.bidirectional):
+            raise ValueError(
+                "StackedRNN needs merged directions: expected `merge_mode` in "
+                f"'concat', 'sum', 'mul', 'ave'. Received: merge_mode={merge_mode!r}"
+            )
         self.merge_mode = merge_mode
         self.dropout = _checks.check_rate(dropout, "dropout")
         self.residual = bool(residual)
@@ -111,16 +132,18 @@ class StackedRNN(keras.layers.Layer):
             )
             if self.bidirectional:
                 layer = Bidirectional(
-                    layer, merge_mode=merge_mode, name=f"bidirectional_{i}", dtype=layer_kwargs.get("dtype")
+                    layer,
+                    merge_mode=merge_mode,
+                    name=f"bidirectional_{i}",
+                    dtype=layer_kwargs.get("dtype"),
                 )
             self.rnn_layers.append(layer)
-        if merge_mode is None and self.bidirectional:
-            raise ValueError(
-                "StackedRNN needs merged directions: expected `merge_mode` in "
-                "'concat', 'sum', 'mul', 'ave'. Received: merge_mode=None"
-            )
         self.dropout_layers = [
-            keras.layers.Dropout(self.dropout, name=f"dropout_{i}")
+            # Same dtype policy as the recurrent layers: a float32 Dropout would
+            # hand float32 to a float16 residual sum under mixed precision.
+            keras.layers.Dropout(
+                self.dropout, name=f"dropout_{i}", dtype=layer_kwargs.get("dtype")
+            )
             for i in range(len(units_list) - 1)
         ]
 

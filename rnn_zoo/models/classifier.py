@@ -69,7 +69,9 @@ def build_classifier(
     """
     num_classes = _checks.check_units(num_classes, "num_classes")
     if num_classes < 2:
-        raise ValueError(f"`num_classes` must be at least 2. Received: num_classes={num_classes}")
+        raise ValueError(
+            f"`num_classes` must be at least 2. Received: num_classes={num_classes}"
+        )
     if (vocab_size is None) == (input_features is None):
         raise ValueError(
             "Give exactly one of `vocab_size` (integer token input) or "
@@ -81,12 +83,20 @@ def build_classifier(
     max_length = _positive_int(max_length, "max_length")
     dropout = _checks.check_rate(dropout, "dropout")
     get_sequence_layer(cell)  # validates the name before anything is built
-    if isinstance(num_layers, bool) or not isinstance(num_layers, numbers.Integral) or num_layers < 1:
-        raise ValueError(f"`num_layers` must be a positive integer. Received: num_layers={num_layers!r}")
+    if (
+        isinstance(num_layers, bool)
+        or not isinstance(num_layers, numbers.Integral)
+        or num_layers < 1
+    ):
+        raise ValueError(
+            f"`num_layers` must be a positive integer. Received: num_layers={num_layers!r}"
+        )
 
     if vocab_size is not None:
         inputs = keras.Input(shape=(max_length,), dtype="int32", name="token_ids")
-        x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(inputs)
+        x = keras.layers.Embedding(
+            vocab_size, embedding_dim, mask_zero=True, name="embedding"
+        )(inputs)
     else:
         inputs = keras.Input(shape=(max_length, input_features), name="features")
         x = inputs
@@ -114,5 +124,7 @@ def build_classifier(
     x = rnn(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="output_dropout")(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    outputs = keras.layers.Dense(
+        num_classes, activation="softmax", name="probabilities"
+    )(x)
     return keras.Model(inputs, outputs, name=name or f"{cell}_classifier")
