@@ -1,0 +1,1 @@
+"""Speed benchmarks (run by hand; never timed in tests)."""
