@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
-
 import keras
 
 from rnn_zoo.layers import _checks
@@ -91,14 +89,7 @@ class StackedRNN(keras.layers.Layer):
                 )
             units_list = [_checks.check_units(u) for u in units]
         else:
-            if (
-                isinstance(num_layers, bool)
-                or not isinstance(num_layers, numbers.Integral)
-                or num_layers < 1
-            ):
-                raise ValueError(
-                    f"`num_layers` must be a positive integer. Received: num_layers={num_layers!r}"
-                )
+            num_layers = _checks.check_units(num_layers, "num_layers")
             units_list = [_checks.check_units(units)] * int(num_layers)
         self.cell = cell
         self.units = list(units) if isinstance(units, (list, tuple)) else units

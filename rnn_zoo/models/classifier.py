@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
-
 import keras
 
 from rnn_zoo.layers import Bidirectional, StackedRNN, _checks, get_sequence_layer
@@ -83,14 +81,7 @@ def build_classifier(
     max_length = _positive_int(max_length, "max_length")
     dropout = _checks.check_rate(dropout, "dropout")
     get_sequence_layer(cell)  # validates the name before anything is built
-    if (
-        isinstance(num_layers, bool)
-        or not isinstance(num_layers, numbers.Integral)
-        or num_layers < 1
-    ):
-        raise ValueError(
-            f"`num_layers` must be a positive integer. Received: num_layers={num_layers!r}"
-        )
+    _checks.check_units(num_layers, "num_layers")
 
     if vocab_size is not None:
         inputs = keras.Input(shape=(max_length,), dtype="int32", name="token_ids")
