@@ -6,12 +6,12 @@ compose sequence layers. Every class is registered serializable under the
 """
 
 from rnn_zoo.layers.bidirectional import Bidirectional
+from rnn_zoo.layers.cell import RecurrentCell
 from rnn_zoo.layers.convert import from_torch_state_dict, to_torch_state_dict
 from rnn_zoo.layers.gru import GRU, GRUCell
 from rnn_zoo.layers.lstm import LSTM, LSTMCell
 from rnn_zoo.layers.recurrent import (
     RNN,
-    RecurrentCell,
     cell_names,
     get_sequence_layer,
     register_sequence_layer,

@@ -5,11 +5,8 @@ from __future__ import annotations
 import keras
 from keras import initializers, ops
 
-from rnn_zoo.layers.recurrent import (
-    CellSequenceLayer,
-    RecurrentCell,
-    register_sequence_layer,
-)
+from rnn_zoo.layers.cell import RecurrentCell
+from rnn_zoo.layers.recurrent import CellSequenceLayer, register_sequence_layer
 
 
 @keras.saving.register_keras_serializable(package="rnn_zoo")

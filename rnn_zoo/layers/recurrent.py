@@ -1,4 +1,4 @@
-"""The recurrent family's base classes: a one-step cell and the layer that runs it over time.
+"""RNN: the layer that runs a one-step cell over time, and the cell-name registry.
 
 A cell (``SimpleRNNCell``, ``LSTMCell``, ``GRUCell``) owns the weights and the
 math of one step. ``RNN`` owns time: masking, initial and stateful states,
@@ -14,10 +14,11 @@ so the cells also work one step at a time and inside ``keras.layers.RNN``.
 from __future__ import annotations
 
 import keras
-from keras import constraints, initializers, ops, regularizers
+from keras import ops
 
 from rnn_zoo.kernels import run_reference
 from rnn_zoo.layers import _checks
+from rnn_zoo.layers.cell import RecurrentCell
 
 _SEQUENCE_LAYERS: dict[str, type] = {}
 
@@ -48,199 +49,6 @@ def get_sequence_layer(name: str) -> type:
             f"Unknown `cell`: expected one of {cell_names()!r}. Received: cell={name!r}"
         )
     return _SEQUENCE_LAYERS[name.lower()]
-
-
-class RecurrentCell(keras.layers.Layer):
-    """Base class of rnn_zoo's one-step cells.
-
-    Subclasses set ``gates`` (how many ``units``-wide blocks the kernels hold)
-    and implement ``step``. Weights follow Keras's layout: ``kernel``
-    ``(input_dim, gates * units)``, ``recurrent_kernel``
-    ``(units, gates * units)`` and ``bias``.
-    """
-
-    gates = 1
-    num_states = 1
-
-    def __init__(
-        self,
-        units,
-        activation="tanh",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.units = _checks.check_units(units)
-        self.activation = keras.activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.dropout = _checks.check_rate(dropout, "dropout")
-        self.recurrent_dropout = _checks.check_rate(
-            recurrent_dropout, "recurrent_dropout"
-        )
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.supports_masking = True
-
-    @property
-    def state_size(self) -> list[int]:
-        return [self.units] * self.num_states
-
-    @property
-    def output_size(self) -> int:
-        return self.units
-
-    def _add_kernels(self, input_dim: int) -> None:
-        width = self.gates * self.units
-        self.kernel = self.add_weight(
-            shape=(input_dim, width),
-            name="kernel",
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.units, width),
-            name="recurrent_kernel",
-            initializer=self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
-        )
-
-    def _add_bias(self, shape, initializer=None) -> None:
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                shape=shape,
-                name="bias",
-                initializer=initializer or self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-
-    def build(self, input_shape):
-        input_dim = input_shape[-1]
-        if input_dim is None:
-            raise ValueError(
-                f"Cell '{self.name}' needs a known input feature size. "
-                f"Received: input_shape={tuple(input_shape)}"
-            )
-        self.input_dim = int(input_dim)
-        self._add_kernels(self.input_dim)
-        self._add_bias((self.gates * self.units,))
-
-    # The split API the sequence layer uses --------------------------------
-
-    def step_weights(self, dtype) -> dict:
-        """The weights cast once to the compute dtype, for a whole sequence."""
-        weights = {
-            "kernel": ops.cast(self.kernel, dtype),
-            "recurrent_kernel": ops.cast(self.recurrent_kernel, dtype),
-            "bias": None if self.bias is None else ops.cast(self.bias, dtype),
-        }
-        return weights
-
-    def input_bias(self, weights):
-        return weights["bias"]
-
-    def project_inputs(self, inputs, weights):
-        """``inputs @ kernel + input bias`` over any leading axes."""
-        projected = ops.matmul(inputs, weights["kernel"])
-        bias = self.input_bias(weights)
-        if bias is not None:
-            projected = projected + bias
-        return projected
-
-    def step(self, projected, states, weights, recurrent_mask=None):
-        """One timestep from the projected input; returns ``(output, new_states)``."""
-        raise NotImplementedError
-
-    def dropout_masks(self, batch_size, input_dim, dtype, training):
-        """Dropout masks, drawn once per sequence (variational dropout)."""
-        input_mask = recurrent_mask = None
-        if training and self.dropout > 0:
-            input_mask = keras.random.dropout(
-                ops.ones((batch_size, input_dim), dtype=dtype),
-                self.dropout,
-                seed=self.seed_generator,
-            )
-        if training and self.recurrent_dropout > 0:
-            recurrent_mask = keras.random.dropout(
-                ops.ones((batch_size, self.units), dtype=dtype),
-                self.recurrent_dropout,
-                seed=self.seed_generator,
-            )
-        return input_mask, recurrent_mask
-
-    # The Keras cell protocol -------------------------------------------------
-
-    def get_initial_state(self, batch_size=None):
-        return [
-            ops.zeros((batch_size, size), dtype=self.compute_dtype)
-            for size in self.state_size
-        ]
-
-    def call(self, inputs, states, training=False):
-        states = list(states) if isinstance(states, (list, tuple)) else [states]
-        weights = self.step_weights(self.compute_dtype)
-        input_mask, recurrent_mask = self.dropout_masks(
-            ops.shape(inputs)[0], ops.shape(inputs)[-1], self.compute_dtype, training
-        )
-        if input_mask is not None:
-            inputs = inputs * input_mask
-        output, new_states = self.step(
-            self.project_inputs(inputs, weights), states, weights, recurrent_mask
-        )
-        return output, new_states
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "units": self.units,
-                "activation": keras.activations.serialize(self.activation),
-                "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "recurrent_initializer": initializers.serialize(
-                    self.recurrent_initializer
-                ),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "recurrent_regularizer": regularizers.serialize(
-                    self.recurrent_regularizer
-                ),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-                "kernel_constraint": constraints.serialize(self.kernel_constraint),
-                "recurrent_constraint": constraints.serialize(
-                    self.recurrent_constraint
-                ),
-                "bias_constraint": constraints.serialize(self.bias_constraint),
-                "dropout": self.dropout,
-                "recurrent_dropout": self.recurrent_dropout,
-                "seed": self.seed,
-            }
-        )
-        return config
 
 
 class _CarriedStates(keras.layers.Layer):
