@@ -45,3 +45,35 @@ def test_layer_suite_passes_on_backend(backend):
         f"tests/layers failed with KERAS_BACKEND={backend}:\n{report}"
     )
     assert " passed" in result.stdout, report
+
+
+@pytest.mark.backends
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="the other backends are driven from the TensorFlow run",
+)
+def test_float64_layers_run_on_jax_with_x64():
+    # With 64-bit JAX, Keras's type promotion hands float32 back from some
+    # float64 ops; the time loop must keep its carry's dtype.
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_ENABLE_X64": "1"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/layers/test_behaviour.py",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-k",
+            "float64",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    report = (result.stdout + result.stderr)[-8000:]
+    assert result.returncode == 0, report
+    assert "3 passed" in result.stdout, report

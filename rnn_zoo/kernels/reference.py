@@ -57,10 +57,17 @@ def run_reference(
     if initial_output is None:
         initial_output = ops.zeros_like(initial_states[0])
 
+    def run_step(x_t, states):
+        out, new_states = step(x_t, states)
+        # The carry keeps its dtype: off TensorFlow, Keras's type promotion can
+        # return float32 from float64 ops, which a scan's carry refuses.
+        out = ops.cast(out, initial_output.dtype)
+        return out, [ops.cast(n, s.dtype) for n, s in zip(new_states, states)]
+
     if mask is None:
 
         def body(carry, x_t):
-            out, new_states = step(x_t, list(carry[1:]))
+            out, new_states = run_step(x_t, list(carry[1:]))
             return (out, *new_states), out
 
         scan_xs = xs
@@ -69,7 +76,7 @@ def run_reference(
         def body(carry, x):
             x_t, m_t = x
             prev_out, states = carry[0], list(carry[1:])
-            out, new_states = step(x_t, states)
+            out, new_states = run_step(x_t, states)
             out = ops.where(
                 m_t, out, ops.zeros_like(out) if zero_output_for_mask else prev_out
             )

@@ -7,6 +7,7 @@ padded batch with its unpadded sequences, two halves with the whole, ...).
 """
 
 import functools
+import os
 
 import keras
 import numpy as np
@@ -424,3 +425,19 @@ def test_cells_run_inside_keras_rnn(cell_class):
     theirs.build(x.shape)
     theirs.set_weights(ours.get_weights())
     _assert_close(theirs(x), ours(x))
+
+
+@pytest.mark.parametrize("layer_class", [SimpleRNN, LSTM, GRU])
+def test_float64_layer_runs_on_every_backend(layer_class):
+    # Off TensorFlow, Keras's type promotion returns float32 from some float64
+    # ops; the time loop must keep its carry's dtype instead of failing inside
+    # the backend's scan.
+    layer = layer_class(UNITS, dtype="float64", return_sequences=True)
+    x = np.random.default_rng(0).random((BATCH, TIMESTEPS, FEATURES))
+    out = ops.convert_to_numpy(layer(x))
+    assert out.shape == (BATCH, TIMESTEPS, UNITS)
+    assert np.all(np.isfinite(out))
+    if keras.backend.backend() != "jax" or os.environ.get("JAX_ENABLE_X64"):
+        # JAX computes float64 only with JAX_ENABLE_X64 (tests/test_backends.py
+        # runs this test that way).
+        assert out.dtype == np.float64
