@@ -16,12 +16,12 @@ Example (after ``rnn-zoo train names --output DIR``):
 
 from __future__ import annotations
 
-import numbers
 import os
 from collections.abc import Sequence
 
 import keras
 
+from rnn_zoo import _checks
 from rnn_zoo.data.names import DEFAULT_MAX_LENGTH, FIRST_CHAR_ID, OOV_ID, PAD_ID
 
 
@@ -116,14 +116,7 @@ def export_char_classifier(
             "`vocabulary` must hold single characters (Unicode code points). "
             f"Received: vocabulary={vocabulary!r}"
         )
-    if isinstance(max_length, bool) or not isinstance(max_length, numbers.Integral):
-        raise TypeError(
-            f"`max_length` must be a positive integer. Received: max_length={max_length!r}"
-        )
-    if max_length < 1:
-        raise ValueError(
-            f"`max_length` must be a positive integer. Received: max_length={max_length}"
-        )
+    max_length = _checks.check_positive_int(max_length, "max_length")
     num_outputs = model.output_shape[-1]
     if num_outputs != len(labels):
         raise ValueError(

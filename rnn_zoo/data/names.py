@@ -91,6 +91,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rnn_zoo import _checks
+
 if TYPE_CHECKING:
     import tensorflow as tf
 
@@ -339,15 +341,7 @@ def build_vocabulary(names: Sequence[str]) -> list[str]:
 
 
 def _check_max_length(max_length) -> int:
-    if isinstance(max_length, bool) or not isinstance(max_length, numbers.Integral):
-        raise TypeError(
-            f"`max_length` must be a positive integer. Received: max_length={max_length!r}"
-        )
-    if max_length < 1:
-        raise ValueError(
-            f"`max_length` must be a positive integer. Received: max_length={max_length}"
-        )
-    return int(max_length)
+    return _checks.check_positive_int(max_length, "max_length")
 
 
 def encode(
@@ -419,14 +413,7 @@ def make_dataset(
 
     if not isinstance(split, Split):
         raise TypeError(f"`split` must be a names Split. Received: split={split!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
-        raise TypeError(
-            f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}"
-        )
-    if batch_size < 1:
-        raise ValueError(
-            f"`batch_size` must be a positive integer. Received: batch_size={batch_size}"
-        )
+    _checks.check_positive_int(batch_size, "batch_size")
     if len(split) == 0:
         raise ValueError("`split` is empty: there are no names to batch.")
     encoded = encode(split.names, vocabulary, max_length)

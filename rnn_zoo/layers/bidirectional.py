@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from rnn_zoo.layers import _checks
+from rnn_zoo import _checks
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 

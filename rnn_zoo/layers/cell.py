@@ -12,7 +12,7 @@ from __future__ import annotations
 import keras
 from keras import constraints, initializers, ops, regularizers
 
-from rnn_zoo.layers import _checks
+from rnn_zoo import _checks
 
 
 class RecurrentCell(keras.layers.Layer):

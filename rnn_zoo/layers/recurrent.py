@@ -16,8 +16,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from rnn_zoo import _checks
 from rnn_zoo.kernels import run_reference
-from rnn_zoo.layers import _checks
 from rnn_zoo.layers.cell import RecurrentCell
 
 _SEQUENCE_LAYERS: dict[str, type] = {}

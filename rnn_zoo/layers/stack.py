@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from rnn_zoo.layers import _checks
+from rnn_zoo import _checks
 from rnn_zoo.layers.bidirectional import MERGE_MODES, Bidirectional
 from rnn_zoo.layers.recurrent import get_sequence_layer
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import keras
 
-from rnn_zoo.layers import Bidirectional, StackedRNN, _checks, get_sequence_layer
+from rnn_zoo import _checks
+from rnn_zoo.layers import Bidirectional, StackedRNN, get_sequence_layer
 
 
-def _positive_int(value, name):
-    if value is None:
-        return None
-    return _checks.check_units(value, name)
+def _optional_positive_int(value, name):
+    return None if value is None else _checks.check_positive_int(value, name)
 
 
 def build_classifier(
@@ -76,9 +75,9 @@ def build_classifier(
             "`input_features` (float sequence input). Received: "
             f"vocab_size={vocab_size!r}, input_features={input_features!r}"
         )
-    vocab_size = _positive_int(vocab_size, "vocab_size")
-    input_features = _positive_int(input_features, "input_features")
-    max_length = _positive_int(max_length, "max_length")
+    vocab_size = _optional_positive_int(vocab_size, "vocab_size")
+    input_features = _optional_positive_int(input_features, "input_features")
+    max_length = _optional_positive_int(max_length, "max_length")
     dropout = _checks.check_rate(dropout, "dropout")
     get_sequence_layer(cell)  # validates the name before anything is built
     _checks.check_units(num_layers, "num_layers")

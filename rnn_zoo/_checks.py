@@ -1,4 +1,4 @@
-"""Argument checks shared by rnn_zoo's layers.
+"""Argument checks shared across rnn_zoo (layers, builders, data, export).
 
 Each check raises before any backend op, with a message that names the argument,
 what was expected and what was received (DESIGN.md, house rule 2).
@@ -11,17 +11,21 @@ import numbers
 from keras import backend
 
 
-def check_units(units, name: str = "units") -> int:
-    if isinstance(units, bool) or not isinstance(units, numbers.Integral):
+def check_positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(
-            f"`{name}` must be a positive integer. Received: {name}={units!r} "
-            f"of type {type(units).__name__}"
+            f"`{name}` must be a positive integer. Received: {name}={value!r} "
+            f"of type {type(value).__name__}"
         )
-    if units <= 0:
+    if value <= 0:
         raise ValueError(
-            f"`{name}` must be a positive integer. Received: {name}={units}"
+            f"`{name}` must be a positive integer. Received: {name}={value}"
         )
-    return int(units)
+    return int(value)
+
+
+def check_units(units, name: str = "units") -> int:
+    return check_positive_int(units, name)
 
 
 def check_rate(rate, name: str) -> float:
