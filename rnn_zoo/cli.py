@@ -25,6 +25,34 @@ RECIPES: dict[str, tuple[str, str]] = {
         "rnn_zoo.recipes.names",
         "surname -> language (14 languages, faker's surname lists)",
     ),
+    "vowels": (
+        "rnn_zoo.recipes.vowels",
+        "Japanese vowels: 12-dim speech frames -> one of 9 speakers",
+    ),
+    "truecase": (
+        "rnn_zoo.recipes.truecase",
+        "truecasing: per-character case tags on Pride and Prejudice",
+    ),
+    "co2": (
+        "rnn_zoo.recipes.co2",
+        "Mauna Loa CO2: forecast the next weeks vs a seasonal-naive baseline",
+    ),
+    "generate_names": (
+        "rnn_zoo.recipes.generate_names",
+        "generate surnames conditioned on a language (faker's surname lists)",
+    ),
+    "charlm": (
+        "rnn_zoo.recipes.charlm",
+        "character-level language model on Pride and Prejudice (bits per character)",
+    ),
+    "g2p": (
+        "rnn_zoo.recipes.g2p",
+        "English grapheme -> phoneme on CMUdict (seq2seq; phoneme and word error rate)",
+    ),
+    "sentiment": (
+        "rnn_zoo.recipes.sentiment",
+        "review sentiment from a tfds catalog dataset (imdb_reviews; needs internet)",
+    ),
 }
 
 

