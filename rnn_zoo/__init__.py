@@ -8,6 +8,29 @@ SavedModel for serving.
 __version__ = "0.1.0"
 
 from rnn_zoo import layers
-from rnn_zoo.models import build_classifier
+from rnn_zoo.decoding import generate, greedy_decode
+from rnn_zoo.models import (
+    build_classifier,
+    build_forecaster,
+    build_generator,
+    build_seq2seq,
+    build_tagger,
+    create_model,
+    list_models,
+    register_model,
+)
 
-__all__ = ["__version__", "build_classifier", "layers"]
+__all__ = [
+    "__version__",
+    "build_classifier",
+    "build_forecaster",
+    "build_generator",
+    "build_seq2seq",
+    "build_tagger",
+    "create_model",
+    "generate",
+    "greedy_decode",
+    "layers",
+    "list_models",
+    "register_model",
+]

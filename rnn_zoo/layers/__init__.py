@@ -16,10 +16,12 @@ from rnn_zoo.layers.recurrent import (
     get_sequence_layer,
     register_sequence_layer,
 )
+from rnn_zoo.layers.rollout import AutoregressiveRollout
 from rnn_zoo.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 from rnn_zoo.layers.stack import StackedRNN
 
 __all__ = [
+    "AutoregressiveRollout",
     "GRU",
     "LSTM",
     "RNN",

@@ -198,6 +198,64 @@ class StackedRNN(keras.layers.Layer):
             return [x, *final_states]
         return x
 
+    def step(self, inputs, states, training=False):
+        """Advances every layer by one timestep: for decoders and generators.
+
+        The same weights as :meth:`call`, one step at a time: layer ``i``'s
+        cell reads layer ``i - 1``'s output (dropout between layers and
+        residual connections as in :meth:`call`). Only a forward stack can
+        step; a bidirectional one needs the whole sequence.
+
+        Args:
+            inputs: ``(batch, features)``, one timestep.
+            states: every layer's states, in the order of ``state_size``.
+            training: enables dropout.
+
+        Returns:
+            ``(output, new_states)``: the last layer's ``(batch, units)``
+            output and every layer's new states.
+
+        Example:
+
+        >>> import numpy as np
+        >>> stack = StackedRNN("lstm", units=8, num_layers=2, return_sequences=True)
+        >>> x = np.zeros((3, 5, 4), "float32")
+        >>> _ = stack(x)
+        >>> states = [np.zeros((3, 8), "float32")] * 4
+        >>> output, states = stack.step(x[:, 0], states)
+        >>> output.shape  # (batch, units)
+        (3, 8)
+        """
+        if self.bidirectional:
+            raise ValueError(
+                f"Layer '{self.name}' is bidirectional and cannot run one step at "
+                "a time: its backward direction needs the whole sequence. "
+                "Received: bidirectional=True"
+            )
+        states = list(states)
+        if len(states) != len(self.state_size):
+            raise ValueError(
+                f"Layer '{self.name}' expects `states` to be a list of "
+                f"{len(self.state_size)} tensor(s), every layer's states in order. "
+                f"Received: {len(states)} tensor(s)"
+            )
+        x = inputs
+        new_states = []
+        offset = 0
+        for i, layer in enumerate(self.rnn_layers):
+            if i > 0:
+                x = self.dropout_layers[i - 1](x, training=training)
+            count = len(layer.state_size)
+            output, layer_states = layer.cell(
+                x, states[offset : offset + count], training=training
+            )
+            offset += count
+            if self.residual and i > 0:
+                output = output + x
+            new_states += list(layer_states)
+            x = output
+        return x, new_states
+
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         shape = tuple(sequences_shape)
         for layer in self.rnn_layers:

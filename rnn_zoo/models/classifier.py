@@ -5,11 +5,7 @@ from __future__ import annotations
 import keras
 
 from rnn_zoo import _checks
-from rnn_zoo.layers import Bidirectional, StackedRNN, get_sequence_layer
-
-
-def _optional_positive_int(value, name):
-    return None if value is None else _checks.check_positive_int(value, name)
+from rnn_zoo.models import _body
 
 
 def build_classifier(
@@ -26,6 +22,7 @@ def build_classifier(
     residual: bool = False,
     embedding_dim: int = 64,
     max_length: int | None = None,
+    mask_value: float | None = None,
     name: str | None = None,
     **cell_kwargs,
 ) -> keras.Model:
@@ -33,8 +30,8 @@ def build_classifier(
 
     Give exactly one of ``vocab_size`` (the input is padded integer token ids,
     ``0`` is padding and is masked) or ``input_features`` (the input is a float
-    sequence ``(batch, timesteps, input_features)``; put padding behind a
-    ``keras.layers.Masking`` yourself, or feed equal lengths).
+    sequence ``(batch, timesteps, input_features)``; with ``mask_value`` the
+    timesteps whose features all equal it are padding and are masked).
 
     Args:
         num_classes: number of classes (>= 2); the model outputs softmax
@@ -51,6 +48,7 @@ def build_classifier(
         residual: residual connections between stacked layers.
         embedding_dim: size of the token embeddings (token input only).
         max_length: fixed number of timesteps, or ``None`` for any length.
+        mask_value: float input only: the padding value to mask.
         name: the model's name.
         **cell_kwargs: passed to every recurrent layer (initializers,
             ``reset_after``, ``activation``, ...).
@@ -69,49 +67,28 @@ def build_classifier(
         raise ValueError(
             f"`num_classes` must be at least 2. Received: num_classes={num_classes}"
         )
-    if (vocab_size is None) == (input_features is None):
-        raise ValueError(
-            "Give exactly one of `vocab_size` (integer token input) or "
-            "`input_features` (float sequence input). Received: "
-            f"vocab_size={vocab_size!r}, input_features={input_features!r}"
-        )
-    vocab_size = _optional_positive_int(vocab_size, "vocab_size")
-    input_features = _optional_positive_int(input_features, "input_features")
-    max_length = _optional_positive_int(max_length, "max_length")
-    dropout = _checks.check_rate(dropout, "dropout")
-    get_sequence_layer(cell)  # validates the name before anything is built
-    _checks.check_units(num_layers, "num_layers")
-
-    if vocab_size is not None:
-        inputs = keras.Input(shape=(max_length,), dtype="int32", name="token_ids")
-        x = keras.layers.Embedding(
-            vocab_size, embedding_dim, mask_zero=True, name="embedding"
-        )(inputs)
-    else:
-        inputs = keras.Input(shape=(max_length, input_features), name="features")
-        x = inputs
+    dropout = _body.check_common(cell=cell, num_layers=num_layers, dropout=dropout)
+    inputs, x = _body.sequence_input(
+        vocab_size=vocab_size,
+        input_features=input_features,
+        max_length=max_length,
+        embedding_dim=embedding_dim,
+        mask_value=mask_value,
+    )
     if dropout:
         x = keras.layers.Dropout(dropout, name="input_dropout")(x)
-
-    if num_layers == 1:
-        rnn = get_sequence_layer(cell)(
-            units, recurrent_dropout=recurrent_dropout, name=cell, **cell_kwargs
-        )
-        if bidirectional:
-            rnn = Bidirectional(rnn, name="bidirectional")
-    else:
-        rnn = StackedRNN(
-            cell,
-            units=units,
-            num_layers=num_layers,
-            bidirectional=bidirectional,
-            dropout=dropout,
-            residual=residual,
-            recurrent_dropout=recurrent_dropout,
-            name="stacked_" + cell,
-            **cell_kwargs,
-        )
-    x = rnn(x)
+    x = _body.recurrent_body(
+        x,
+        cell=cell,
+        units=units,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        dropout=dropout,
+        recurrent_dropout=recurrent_dropout,
+        residual=residual,
+        return_sequences=False,
+        **cell_kwargs,
+    )
     if dropout:
         x = keras.layers.Dropout(dropout, name="output_dropout")(x)
     outputs = keras.layers.Dense(

@@ -1,0 +1,209 @@
+"""Sampling from a generator or encoder-decoder: temperature and top-k."""
+
+from __future__ import annotations
+
+import random
+
+import keras
+import numpy as np
+from keras import ops
+
+from rnn_zoo import _checks
+from rnn_zoo.decoding.loop import check_token_id, decode_loop, step_decoder
+
+
+def gumbel_noise(shape, seed: int):
+    """Gumbel(0, 1) noise: ``argmax(logits + noise)`` samples ``softmax(logits)``.
+
+    Drawn in one piece before a decoding loop, so the loop itself stays
+    stateless (it traces on every backend) and a seed fixes every step.
+    """
+    uniform = keras.random.uniform(shape, minval=1e-7, maxval=1.0, seed=seed)
+    return -ops.log(-ops.log(uniform))
+
+
+def sample_logits(
+    logits, *, temperature: float = 1.0, top_k: int | None = None, noise=None
+):
+    """Picks one token per row from ``(batch, vocab)`` logits.
+
+    Args:
+        logits: ``(batch, vocab)``.
+        temperature: divides the logits; 0 picks the most probable token.
+        top_k: sample among the ``top_k`` most probable tokens only.
+        noise: ``(batch, vocab)`` :func:`gumbel_noise` for this step
+            (required when ``temperature > 0``).
+
+    Returns:
+        ``(batch,)`` int32 token ids.
+
+    Example:
+
+    >>> import numpy as np
+    >>> logits = np.log(np.array([[0.1, 0.6, 0.3]], "float32"))
+    >>> int(sample_logits(logits, temperature=0)[0])
+    1
+    """
+    if temperature == 0:
+        return ops.cast(ops.argmax(logits, axis=-1), "int32")
+    logits = ops.cast(logits, "float32") / temperature
+    if top_k is not None:
+        kth = ops.top_k(logits, top_k, sorted=True)[0][:, -1:]
+        logits = ops.where(logits < kth, ops.full_like(logits, -1e9), logits)
+    return ops.cast(ops.argmax(logits + noise, axis=-1), "int32")
+
+
+def _check_temperature(temperature) -> float:
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        raise TypeError(
+            f"`temperature` must be a number >= 0. Received: temperature={temperature!r}"
+        )
+    if not (temperature >= 0 and np.isfinite(temperature)):
+        raise ValueError(
+            f"`temperature` must be a finite number >= 0. Received: temperature={temperature!r}"
+        )
+    return float(temperature)
+
+
+def generate(
+    model: keras.Model,
+    *,
+    condition=None,
+    prompt=None,
+    num_samples: int | None = None,
+    max_length: int,
+    start_id: int,
+    end_id: int | None = None,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    seed: int | None = None,
+) -> np.ndarray:
+    """Samples sequences from a :func:`rnn_zoo.build_generator` model.
+
+    Every row starts from ``start_id``, reads its prompt (if any), then
+    samples up to ``max_length`` tokens, each fed back as the next input.
+
+    Args:
+        model: a generator model (or its step decoder).
+        condition: for a conditioned model, ``(batch,)`` class ids or
+            ``(batch, condition_features)`` vectors.
+        prompt: a list of token-id lists (no start id), one per row; rows
+            may differ in length.
+        num_samples: the batch size when neither ``condition`` nor
+            ``prompt`` gives it.
+        max_length: most tokens to generate per row.
+        start_id: the token every row starts from.
+        end_id: the token that ends a row (kept), or ``None``.
+        temperature: ``> 0`` samples from ``softmax(logits / temperature)``;
+            ``0`` takes the most probable token.
+        top_k: sample among the ``top_k`` most probable tokens.
+        seed: a fixed seed gives the same samples on every call; ``None``
+            draws a fresh one.
+
+    Returns:
+        ``(batch, max_length)`` int32 numpy array of the generated ids (after
+        the prompt), 0 after ``end_id``.
+
+    Example:
+
+    >>> from rnn_zoo import build_generator
+    >>> model = build_generator(20, units=16)
+    >>> generate(model, num_samples=2, max_length=5, start_id=1, seed=0).shape
+    (2, 5)
+    """
+    steps = step_decoder(model)
+    if hasattr(steps, "encoder"):
+        raise ValueError(
+            "`generate` samples from a build_generator model; decode an "
+            "encoder-decoder with rnn_zoo.greedy_decode."
+        )
+    start_id = check_token_id(start_id, "start_id")
+    if end_id is not None:
+        end_id = check_token_id(end_id, "end_id")
+    temperature = _check_temperature(temperature)
+    max_length = _checks.check_positive_int(max_length, "max_length")
+    vocab_size = steps.embedding.input_dim
+    if top_k is not None:
+        top_k = _checks.check_positive_int(top_k, "top_k")
+        top_k = min(top_k, vocab_size)
+    if seed is None:
+        seed = random.randrange(2**31)
+    elif isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"`seed` must be an integer or None. Received: seed={seed!r}")
+
+    if steps.conditioned and condition is None:
+        raise ValueError(
+            "This generator is conditioned: pass `condition` (one per row)."
+        )
+    if not steps.conditioned and condition is not None:
+        raise ValueError("This generator is not conditioned; received a `condition`.")
+    sizes = {}
+    if condition is not None:
+        condition = np.asarray(condition)
+        sizes["condition"] = len(condition)
+    if prompt is not None:
+        if isinstance(prompt, (str, bytes)) or not all(
+            isinstance(row, (list, tuple, np.ndarray)) for row in prompt
+        ):
+            raise TypeError(
+                "`prompt` must be a list of token-id lists, one per row. "
+                f"Received: prompt={prompt!r}"
+            )
+        prompt = [list(map(int, row)) for row in prompt]
+        for row in prompt:
+            if any(t < 1 or t >= vocab_size for t in row):
+                raise ValueError(
+                    f"`prompt` token ids must be in [1, {vocab_size}). Received: {row}"
+                )
+        sizes["prompt"] = len(prompt)
+    if num_samples is not None:
+        sizes["num_samples"] = _checks.check_positive_int(num_samples, "num_samples")
+    if not sizes:
+        raise ValueError(
+            "Give `num_samples`, `condition` or `prompt` to set the batch size."
+        )
+    if len(set(sizes.values())) != 1:
+        raise ValueError(f"The batch sizes disagree: {sizes}")
+    batch = next(iter(sizes.values()))
+    if condition is not None and steps.condition_embedding is not None:
+        num_conditions = steps.condition_embedding.input_dim
+        if condition.ndim != 1 or np.any(
+            (condition < 0) | (condition >= num_conditions)
+        ):
+            raise ValueError(
+                f"`condition` must be class ids in [0, {num_conditions}), one per "
+                f"row. Received: {condition.tolist()}"
+            )
+
+    states = steps.initial_states(batch, condition)
+    logits, states = steps.step(ops.full((batch,), start_id, "int32"), states)
+    if prompt:
+        # Rows whose prompt has ended keep their states and logits.
+        width = max(len(row) for row in prompt)
+        padded = np.zeros((batch, width), "int32")
+        for r, row in enumerate(prompt):
+            padded[r, : len(row)] = row
+        for t in range(width):
+            new_logits, new_states = steps.step(padded[:, t], states)
+            valid = ops.convert_to_tensor(padded[:, t] > 0)[:, None]
+            logits = ops.where(valid, new_logits, logits)
+            states = [ops.where(valid, n, o) for n, o in zip(new_states, states)]
+
+    noise = gumbel_noise((max_length, batch, vocab_size), seed)
+
+    def select(logits, i):
+        step_noise = ops.take(noise, i, axis=0)
+        return sample_logits(
+            logits, temperature=temperature, top_k=top_k, noise=step_noise
+        )
+
+    ids = decode_loop(
+        steps,
+        states,
+        logits,
+        max_length=max_length,
+        end_id=end_id,
+        select=select,
+        banned=(0, start_id),
+    )
+    return np.asarray(ops.convert_to_numpy(ids))
