@@ -63,7 +63,11 @@ class RecipeData:
 def missing_packages(requires: dict[str, str]) -> list[str]:
     """The pip requirements in ``requires`` whose import name is not installed."""
     return sorted(
-        {req for module, req in requires.items() if importlib.util.find_spec(module) is None}
+        {
+            req
+            for module, req in requires.items()
+            if importlib.util.find_spec(module) is None
+        }
     )
 
 
@@ -76,8 +80,12 @@ def base_parser(
     ``num_layers``, ``dropout``, ``learning_rate`` and ``seed``; with a
     ``bidirectional`` key the recipe also gets ``--bidirectional``.
     """
-    parser = argparse.ArgumentParser(prog=f"rnn-zoo train {recipe}", description=description)
-    parser.add_argument("--output", required=True, metavar="DIR", help="where to write the run")
+    parser = argparse.ArgumentParser(
+        prog=f"rnn-zoo train {recipe}", description=description
+    )
+    parser.add_argument(
+        "--output", required=True, metavar="DIR", help="where to write the run"
+    )
     flags = [
         ("epochs", int, "most epochs (early stopping may end sooner)"),
         ("batch_size", int, "examples per training step"),
@@ -120,12 +128,16 @@ def base_parser(
     return parser
 
 
-def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+def check_args(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> argparse.Namespace:
     """Rejects bad common flags with the flag's name, before minutes of work."""
     for flag in ("epochs", "batch_size", "units", "num_layers"):
         value = getattr(args, flag)
         if value < 1:
-            parser.error(f"--{flag.replace('_', '-')} must be a positive integer, got {value}")
+            parser.error(
+                f"--{flag.replace('_', '-')} must be a positive integer, got {value}"
+            )
     if not 0.0 <= args.dropout < 1.0:
         parser.error(f"--dropout must be in [0, 1), got {args.dropout}")
     if not args.learning_rate > 0.0:
@@ -149,7 +161,9 @@ def callbacks(
         )
     ]
     if getattr(args, "tensorboard", False):
-        result.append(keras.callbacks.TensorBoard(log_dir=os.path.join(args.output, "logs")))
+        result.append(
+            keras.callbacks.TensorBoard(log_dir=os.path.join(args.output, "logs"))
+        )
     return result
 
 

@@ -9,7 +9,8 @@ the per-locale lists that the ``faker`` package ships; see
 The model: character embeddings, rnn_zoo's own LSTM (its masking skips the
 padding), a softmax over the languages. ``--baseline keras`` trains the same
 architecture with ``keras.layers.LSTM`` on the same data and seed, for
-comparison.
+comparison; always answering the most common language is the floor that
+both must beat.
 
 Run it:
 
@@ -17,6 +18,8 @@ Run it:
     rnn-zoo train names --output /tmp/names_keras --baseline keras
     rnn-zoo train names --output /tmp/smoke --smoke     # seconds: a slice, 1 epoch
     rnn-zoo predict /tmp/names Rossi Schmidt Nowak
+    rnn-zoo evaluate /tmp/names
+    rnn-zoo tune names --max-trials 10 --output /tmp/names_tuned
 
 It writes, under ``--output``:
 
@@ -25,7 +28,9 @@ It writes, under ``--output``:
   turn names into ids for ``model.keras``;
 - ``export/``: a SavedModel that takes raw strings (``classify`` signature),
   for a model server or ``rnn-zoo predict``;
-- ``metrics.json``: test accuracy, epochs, runtime and the configuration.
+- ``metrics.json``: test accuracy, epochs, runtime and the configuration;
+- ``run.json``: the recipe, its flags and the vocabulary, for
+  ``rnn-zoo evaluate`` and ``rnn-zoo export``.
 """
 
 from __future__ import annotations
@@ -33,7 +38,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 import time
 
 import keras
@@ -42,7 +46,12 @@ import numpy as np
 from rnn_zoo import build_classifier
 from rnn_zoo.data import names as names_data
 from rnn_zoo.export import export_char_classifier
-from rnn_zoo.layers import cell_names
+from rnn_zoo.recipes import _common
+
+RECIPE = "names"
+DESCRIPTION = "surname -> language (14 languages, faker's surname lists)"
+# faker is one of rnn_zoo's own dependencies: nothing optional to install.
+REQUIRES: dict[str, str] = {}
 
 """
 ## Configuration
@@ -81,39 +90,34 @@ EXAMPLE_NAMES = ["Rossi", "Schmidt", "Nowak", "Virtanen", "de Vries", "Ó Briain
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The recipe's command-line flags (``rnn-zoo train names --help``)."""
-    parser = argparse.ArgumentParser(
-        prog="rnn-zoo train names",
-        description="Train a surname -> language classifier on faker's surname lists.",
-    )
-    parser.add_argument(
-        "--output", required=True, metavar="DIR", help="where to write the model"
-    )
-    parser.add_argument(
-        "--epochs", type=int, default=EPOCHS, help=f"most epochs (default {EPOCHS})"
-    )
-    parser.add_argument(
-        "--batch-size", type=int, default=BATCH_SIZE, help=f"default {BATCH_SIZE}"
-    )
-    parser.add_argument(
-        "--cell", choices=cell_names(), default=CELL, help=f"default {CELL}"
-    )
-    parser.add_argument("--units", type=int, default=UNITS, help=f"default {UNITS}")
-    parser.add_argument(
-        "--num-layers", type=int, default=NUM_LAYERS, help=f"default {NUM_LAYERS}"
-    )
-    parser.add_argument(
-        "--bidirectional", action=argparse.BooleanOptionalAction, default=BIDIRECTIONAL
-    )
-    parser.add_argument(
-        "--dropout", type=float, default=DROPOUT, help=f"default {DROPOUT}"
-    )
-    parser.add_argument("--seed", type=int, default=SEED, help=f"default {SEED}")
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help=f"{SMOKE_NAMES_PER_LANGUAGE} names per language and {SMOKE_EPOCHS} epoch: "
-        "checks the whole pipeline in seconds",
+    """The recipe's command-line flags (``rnn-zoo train names --help``).
+
+    Args:
+        argv: the flags; ``None`` reads ``sys.argv``.
+
+    Returns:
+        The parsed flags; bad values exit with status 2 and the flag's name.
+
+    Example:
+
+    >>> args = parse_args(["--output", "/tmp/names", "--cell", "gru"])
+    >>> args.cell, args.units
+    ('gru', 128)
+    """
+    parser = _common.base_parser(
+        RECIPE,
+        "Train a surname -> language classifier on faker's surname lists.",
+        defaults=dict(
+            epochs=EPOCHS,
+            batch_size=BATCH_SIZE,
+            cell=CELL,
+            units=UNITS,
+            num_layers=NUM_LAYERS,
+            bidirectional=BIDIRECTIONAL,
+            dropout=DROPOUT,
+            learning_rate=LEARNING_RATE,
+            seed=SEED,
+        ),
     )
     parser.add_argument(
         "--baseline",
@@ -121,27 +125,78 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="build the same model with Keras's own recurrent layers instead of rnn_zoo's",
     )
-    args = parser.parse_args(argv)
-    for flag in ("epochs", "batch_size", "units", "num_layers"):
-        if getattr(args, flag) < 1:
-            parser.error(f"--{flag.replace('_', '-')} must be a positive integer")
-    if not 0.0 <= args.dropout < 1.0:
-        parser.error("--dropout must be in [0, 1)")
-    # Fail before minutes of training, not when saving at the end.
-    try:
-        os.makedirs(args.output, exist_ok=True)
-        with tempfile.TemporaryFile(dir=args.output):
-            pass
-    except OSError as error:
-        parser.error(f"--output {args.output!r} is not a writable directory: {error}")
-    return args
+    return _common.check_args(parser, parser.parse_args(argv))
 
 
 """
-## The Keras baseline
+## Data
 
-The same architecture as `rnn_zoo.build_classifier`, written with Keras's own
-layers, so that the two can be compared on equal terms.
+Surnames from 14 faker locales, ambiguous names dropped, a stratified
+80/10/10 split, characters -> ids with a vocabulary from the training split
+(0 = padding, 1 = unknown character).
+"""
+
+
+def load_data(args: argparse.Namespace) -> _common.RecipeData:
+    """The three splits as batched ``tf.data`` pipelines of ``(ids, label)``.
+
+    Args:
+        args: the recipe's flags (``seed``, ``batch_size``, ``smoke`` are read).
+
+    Returns:
+        A :class:`~rnn_zoo.recipes._common.RecipeData` whose ``info`` holds
+        ``languages``, ``vocabulary``, ``vocab_size``, ``max_length``,
+        ``majority_label`` (the most common training language) and
+        ``num_names`` (per split).
+
+    Example:
+
+    >>> data = load_data(parse_args(["--output", "/tmp/names", "--smoke"]))
+    >>> data.info["languages"][:2]
+    ['English', 'German']
+    """
+    data = names_data.load_names(
+        seed=args.seed,
+        max_per_language=SMOKE_NAMES_PER_LANGUAGE if args.smoke else None,
+    )
+
+    def dataset(split, shuffle=False):
+        return names_data.make_dataset(
+            split,
+            data.vocabulary,
+            batch_size=args.batch_size,
+            max_length=MAX_LENGTH,
+            shuffle=shuffle,
+            seed=args.seed,
+        )
+
+    info = {
+        "languages": list(data.languages),
+        "vocabulary": list(data.vocabulary),
+        "vocab_size": data.vocab_size,
+        "max_length": MAX_LENGTH,
+        "majority_label": int(np.bincount(data.train.labels).argmax()),
+        "num_names": {
+            "train": len(data.train),
+            "validation": len(data.validation),
+            "test": len(data.test),
+            "ambiguous_dropped": data.num_ambiguous,
+        },
+    }
+    return _common.RecipeData(
+        train=dataset(data.train, shuffle=True),
+        validation=dataset(data.validation),
+        test=dataset(data.test),
+        info=info,
+    )
+
+
+"""
+## Model
+
+`rnn_zoo.build_classifier`: character embeddings, a recurrent layer, a
+softmax. The Keras baseline is the same architecture written with Keras's
+own layers, so that the two can be compared on equal terms.
 """
 
 
@@ -204,12 +259,169 @@ def build_keras_baseline(
     return keras.Model(inputs, outputs, name=f"keras_{cell}_classifier")
 
 
+def build_model(args: argparse.Namespace, info: dict) -> keras.Model:
+    """The compiled classifier: rnn_zoo's, or Keras's with ``--baseline keras``.
+
+    Args:
+        args: the recipe's flags (architecture, ``learning_rate``, ``baseline``).
+        info: ``load_data``'s info (``languages``, ``vocab_size``).
+
+    Returns:
+        A model compiled with Adam, sparse categorical cross-entropy and accuracy.
+
+    Example:
+
+    >>> args = parse_args(["--output", "/tmp/names", "--units", "16"])
+    >>> model = build_model(args, {"languages": ["a", "b"], "vocab_size": 10})
+    >>> model.output_shape
+    (None, 2)
+    """
+    architecture = dict(
+        vocab_size=info["vocab_size"],
+        cell=args.cell,
+        units=args.units,
+        num_layers=args.num_layers,
+        bidirectional=args.bidirectional,
+        dropout=args.dropout,
+        embedding_dim=EMBEDDING_DIM,
+    )
+    num_classes = len(info["languages"])
+    if args.baseline == "keras":
+        model = build_keras_baseline(num_classes, **architecture)
+    else:
+        model = build_classifier(num_classes, name="names_classifier", **architecture)
+    model.compile(
+        optimizer=keras.optimizers.Adam(args.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def hypermodel(args: argparse.Namespace, info: dict):
+    """The search space for ``rnn-zoo tune names``: rnn_zoo's classifier.
+
+    The tuner picks the cell, units, layers, direction, dropout and learning
+    rate; the vocabulary, the languages and ``EMBEDDING_DIM`` stay fixed.
+
+    Args:
+        args: the recipe's flags; ``--baseline keras`` cannot be tuned.
+        info: ``load_data``'s info.
+
+    Returns:
+        A :class:`~rnn_zoo.models.hypermodels.ClassifierHyperModel`.
+
+    Example:
+
+    >>> args = parse_args(["--output", "/tmp/names"])
+    >>> hypermodel(args, {"languages": ["a", "b"], "vocab_size": 10})  # doctest: +ELLIPSIS
+    <rnn_zoo.models.hypermodels.ClassifierHyperModel object at ...>
+    """
+    from rnn_zoo.models.hypermodels import ClassifierHyperModel
+
+    if args.baseline is not None:
+        raise ValueError(
+            "The tuner searches rnn_zoo's classifier; `--baseline` has no search "
+            f"space. Received: --baseline {args.baseline}"
+        )
+    return ClassifierHyperModel(
+        num_classes=len(info["languages"]),
+        vocab_size=info["vocab_size"],
+        embedding_dim=EMBEDDING_DIM,
+        name="names_classifier",
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+
+
+"""
+## Evaluation
+
+Accuracy over all test names, and per language: the classes differ in size
+(from 35 test names for Estonian to 379 for Polish), so the mean
+per-language accuracy shows whether small languages are neglected.
+"""
+
+
+def evaluate(
+    model: keras.Model, data: _common.RecipeData, args: argparse.Namespace
+) -> dict:
+    """Test-split metrics of a trained names model.
+
+    Args:
+        model: a compiled model (``build_model``'s, or one loaded from
+            ``model.keras``).
+        data: ``load_data``'s result.
+        args: the recipe's flags (unused; part of the recipe protocol).
+
+    Returns:
+        ``test_accuracy``, ``test_loss``, ``test_balanced_accuracy`` (the mean
+        of the per-language accuracies), ``test_accuracy_per_language`` and
+        ``majority_class_accuracy`` (always answering the most common
+        training language: the floor to beat).
+
+    Example:
+
+    >>> metrics = evaluate(model, data, args)  # doctest: +SKIP
+    >>> sorted(metrics)[:2]  # doctest: +SKIP
+    ['majority_class_accuracy', 'test_accuracy']
+    """
+    del args  # the test split is in `data`
+    test_loss, test_accuracy = model.evaluate(data.test, verbose=0)
+    predicted = np.argmax(model.predict(data.test, verbose=0), axis=-1)
+    labels = np.concatenate([y.numpy() for _, y in data.test])
+    per_language = {
+        language: float(np.mean(predicted[labels == i] == i))
+        for i, language in enumerate(data.info["languages"])
+    }
+    return {
+        "test_accuracy": float(test_accuracy),
+        "test_loss": float(test_loss),
+        "test_balanced_accuracy": float(np.mean(list(per_language.values()))),
+        "test_accuracy_per_language": per_language,
+        "majority_class_accuracy": float(
+            np.mean(labels == data.info["majority_label"])
+        ),
+    }
+
+
+def export(model: keras.Model, info: dict, export_dir: str) -> str:
+    """Writes the SavedModel that takes raw strings (``classify`` signature).
+
+    The character lookup, truncation and padding run in the graph
+    (:func:`rnn_zoo.export.export_char_classifier`).
+
+    Args:
+        model: the trained classifier.
+        info: ``load_data``'s info (``languages``, ``vocabulary``, ``max_length``).
+        export_dir: the SavedModel directory to write.
+
+    Returns:
+        ``export_dir``.
+
+    Example:
+
+    >>> export(model, data.info, "/tmp/names/export")  # doctest: +SKIP
+    '/tmp/names/export'
+    """
+    return export_char_classifier(
+        model,
+        export_dir,
+        labels=info["languages"],
+        vocabulary=info["vocabulary"],
+        max_length=info["max_length"],
+    )
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Trains, evaluates and exports the names classifier; returns the metrics.
 
     Args:
         argv: command-line flags (``--output DIR`` is required); ``None``
             reads ``sys.argv``.
+
+    Returns:
+        The metrics written to ``metrics.json``.
 
     Example:
 
@@ -222,141 +434,78 @@ def main(argv: list[str] | None = None) -> dict:
     keras.utils.set_random_seed(args.seed)
 
     # ## Data
-    # Surnames from 14 faker locales, ambiguous names dropped, a stratified
-    # 80/10/10 split, characters -> ids with a vocabulary from the training
-    # split (0 = padding, 1 = unknown character).
-    data = names_data.load_names(
-        seed=args.seed,
-        max_per_language=SMOKE_NAMES_PER_LANGUAGE if args.smoke else None,
-    )
+    data = load_data(args)
+    info = data.info
+    counts = info["num_names"]
     print(
-        f"{len(data.languages)} languages, {sum(data.counts.values())} names "
-        f"({data.num_ambiguous} ambiguous names dropped): {len(data.train)} train, "
-        f"{len(data.validation)} validation, {len(data.test)} test; "
-        f"{len(data.vocabulary)} characters"
+        f"{len(info['languages'])} languages, "
+        f"{counts['train'] + counts['validation'] + counts['test']} names "
+        f"({counts['ambiguous_dropped']} ambiguous names dropped): {counts['train']} "
+        f"train, {counts['validation']} validation, {counts['test']} test; "
+        f"{len(info['vocabulary'])} characters"
     )
-
-    def dataset(split, shuffle=False):
-        return names_data.make_dataset(
-            split,
-            data.vocabulary,
-            batch_size=args.batch_size,
-            max_length=MAX_LENGTH,
-            shuffle=shuffle,
-            seed=args.seed,
-        )
-
-    train_ds = dataset(data.train, shuffle=True)
-    val_ds = dataset(data.validation)
-    test_ds = dataset(data.test)
 
     # ## Model
-    architecture = dict(
-        vocab_size=data.vocab_size,
-        cell=args.cell,
-        units=args.units,
-        num_layers=args.num_layers,
-        bidirectional=args.bidirectional,
-        dropout=args.dropout,
-        embedding_dim=EMBEDDING_DIM,
-    )
-    if args.baseline == "keras":
-        model = build_keras_baseline(len(data.languages), **architecture)
-    else:
-        model = build_classifier(
-            len(data.languages), name="names_classifier", **architecture
-        )
-    model.compile(
-        optimizer=keras.optimizers.Adam(LEARNING_RATE),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    model = build_model(args, info)
     model.summary()
 
     # ## Train
     epochs = SMOKE_EPOCHS if args.smoke else args.epochs
-    early_stopping = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=PATIENCE, restore_best_weights=True, verbose=1
-    )
     fit_start = time.time()
     history = model.fit(
-        train_ds,
-        validation_data=val_ds,
+        data.train,
+        validation_data=data.validation,
         epochs=epochs,
-        callbacks=[early_stopping],
-        shuffle=False,  # train_ds reshuffles itself, with the seed, every epoch
+        callbacks=_common.callbacks(args, patience=PATIENCE),
+        shuffle=False,  # data.train reshuffles itself, with the seed, every epoch
     )
     epochs_run = len(history.history["loss"])
     best_epoch = int(np.argmin(history.history["val_loss"])) + 1
     train_seconds = time.time() - fit_start
 
     # ## Evaluate
-    # Accuracy over all test names, and per language: the classes differ in
-    # size (from 35 test names for Estonian to 379 for Polish), so the mean
-    # per-language accuracy shows whether small languages are neglected.
-    test_loss, test_accuracy = model.evaluate(test_ds, verbose=0)
-    predicted = np.argmax(model.predict(test_ds, verbose=0), axis=-1)
-    labels = np.concatenate([y.numpy() for _, y in test_ds])
-    per_language = {
-        language: float(np.mean(predicted[labels == i] == i))
-        for i, language in enumerate(data.languages)
-    }
-    balanced_accuracy = float(np.mean(list(per_language.values())))
+    metrics = evaluate(model, data, args)
+    majority = info["languages"][info["majority_label"]]
     print(
-        f"Test accuracy: {test_accuracy:.4f} (mean per-language accuracy {balanced_accuracy:.4f})"
+        f"Test accuracy: {metrics['test_accuracy']:.4f} (mean per-language accuracy "
+        f"{metrics['test_balanced_accuracy']:.4f}); always answering {majority}: "
+        f"{metrics['majority_class_accuracy']:.4f}"
+    )
+    metrics.update(
+        {
+            "epochs_run": epochs_run,
+            "best_epoch": best_epoch,
+            "train_seconds": round(train_seconds, 1),
+            "total_seconds": round(time.time() - start, 1),
+            "num_names": counts,
+            "config": {
+                **{k: v for k, v in vars(args).items() if k != "output"},
+                "implementation": "keras" if args.baseline == "keras" else "rnn_zoo",
+                "embedding_dim": EMBEDDING_DIM,
+                "patience": PATIENCE,
+                "max_length": MAX_LENGTH,
+                "keras_version": keras.__version__,
+                "backend": keras.backend.backend(),
+            },
+        }
     )
 
     # ## Save and export
     # model.keras is fed character ids, so the vocabulary goes beside it; the
     # SavedModel in export/ carries its own lookup and takes raw strings.
-    model.save(os.path.join(args.output, "model.keras"))
     with open(os.path.join(args.output, "vocabulary.json"), "w", encoding="utf-8") as f:
         json.dump(
             {
-                "languages": list(data.languages),
-                "vocabulary": list(data.vocabulary),
+                "languages": info["languages"],
+                "vocabulary": info["vocabulary"],
                 "max_length": MAX_LENGTH,
             },
             f,
             ensure_ascii=False,
             indent=1,
         )
-    export_dir = export_char_classifier(
-        model,
-        os.path.join(args.output, "export"),
-        labels=data.languages,
-        vocabulary=data.vocabulary,
-        max_length=MAX_LENGTH,
-    )
-
-    metrics = {
-        "test_accuracy": float(test_accuracy),
-        "test_loss": float(test_loss),
-        "test_balanced_accuracy": balanced_accuracy,
-        "test_accuracy_per_language": per_language,
-        "epochs_run": epochs_run,
-        "best_epoch": best_epoch,
-        "train_seconds": round(train_seconds, 1),
-        "total_seconds": round(time.time() - start, 1),
-        "num_names": {
-            "train": len(data.train),
-            "validation": len(data.validation),
-            "test": len(data.test),
-            "ambiguous_dropped": data.num_ambiguous,
-        },
-        "config": {
-            **{k: v for k, v in vars(args).items() if k != "output"},
-            "implementation": "keras" if args.baseline == "keras" else "rnn_zoo",
-            "embedding_dim": EMBEDDING_DIM,
-            "learning_rate": LEARNING_RATE,
-            "patience": PATIENCE,
-            "max_length": MAX_LENGTH,
-            "keras_version": keras.__version__,
-            "backend": keras.backend.backend(),
-        },
-    }
-    with open(os.path.join(args.output, "metrics.json"), "w", encoding="utf-8") as f:
-        json.dump(metrics, f, ensure_ascii=False, indent=1)
+    _common.save_run(RECIPE, args, model, info, metrics)
+    export_dir = export(model, info, os.path.join(args.output, _common.EXPORT_DIR))
 
     # ## Inference
     # The exported SavedModel answers raw strings; loading it needs only
@@ -369,7 +518,9 @@ def main(argv: list[str] | None = None) -> dict:
         EXAMPLE_NAMES, answers["label"].numpy(), answers["probabilities"].numpy()
     ):
         print(f"{name:>10} -> {label.decode()} ({probabilities.max():.0%})")
-    print(f"Wrote {args.output}: model.keras, vocabulary.json, export/, metrics.json")
+    print(
+        f"Wrote {args.output}: model.keras, vocabulary.json, export/, metrics.json, run.json"
+    )
     return metrics
 
 

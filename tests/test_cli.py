@@ -1,0 +1,251 @@
+"""The rnn-zoo command: every subcommand's help, its errors, and evaluate,
+export and predict on a real names run (one smoke run shared by the module)."""
+
+import json
+import re
+
+import keras
+import numpy as np
+import pytest
+
+from rnn_zoo import cli
+
+pytestmark = [
+    pytest.mark.tensorflow_only,
+    pytest.mark.skipif(
+        keras.backend.backend() != "tensorflow",
+        reason="the recipes use tf.data and export SavedModels",
+    ),
+]
+
+INSTALL = 'pip install "rnn_zoo[recipes]"'
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    output = tmp_path_factory.mktemp("cli_names_smoke")
+    argv = ["train", "names", "--output", str(output), "--smoke", "--units", "16"]
+    assert cli.main(argv) == 0
+    return output
+
+
+def _expect_usage_error(argv, capsys, *fragments):
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+@pytest.mark.parametrize(
+    "argv, fragments",
+    [
+        (["--help"], ["list", "train", "tune", "evaluate", "export", "predict"]),
+        (["list", "--help"], ["recipes"]),
+        (["train", "--help"], ["RECIPE", "names", "g2p"]),
+        (["train", "names", "--help"], ["--output", "--baseline", "--tensorboard"]),
+        (
+            ["tune", "--help"],
+            [
+                "RECIPE",
+                "--max-trials",
+                "--output",
+                "--executions-per-trial",
+                "--overwrite",
+            ],
+        ),
+        (["evaluate", "--help"], ["DIR"]),
+        (["export", "--help"], ["DIR", "--to"]),
+        (["predict", "--help"], ["DIR", "INPUT", "--top"]),
+    ],
+)
+def test_every_command_has_help(argv, fragments, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for fragment in fragments:
+        assert fragment in out
+
+
+def test_list_shows_every_recipe_and_the_named_models(capsys):
+    import rnn_zoo
+
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name, (_, description, _) in cli.RECIPES.items():
+        assert re.search(rf"^  {name} +{re.escape(description)}", out, re.MULTILINE)
+    if hasattr(rnn_zoo, "list_models"):
+        for model_name in rnn_zoo.list_models():
+            assert f"  {model_name}\n" in out
+
+
+@pytest.mark.parametrize("command", ["train", "tune"])
+def test_unknown_recipe_lists_the_known_ones(command, capsys):
+    argv = [command, "poems", "--output", "x"]
+    if command == "tune":
+        argv += ["--max-trials", "1"]
+    err = _expect_usage_error(argv, capsys, "unknown recipe 'poems'")
+    for name in cli.RECIPES:
+        assert name in err
+
+
+def test_missing_data_package_names_the_install_command(monkeypatch, capsys):
+    # A recipe whose data needs a package that is not installed: the error
+    # comes before its module (which does not exist either) is imported.
+    monkeypatch.setitem(
+        cli.RECIPES,
+        "fake",
+        (
+            "rnn_zoo.recipes.fake",
+            "a recipe for this test",
+            ("rnn_zoo_no_such_package",),
+        ),
+    )
+    for argv in (
+        ["train", "fake", "--output", "x"],
+        ["tune", "fake", "--max-trials", "1", "--output", "x"],
+    ):
+        _expect_usage_error(
+            argv, capsys, "recipe 'fake' needs rnn_zoo_no_such_package", INSTALL
+        )
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    line = [ln for ln in out if ln.startswith("  fake ")][0]
+    assert "needs rnn_zoo_no_such_package" in line and INSTALL in line
+
+
+def test_unwritable_output_is_a_clear_error(tmp_path, capsys):
+    # A path under a regular file is never a writable directory, even for root.
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    out = str(blocker / "out")
+    _expect_usage_error(
+        ["train", "names", "--output", out, "--smoke"],
+        capsys,
+        "--output",
+        "not a writable directory",
+    )
+    _expect_usage_error(
+        ["tune", "names", "--max-trials", "1", "--output", out, "--smoke"],
+        capsys,
+        "--output",
+        "not a writable directory",
+    )
+
+
+def test_bad_tune_flags_are_errors(capsys):
+    _expect_usage_error(["tune", "names", "--output", "x"], capsys, "--max-trials")
+    _expect_usage_error(
+        ["tune", "names", "--max-trials", "0", "--output", "x"],
+        capsys,
+        "--max-trials must be a positive integer",
+    )
+
+
+@pytest.mark.parametrize("command", ["evaluate", "export"])
+def test_a_directory_without_a_run_is_a_clear_error(command, tmp_path, capsys):
+    _expect_usage_error([command, str(tmp_path)], capsys, "is not a run directory")
+
+
+def test_unknown_flags_are_errors(tmp_path, capsys):
+    _expect_usage_error(
+        ["evaluate", str(tmp_path), "--bogus"],
+        capsys,
+        "unrecognized arguments: --bogus",
+    )
+
+
+def test_evaluate_prints_the_metrics_of_the_saved_run(run_dir, capsys):
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    # The run's flags reload the same test split, so the numbers agree.
+    for key in ("test_accuracy", "test_loss", "majority_class_accuracy"):
+        assert f"{key}: {metrics[key]:.4f}" in out
+
+
+def test_export_writes_a_saved_model_that_answers_like_the_run(
+    run_dir, tmp_path, capsys
+):
+    import tensorflow as tf
+
+    target = tmp_path / "again"
+    assert cli.main(["export", str(run_dir), "--to", str(target)]) == 0
+    assert (target / "saved_model.pb").is_file()
+    names = tf.constant(["Rossi", "Nowak", "Ó Briain"])
+    # Keep the loaded objects alive while their functions run.
+    again, first = (tf.saved_model.load(str(d)) for d in (target, run_dir / "export"))
+    np.testing.assert_allclose(
+        again.classify(names)["probabilities"].numpy(),
+        first.classify(names)["probabilities"].numpy(),
+        atol=1e-6,
+    )
+
+
+def test_export_to_an_unwritable_place_is_a_clear_error(run_dir, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    _expect_usage_error(
+        ["export", str(run_dir), "--to", str(blocker / "sub" / "export")],
+        capsys,
+        "--to",
+        "not in a writable directory",
+    )
+
+
+def test_predict_keeps_the_classifier_output(run_dir, capsys):
+    capsys.readouterr()
+    assert cli.main(["predict", str(run_dir), "Rossi", "Nowak", "--top", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["Rossi", "Nowak"]
+    assert all(len(re.findall(r"\w+ \d+\.\d%", line)) == 2 for line in lines)
+
+
+def _save_module(path, function, spec):
+    """A SavedModel with only a serving_default signature (no `classify`)."""
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.serve = tf.function(function, input_signature=[spec])
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+
+
+def test_predict_sends_strings_to_serving_default(tmp_path, capsys):
+    import tensorflow as tf
+
+    def serve(text):
+        return {
+            "length": tf.strings.length(text, unit="UTF8_CHAR"),
+            "upper": tf.strings.upper(text),
+        }
+
+    _save_module(tmp_path, serve, tf.TensorSpec([None], tf.string, name="text"))
+    capsys.readouterr()
+    assert cli.main(["predict", str(tmp_path), "abc", "Ó"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "abc  length: 3  upper: ABC",
+        "Ó    length: 1  upper: Ó",
+    ]
+
+
+def test_predict_sends_json_numbers_to_a_numeric_model(tmp_path, capsys):
+    import tensorflow as tf
+
+    def serve(series):
+        return {"total": tf.reduce_sum(series, axis=[1, 2])}
+
+    _save_module(
+        tmp_path, serve, tf.TensorSpec([None, None, 1], tf.float32, name="series")
+    )
+    capsys.readouterr()
+    assert cli.main(["predict", str(tmp_path), "[[1], [2.5]]", "[[0], [-1]]"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["[[1], [2.5]]  total: 3.5", "[[0], [-1]]   total: -1"]
+    _expect_usage_error(
+        ["predict", str(tmp_path), "not json"], capsys, "JSON list of numbers"
+    )
