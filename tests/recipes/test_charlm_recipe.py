@@ -160,6 +160,14 @@ def test_vocabulary_signature_names_every_logit(served, info):
     assert out["continuation"].numpy()[0].decode() == _generate(served, ["Mr"])[0]
 
 
+def test_evaluate_command_reproduces_the_test_metrics(run_dir, metrics, capsys):
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    for key in ("test_bits_per_char", "baseline_ngram_bits_per_char"):
+        assert f"{key}: {metrics[key]:.4f}" in out
+
+
 def test_bad_flags_are_usage_errors(tmp_path, capsys):
     for argv, fragment in (
         (["--units", "0"], "--units"),

@@ -81,7 +81,8 @@ def test_metrics_hold_the_f1_and_the_baselines(run_dir):
     assert metrics["baseline_upper_f1"] == max(
         s["upper_f1"] for s in metrics["baselines"].values()
     )
-    # The smoke test slice: about SMOKE_CHARS characters of chapter 56.
+    # The smoke test slice: the paragraphs of about SMOKE_CHARS characters of
+    # chapter 56, without their line breaks.
     assert 5000 < metrics["test_characters"] <= 6000
     assert metrics["epochs_run"] == 1
     assert metrics["train_seconds"] <= metrics["total_seconds"]
@@ -159,6 +160,15 @@ def test_signatures_for_a_model_server(served):
         assert [t.decode() for t in out["truecased"].numpy()] == _truecase(
             served, TEXTS
         )[0]
+
+
+def test_evaluate_command_reproduces_the_test_metrics(run_dir, capsys):
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    for key in ("test_upper_f1", "baseline_upper_f1", "test_char_accuracy"):
+        assert f"{key}: {metrics[key]:.4f}" in out
 
 
 def test_bad_flags_are_usage_errors(tmp_path, capsys):
