@@ -29,9 +29,11 @@ import importlib.util
 import json
 import os
 import tempfile
+import time
 from typing import Any
 
 import keras
+import numpy as np
 
 from rnn_zoo.layers import cell_names
 
@@ -165,6 +167,35 @@ def callbacks(
             keras.callbacks.TensorBoard(log_dir=os.path.join(args.output, "logs"))
         )
     return result
+
+
+def fit(
+    model: keras.Model,
+    data: RecipeData,
+    args: argparse.Namespace,
+    *,
+    patience: int,
+    smoke_epochs: int = 1,
+) -> tuple[int, int, float]:
+    """Trains on ``data.train`` with early stopping on ``data.validation``.
+
+    ``--smoke`` runs ``smoke_epochs`` epochs, otherwise ``args.epochs`` at most.
+
+    Returns:
+        ``(epochs_run, best_epoch, train_seconds)``; the model holds the best
+        epoch's weights.
+    """
+    start = time.time()
+    history = model.fit(
+        data.train,
+        validation_data=data.validation,
+        epochs=smoke_epochs if args.smoke else args.epochs,
+        callbacks=callbacks(args, patience=patience),
+        shuffle=False,  # data.train reshuffles itself, with the seed, every epoch
+    )
+    epochs_run = len(history.history["loss"])
+    best_epoch = int(np.argmin(history.history["val_loss"])) + 1
+    return epochs_run, best_epoch, time.time() - start
 
 
 def _jsonable(args: argparse.Namespace) -> dict:

@@ -53,6 +53,7 @@ import keras
 import numpy as np
 
 from rnn_zoo import build_classifier
+from rnn_zoo.export import write_classifier_archive
 from rnn_zoo.recipes import _common
 
 RECIPE = "sentiment"
@@ -592,32 +593,21 @@ def export(model: keras.Model, info: dict, export_dir: str) -> str:
     import tensorflow as tf
 
     vectorizer = make_vectorizer(info["sequence_length"], vocabulary=info["vocabulary"])
-    label_names = tf.constant(info["labels"])
 
-    def classify(texts):
-        ids = tf.cast(vectorizer(texts), tf.int32)  # (batch, sequence_length)
-        probabilities = model(ids, training=False)  # (batch, num_labels)
-        index = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
-        return {
-            "label": tf.gather(label_names, index),
-            "index": index,
-            "probabilities": probabilities,
-        }
+    def preprocess(texts):
+        return tf.cast(vectorizer(texts), tf.int32)  # (batch, sequence_length)
 
-    def list_labels():
-        return {"labels": label_names}
-
-    archive = keras.export.ExportArchive()
-    archive.track(model)
     # The vectorizer's lookup table must be saved with the graph; ExportArchive
     # tracks built layers only.
     vectorizer.build((None,))
-    archive.track(vectorizer)
-    signature = [tf.TensorSpec(shape=(None,), dtype=tf.string, name="texts")]
-    # "classify" comes first, so ExportArchive also makes it serving_default.
-    archive.add_endpoint("classify", classify, input_signature=signature)
-    archive.add_endpoint("labels", list_labels, input_signature=[])
-    archive.write_out(export_dir, verbose=False)
+    write_classifier_archive(
+        model,
+        export_dir,
+        preprocess=preprocess,
+        input_signature=[tf.TensorSpec(shape=(None,), dtype=tf.string, name="texts")],
+        labels=info["labels"],
+        track=[vectorizer],
+    )
     return export_dir
 
 
@@ -657,18 +647,9 @@ def main(argv: list[str] | None = None) -> dict:
     model.summary()
 
     # ## Train
-    epochs = SMOKE_EPOCHS if args.smoke else args.epochs
-    fit_start = time.time()
-    history = model.fit(
-        data.train,
-        validation_data=data.validation,
-        epochs=epochs,
-        callbacks=_common.callbacks(args, patience=PATIENCE),
-        shuffle=False,  # data.train reshuffles itself, with the seed, every epoch
+    epochs_run, best_epoch, train_seconds = _common.fit(
+        model, data, args, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS
     )
-    epochs_run = len(history.history["loss"])
-    best_epoch = int(np.argmin(history.history["val_loss"])) + 1
-    train_seconds = time.time() - fit_start
 
     # ## Evaluate
     metrics = evaluate(model, data, args)

@@ -510,18 +510,9 @@ def main(argv: list[str] | None = None) -> dict:
     model.summary()
 
     # ## Train
-    epochs = SMOKE_EPOCHS if args.smoke else args.epochs
-    fit_start = time.time()
-    history = model.fit(
-        data.train,
-        validation_data=data.validation,
-        epochs=epochs,
-        callbacks=_common.callbacks(args, patience=PATIENCE),
-        shuffle=False,  # data.train reshuffles itself, with the seed, every epoch
+    epochs_run, best_epoch, train_seconds = _common.fit(
+        model, data, args, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS
     )
-    epochs_run = len(history.history["loss"])
-    best_epoch = int(np.argmin(history.history["val_loss"])) + 1
-    train_seconds = time.time() - fit_start
 
     # ## Evaluate
     metrics = evaluate(model, data, args)

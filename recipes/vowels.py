@@ -43,6 +43,7 @@ import numpy as np
 
 from rnn_zoo import build_classifier
 from rnn_zoo.data import vowels as vowels_data
+from rnn_zoo.export import write_classifier_archive
 from rnn_zoo.recipes import _common
 
 RECIPE = "vowels"
@@ -384,31 +385,22 @@ def export(model: keras.Model, info: dict, export_dir: str) -> str:
 
     mean = np.asarray(info["mean"], np.float32)
     std = np.asarray(info["std"], np.float32)
-    speakers = tf.constant(info["speakers"])
 
-    def classify(frames, lengths):
-        inputs = vowels_data.prepare_frames(frames, lengths, mean, std)
-        probabilities = model(inputs, training=False)
-        index = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
-        return {
-            "index": index,
-            "label": tf.gather(speakers, index),
-            "probabilities": probabilities,
-        }
+    def preprocess(frames, lengths):
+        return vowels_data.prepare_frames(frames, lengths, mean, std)
 
-    def list_labels():
-        return {"labels": speakers}
-
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    signature = [
-        tf.TensorSpec((None, None, info["num_features"]), tf.float32, name="frames"),
-        tf.TensorSpec((None,), tf.int32, name="lengths"),
-    ]
-    # "classify" comes first, so ExportArchive also makes it serving_default.
-    archive.add_endpoint("classify", classify, input_signature=signature)
-    archive.add_endpoint("labels", list_labels, input_signature=[])
-    archive.write_out(export_dir, verbose=False)
+    write_classifier_archive(
+        model,
+        export_dir,
+        preprocess=preprocess,
+        input_signature=[
+            tf.TensorSpec(
+                (None, None, info["num_features"]), tf.float32, name="frames"
+            ),
+            tf.TensorSpec((None,), tf.int32, name="lengths"),
+        ],
+        labels=info["speakers"],
+    )
     return export_dir
 
 
@@ -447,18 +439,9 @@ def main(argv: list[str] | None = None) -> dict:
     model.summary()
 
     # ## Train
-    epochs = SMOKE_EPOCHS if args.smoke else args.epochs
-    fit_start = time.time()
-    history = model.fit(
-        data.train,
-        validation_data=data.validation,
-        epochs=epochs,
-        callbacks=_common.callbacks(args, patience=PATIENCE),
-        shuffle=False,  # data.train reshuffles itself, with the seed, every epoch
+    epochs_run, best_epoch, train_seconds = _common.fit(
+        model, data, args, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS
     )
-    epochs_run = len(history.history["loss"])
-    best_epoch = int(np.argmin(history.history["val_loss"])) + 1
-    train_seconds = time.time() - fit_start
 
     # ## Evaluate
     metrics = evaluate(model, data, args)

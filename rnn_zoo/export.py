@@ -16,6 +16,7 @@ Example (after ``rnn-zoo train names --output DIR``):
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Sequence
 
@@ -131,9 +132,8 @@ def export_char_classifier(
         ),
         default_value=OOV_ID,
     )
-    label_names = tf.constant(labels)
 
-    def classify(names):
+    def preprocess(names):
         names = tf.strings.strip(names)
         # errors="replace" turns invalid UTF-8 into U+FFFD, which is OOV.
         chars = tf.strings.unicode_split(names, "UTF-8", errors="replace")
@@ -143,7 +143,55 @@ def export_char_classifier(
         # (fully masked) time axis for the recurrent layer.
         width = tf.maximum(tf.reduce_max(ids.row_lengths()), 1)
         ids = ids.to_tensor(default_value=PAD_ID, shape=tf.stack([ids.nrows(), width]))
-        probabilities = model(tf.cast(ids, "int32"), training=False)
+        return tf.cast(ids, "int32")
+
+    return write_classifier_archive(
+        model,
+        filepath,
+        preprocess=preprocess,
+        input_signature=[tf.TensorSpec(shape=(None,), dtype=tf.string, name="names")],
+        labels=labels,
+        track=[table],
+        verbose=verbose,
+    )
+
+
+def write_classifier_archive(
+    model: keras.Model,
+    filepath: str | os.PathLike,
+    *,
+    preprocess,
+    input_signature: list,
+    labels: Sequence[str],
+    track: Sequence = (),
+    verbose: bool = False,
+) -> str:
+    """Writes a classifier SavedModel with ``classify`` and ``labels`` signatures.
+
+    ``classify`` (also ``serving_default``) runs ``preprocess`` on the
+    signature's inputs, then the model, and returns ``label`` (tf.string),
+    ``index`` (int32) and ``probabilities`` per example; ``labels`` lists the
+    label of each probability.
+
+    Args:
+        model: a classifier with softmax outputs ``(batch, len(labels))``.
+        filepath: the SavedModel directory to write.
+        preprocess: a TensorFlow function from the signature's inputs to
+            the model's input.
+        input_signature: the ``tf.TensorSpec``s of ``classify``'s inputs.
+        labels: the label names, in output order.
+        track: other resources ``preprocess`` uses (lookup tables, layers).
+        verbose: print ExportArchive's summary.
+
+    Returns:
+        ``filepath`` as a string.
+    """
+    import tensorflow as tf
+
+    label_names = tf.constant(list(labels))
+
+    def classify(*inputs):
+        probabilities = model(preprocess(*inputs), training=False)
         index = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
         return {
             "label": tf.gather(label_names, index),
@@ -151,15 +199,24 @@ def export_char_classifier(
             "probabilities": probabilities,
         }
 
+    # Clients call the signature by its input names (classify(frames=...,
+    # lengths=...)): give the variadic function those parameter names.
+    classify.__signature__ = inspect.Signature(
+        [
+            inspect.Parameter(spec.name, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            for spec in input_signature
+        ]
+    )
+
     def list_labels():
         return {"labels": label_names}
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.track(table)
-    signature = [tf.TensorSpec(shape=(None,), dtype=tf.string, name="names")]
+    for resource in track:
+        archive.track(resource)
     # "classify" comes first, so ExportArchive also makes it serving_default.
-    archive.add_endpoint("classify", classify, input_signature=signature)
+    archive.add_endpoint("classify", classify, input_signature=input_signature)
     archive.add_endpoint("labels", list_labels, input_signature=[])
     filepath = os.fspath(filepath)
     archive.write_out(filepath, verbose=verbose)
