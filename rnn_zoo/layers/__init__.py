@@ -5,6 +5,15 @@ compose sequence layers. Every class is registered serializable under the
 ``rnn_zoo`` package.
 """
 
+from rnn_zoo.layers.attention import (
+    AttentionDecoder,
+    AttentionDecoderCell,
+    AttentionMechanism,
+    AttentionPooling,
+    BahdanauAttention,
+    LuongAttention,
+    masked_softmax,
+)
 from rnn_zoo.layers.bidirectional import Bidirectional
 from rnn_zoo.layers.cell import RecurrentCell
 from rnn_zoo.layers.convert import from_torch_state_dict, to_torch_state_dict
@@ -21,6 +30,13 @@ from rnn_zoo.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 from rnn_zoo.layers.stack import StackedRNN
 
 __all__ = [
+    "AttentionDecoder",
+    "AttentionDecoderCell",
+    "AttentionMechanism",
+    "AttentionPooling",
+    "BahdanauAttention",
+    "LuongAttention",
+    "masked_softmax",
     "AutoregressiveRollout",
     "GRU",
     "LSTM",

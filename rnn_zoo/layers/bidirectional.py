@@ -58,7 +58,7 @@ class Bidirectional(keras.layers.Layer):
     >>> import numpy as np
     >>> from rnn_zoo.layers import LSTM
     >>> layer = Bidirectional(LSTM(8, return_sequences=True))
-    >>> layer(np.zeros((2, 5, 3), "float32")).shape  # (batch, timesteps, 2 * units)
+    >>> tuple(layer(np.zeros((2, 5, 3), "float32")).shape)  # (batch, timesteps, 2 * units)
     (2, 5, 16)
     """
 

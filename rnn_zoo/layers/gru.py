@@ -43,7 +43,7 @@ class GRUCell(RecurrentCell):
     >>> import numpy as np
     >>> cell = GRUCell(4)
     >>> h, states = cell(np.ones((2, 3), "float32"), cell.get_initial_state(2))
-    >>> h.shape  # (batch, units)
+    >>> tuple(h.shape)  # (batch, units)
     (2, 4)
     """
 
@@ -127,7 +127,7 @@ class GRU(CellSequenceLayer):
     >>> import numpy as np
     >>> layer = GRU(16, return_sequences=True, return_state=True)
     >>> seq, h = layer(np.zeros((2, 6, 3), "float32"))
-    >>> seq.shape, h.shape  # (batch, timesteps, units), (batch, units)
+    >>> tuple(seq.shape), tuple(h.shape)  # (batch, timesteps, units), (batch, units)
     ((2, 6, 16), (2, 16))
     """
 

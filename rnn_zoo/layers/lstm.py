@@ -40,7 +40,7 @@ class LSTMCell(RecurrentCell):
     >>> import numpy as np
     >>> cell = LSTMCell(4)
     >>> h, (h, c) = cell(np.ones((2, 3), "float32"), cell.get_initial_state(2))
-    >>> h.shape, c.shape  # (batch, units) each
+    >>> tuple(h.shape), tuple(c.shape)  # (batch, units) each
     ((2, 4), (2, 4))
     """
 
@@ -120,7 +120,7 @@ class LSTM(CellSequenceLayer):
     >>> import numpy as np
     >>> layer = LSTM(32, return_state=True)
     >>> out, h, c = layer(np.zeros((4, 10, 8), "float32"))
-    >>> out.shape, h.shape, c.shape  # (batch, units) each
+    >>> tuple(out.shape), tuple(h.shape), tuple(c.shape)  # (batch, units) each
     ((4, 32), (4, 32), (4, 32))
     """
 

@@ -127,7 +127,7 @@ class RNN(keras.layers.Layer):
     >>> import numpy as np
     >>> from rnn_zoo.layers import RNN, LSTMCell
     >>> layer = RNN(LSTMCell(8), return_sequences=True)
-    >>> layer(np.zeros((2, 5, 3), "float32")).shape  # (batch, timesteps, units)
+    >>> tuple(layer(np.zeros((2, 5, 3), "float32")).shape)  # (batch, timesteps, units)
     (2, 5, 8)
     """
 

@@ -40,7 +40,7 @@ class AutoregressiveRollout(keras.layers.Layer):
 
     >>> import numpy as np
     >>> rollout = AutoregressiveRollout(horizon=4, units=8)
-    >>> rollout(np.zeros((2, 10, 1), "float32")).shape  # (batch, horizon, targets)
+    >>> tuple(rollout(np.zeros((2, 10, 1), "float32")).shape)  # (batch, horizon, targets)
     (2, 4, 1)
     """
 

@@ -43,7 +43,7 @@ class SimpleRNNCell(RecurrentCell):
     >>> import numpy as np
     >>> cell = SimpleRNNCell(4)
     >>> out, states = cell(np.ones((2, 3), "float32"), [np.zeros((2, 4), "float32")])
-    >>> out.shape  # (batch, units)
+    >>> tuple(out.shape)  # (batch, units)
     (2, 4)
     """
 
@@ -72,7 +72,7 @@ class SimpleRNN(CellSequenceLayer):
 
     >>> import numpy as np
     >>> layer = SimpleRNN(16, return_sequences=True)
-    >>> layer(np.zeros((2, 7, 3), "float32")).shape  # (batch, timesteps, units)
+    >>> tuple(layer(np.zeros((2, 7, 3), "float32")).shape)  # (batch, timesteps, units)
     (2, 7, 16)
     """
 

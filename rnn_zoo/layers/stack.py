@@ -50,7 +50,7 @@ class StackedRNN(keras.layers.Layer):
 
     >>> import numpy as np
     >>> stack = StackedRNN("gru", units=16, num_layers=3, dropout=0.1, residual=True)
-    >>> stack(np.zeros((2, 9, 4), "float32")).shape  # (batch, units)
+    >>> tuple(stack(np.zeros((2, 9, 4), "float32")).shape)  # (batch, units)
     (2, 16)
     """
 
@@ -223,7 +223,7 @@ class StackedRNN(keras.layers.Layer):
         >>> _ = stack(x)
         >>> states = [np.zeros((3, 8), "float32")] * 4
         >>> output, states = stack.step(x[:, 0], states)
-        >>> output.shape  # (batch, units)
+        >>> tuple(output.shape)  # (batch, units)
         (3, 8)
         """
         if self.bidirectional:
