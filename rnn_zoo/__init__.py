@@ -8,7 +8,13 @@ SavedModel for serving.
 __version__ = "0.1.0"
 
 from rnn_zoo import layers
-from rnn_zoo.decoding import generate, greedy_decode
+from rnn_zoo.decoding import (
+    beam_search,
+    build_decoding_model,
+    generate,
+    greedy_decode,
+    sample_decode,
+)
 from rnn_zoo.models import (
     build_classifier,
     build_forecaster,
@@ -22,6 +28,8 @@ from rnn_zoo.models import (
 
 __all__ = [
     "__version__",
+    "beam_search",
+    "build_decoding_model",
     "build_classifier",
     "build_forecaster",
     "build_generator",
@@ -33,4 +41,5 @@ __all__ = [
     "layers",
     "list_models",
     "register_model",
+    "sample_decode",
 ]

@@ -221,3 +221,133 @@ def write_classifier_archive(
     filepath = os.fspath(filepath)
     archive.write_out(filepath, verbose=verbose)
     return filepath
+
+
+def export_char_seq2seq(
+    decoding_model: keras.Model,
+    filepath: str | os.PathLike,
+    *,
+    source_tokens: Sequence[str],
+    target_tokens: Sequence[str],
+    first_id: int,
+    unknown_id: int,
+    max_source_length: int,
+    signature_name: str = "decode",
+    input_name: str = "inputs",
+    output_name: str = "outputs",
+    separator: str = " ",
+    lowercase: bool = True,
+    verbose: bool = False,
+) -> str:
+    """Writes a character-level encoder-decoder as a SavedModel over raw strings.
+
+    Everything runs in the SavedModel's graph: each input string is stripped
+    of surrounding whitespace, lowercased (Unicode-aware, with
+    ``lowercase``), split into characters, looked up, padded to the longest
+    in the batch; ``decoding_model`` (:func:`rnn_zoo.build_decoding_model`:
+    greedy, beam search or sampling) decodes; the target ids are looked up
+    and joined with ``separator``.
+
+    The signature ``signature_name`` (also ``serving_default``) takes
+    ``input_name`` (tf.string ``(batch,)``) and returns:
+
+    - ``output_name``: tf.string ``(batch,)``, the best hypothesis;
+    - ``hypotheses``: tf.string ``(batch, k)``, every hypothesis, best first
+      (``k`` = the beam width, 1 for greedy and sampling);
+    - ``scores``: float32 ``(batch, k)``: beam search's ranking score, or the
+      log-probability;
+    - ``ids``: int32 ``(batch, k, max_length)``: the decoded ids (end id
+      included, 0 after it);
+    - ``valid``: bool ``(batch,)``: False for an input that is empty (after
+      stripping) or longer than ``max_source_length`` characters: its
+      outputs are ``""``, ids 0 and scores 0, and it does not change the
+      other rows' answers;
+    - ``unknown``: int32 ``(batch,)``: characters outside ``source_tokens``
+      (they read as ``unknown_id``, which a model never saw in training, so
+      the answer is a guess; invalid UTF-8 counts as unknown).
+
+    Args:
+        decoding_model: :func:`rnn_zoo.build_decoding_model`'s model.
+        filepath: the SavedModel directory to write.
+        source_tokens: the character of each source id (ids below
+            ``first_id`` are reserved and never looked up).
+        target_tokens: the token of each target id.
+        first_id: the first id of a real token, in both vocabularies.
+        unknown_id: the source id of a character outside ``source_tokens``.
+        max_source_length: longest input (in characters) the model accepts.
+        signature_name, input_name, output_name: the serving names.
+        separator: joins the target tokens of a hypothesis.
+        lowercase: lowercase the inputs first.
+        verbose: print ExportArchive's summary.
+
+    Returns:
+        ``filepath`` as a string.
+    """
+    import tensorflow as tf
+
+    first_id = _checks.check_positive_int(first_id, "first_id")
+    max_source_length = _checks.check_positive_int(
+        max_source_length, "max_source_length"
+    )
+    source_tokens = list(source_tokens)
+    letters = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+            tf.constant(source_tokens[first_id:]),
+            tf.range(first_id, len(source_tokens), dtype=tf.int64),
+        ),
+        default_value=unknown_id,
+    )
+    # Reserved ids read as "" and are dropped.
+    targets = tf.constant([""] * first_id + list(target_tokens)[first_id:])
+
+    def decode(strings):
+        strings = tf.strings.strip(strings)
+        if lowercase:
+            strings = tf.strings.lower(strings, encoding="utf-8")
+        # errors="replace" turns invalid UTF-8 into U+FFFD, an unknown character.
+        chars = tf.strings.unicode_split(strings, "UTF-8", errors="replace")
+        ids = tf.ragged.map_flat_values(letters.lookup, chars)
+        lengths = ids.row_lengths()
+        valid = (lengths > 0) & (lengths <= max_source_length)
+        unknown = tf.reduce_sum(tf.cast(tf.equal(ids, unknown_id), tf.int32), axis=-1)
+        # Invalid rows are decoded from all padding and blanked below: the
+        # batch's width stays bounded, and at least one (masked) step exists.
+        ids = tf.ragged.boolean_mask(ids, valid)
+        ids = tf.RaggedTensor.from_row_lengths(
+            ids.flat_values, tf.where(valid, lengths, tf.zeros_like(lengths))
+        )
+        width = tf.maximum(tf.reduce_max(ids.row_lengths()), 1)
+        ids = ids.to_tensor(default_value=0, shape=tf.stack([ids.nrows(), width]))
+        out = decoding_model(tf.cast(ids, tf.int32), training=False)
+        decoded = tf.where(valid[:, None, None], out["ids"], tf.zeros_like(out["ids"]))
+        scores = tf.where(valid[:, None], out["scores"], tf.zeros_like(out["scores"]))
+        # One row per hypothesis: (batch * k, max_length) -> (batch, k) strings.
+        flat = tf.reshape(decoded, [-1, tf.shape(decoded)[-1]])
+        symbols = tf.ragged.boolean_mask(tf.gather(targets, flat), flat >= first_id)
+        hypotheses = tf.reshape(
+            tf.strings.reduce_join(symbols, axis=-1, separator=separator),
+            tf.shape(decoded)[:2],
+        )
+        return {
+            output_name: hypotheses[:, 0],
+            "hypotheses": hypotheses,
+            "scores": scores,
+            "ids": decoded,
+            "valid": valid,
+            "unknown": unknown,
+        }
+
+    archive = keras.export.ExportArchive()
+    archive.track(decoding_model)
+    archive.track(letters)
+    # The first endpoint also becomes serving_default.
+    archive.add_endpoint(
+        signature_name,
+        decode,
+        input_signature=[
+            tf.TensorSpec(shape=(None,), dtype=tf.string, name=input_name)
+        ],
+    )
+    filepath = os.fspath(filepath)
+    archive.write_out(filepath, verbose=verbose)
+    return filepath

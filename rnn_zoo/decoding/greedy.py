@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from rnn_zoo.decoding.loop import check_token_id, decode_loop, step_decoder
+from rnn_zoo.decoding.loop import check_token_id, decode_loop, encoder_decoder_inputs
 
 
 def greedy_decode(
@@ -41,19 +41,9 @@ def greedy_decode(
     >>> tuple(ids.shape)  # (batch, max_length)
     (1, 6)
     """
-    steps = step_decoder(model)
+    steps, source_ids = encoder_decoder_inputs(model, source_ids, "greedy_decode")
     start_id = check_token_id(start_id, "start_id")
     end_id = check_token_id(end_id, "end_id")
-    source_ids = ops.convert_to_tensor(source_ids)
-    if len(source_ids.shape) != 2:
-        raise ValueError(
-            "`source_ids` must be a (batch, source_time) array of token ids. "
-            f"Received: shape {tuple(source_ids.shape)}"
-        )
-    if not hasattr(steps, "encoder"):
-        raise ValueError(
-            "greedy_decode needs an encoder-decoder: use rnn_zoo.generate for a generator."
-        )
     states = steps.initial_states(source_ids)
     start = ops.full((ops.shape(source_ids)[0],), start_id, "int32")
     logits, states = steps.step(start, states)

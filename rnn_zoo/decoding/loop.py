@@ -37,6 +37,57 @@ def step_decoder(model: keras.Model):
     )
 
 
+# The logit of a banned id: exp() of it (minus any real logit) underflows to 0.
+NEG = -1e9
+
+
+def allowed_ids(vocab_size: int, banned) -> object:
+    """``(1, vocab)`` bool: False at the ``banned`` ids."""
+    banned = set(banned)
+    return ops.convert_to_tensor([i not in banned for i in range(vocab_size)], "bool")[
+        None, :
+    ]
+
+
+def encoder_decoder_inputs(model, source_ids, caller: str):
+    """The step decoder of a seq2seq ``model`` and its checked ``source_ids``.
+
+    Raises:
+        ValueError: ``model`` is a generator; ``source_ids`` is not ``(batch,
+            source_time)`` with at least one step; concrete ids fall outside
+            the source vocabulary.
+    """
+    steps = step_decoder(model)
+    if not hasattr(steps, "encoder"):
+        raise ValueError(
+            f"{caller} decodes an encoder-decoder (rnn_zoo.build_seq2seq); use "
+            "rnn_zoo.generate for a generator."
+        )
+    source_ids = ops.convert_to_tensor(source_ids)
+    if len(source_ids.shape) != 2 or source_ids.shape[1] == 0:
+        raise ValueError(
+            "`source_ids` must be a (batch, source_time) array of token ids with "
+            f"at least one step. Received: shape {tuple(source_ids.shape)}"
+        )
+    if "int" not in keras.backend.standardize_dtype(source_ids.dtype):
+        raise TypeError(
+            "`source_ids` must hold integer token ids. Received: dtype "
+            f"{keras.backend.standardize_dtype(source_ids.dtype)}"
+        )
+    try:
+        values = ops.convert_to_numpy(source_ids)
+    except Exception:  # symbolic (inside a tf.function): checked by the caller
+        values = None
+    if values is not None and values.size:
+        vocab = steps.max_source_id + 1
+        if values.min() < 0 or values.max() >= vocab:
+            raise ValueError(
+                f"`source_ids` must be ids in [0, {vocab}) (0 = padding). "
+                f"Received: ids from {values.min()} to {values.max()}"
+            )
+    return steps, source_ids
+
+
 def check_token_id(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(
@@ -54,6 +105,7 @@ def decode_loop(
     end_id: int | None,
     select: Callable,
     banned: tuple[int, ...] = (0,),
+    return_scores: bool = False,
 ):
     """Picks ``max_length`` tokens, feeding each one back, until every row ends.
 
@@ -66,37 +118,51 @@ def decode_loop(
         select: ``select(logits, step) -> (batch,) int32``: the choice rule.
         banned: ids never picked: padding (0) and the start id, which a
             model trained on shifted sequences still gives some probability.
+        return_scores: also return each row's log-probability: the sum of
+            its picked tokens' log-softmax (over the allowed ids), end id
+            included.
 
     Returns:
-        ``(batch, max_length)`` int32 token ids, 0 after a row's end id.
+        ``(batch, max_length)`` int32 token ids, 0 after a row's end id; with
+        ``return_scores``, ``(ids, (batch,) float32 scores)``.
     """
     max_length = _checks.check_positive_int(max_length, "max_length")
     batch = ops.shape(logits)[0]
     outputs = ops.zeros((batch, max_length), "int32")
     finished = ops.zeros((batch,), "bool")
     positions = ops.arange(max_length, dtype="int32")
-    vocab = logits.shape[-1]
-    allowed = ops.convert_to_tensor(
-        [i not in set(banned) for i in range(vocab)], "bool"
-    )[None, :]
+    allowed = allowed_ids(logits.shape[-1], banned)
+    scores = ops.zeros((batch,), "float32")
 
-    def cond(i, logits, states, finished, outputs):
+    def cond(i, logits, states, finished, outputs, scores):
         return ops.logical_and(i < max_length, ops.logical_not(ops.all(finished)))
 
-    def body(i, logits, states, finished, outputs):
-        logits = ops.where(allowed, logits, ops.full_like(logits, -1e9))
+    def body(i, logits, states, finished, outputs, scores):
+        logits = ops.where(allowed, logits, ops.full_like(logits, NEG))
         token = ops.cast(select(logits, i), "int32")
         token = ops.where(finished, ops.zeros_like(token), token)
+        log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+        picked = ops.take_along_axis(log_probs, token[:, None], axis=1)[:, 0]
+        scores = scores + ops.where(finished, ops.zeros_like(picked), picked)
         outputs = ops.where(ops.equal(positions, i)[None, :], token[:, None], outputs)
         if end_id is not None:
             finished = ops.logical_or(finished, ops.equal(token, end_id))
         logits, states = steps.step(token, states)
-        return i + 1, logits, list(states), finished, outputs
+        return i + 1, logits, list(states), finished, outputs, scores
 
-    _, _, _, _, outputs = ops.while_loop(
+    *_, outputs, scores = ops.while_loop(
         cond,
         body,
-        (ops.convert_to_tensor(0, "int32"), logits, list(states), finished, outputs),
+        (
+            ops.convert_to_tensor(0, "int32"),
+            logits,
+            list(states),
+            finished,
+            outputs,
+            scores,
+        ),
         maximum_iterations=max_length,
     )
+    if return_scores:
+        return outputs, scores
     return outputs

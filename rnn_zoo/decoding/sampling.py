@@ -1,4 +1,4 @@
-"""Sampling from a generator or encoder-decoder: temperature and top-k."""
+"""Sampling from a generator or encoder-decoder: temperature, top-k and top-p."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ import numpy as np
 from keras import ops
 
 from rnn_zoo import _checks
-from rnn_zoo.decoding.loop import check_token_id, decode_loop, step_decoder
+from rnn_zoo.decoding.loop import (
+    check_token_id,
+    decode_loop,
+    encoder_decoder_inputs,
+    step_decoder,
+)
 
 
 def gumbel_noise(shape, seed: int):
@@ -23,7 +28,12 @@ def gumbel_noise(shape, seed: int):
 
 
 def sample_logits(
-    logits, *, temperature: float = 1.0, top_k: int | None = None, noise=None
+    logits,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    noise=None,
 ):
     """Picks one token per row from ``(batch, vocab)`` logits.
 
@@ -31,6 +41,10 @@ def sample_logits(
         logits: ``(batch, vocab)``.
         temperature: divides the logits; 0 picks the most probable token.
         top_k: sample among the ``top_k`` most probable tokens only.
+        top_p: nucleus sampling (Holtzman et al., 2020): sample among the
+            most probable tokens whose probabilities (after temperature and
+            ``top_k``) first reach ``top_p`` together; the most probable
+            token is always kept.
         noise: ``(batch, vocab)`` :func:`gumbel_noise` for this step
             (required when ``temperature > 0``).
 
@@ -50,7 +64,150 @@ def sample_logits(
     if top_k is not None:
         kth = ops.top_k(logits, top_k, sorted=True)[0][:, -1:]
         logits = ops.where(logits < kth, ops.full_like(logits, -1e9), logits)
+    if top_p is not None and top_p < 1.0:
+        ordered = ops.top_k(logits, logits.shape[-1], sorted=True)[0]
+        before = ops.cumsum(ops.softmax(ordered, axis=-1), axis=-1) - ops.softmax(
+            ordered, axis=-1
+        )
+        # The smallest logit kept: tokens before it hold less than top_p.
+        kept = ops.where(before < top_p, ordered, ops.full_like(ordered, np.inf))
+        smallest = ops.min(kept, axis=-1, keepdims=True)
+        logits = ops.where(logits < smallest, ops.full_like(logits, -1e9), logits)
     return ops.cast(ops.argmax(logits + noise, axis=-1), "int32")
+
+
+def check_sampling(temperature, top_k, top_p, vocab_size: int):
+    """Validated ``(temperature, top_k, top_p)``; ``top_k`` capped at the vocabulary."""
+    temperature = _check_temperature(temperature)
+    if top_k is not None:
+        top_k = min(_checks.check_positive_int(top_k, "top_k"), vocab_size)
+    if top_p is not None:
+        if isinstance(top_p, bool) or not isinstance(top_p, (int, float)):
+            raise TypeError(
+                f"`top_p` must be a number in (0, 1]. Received: top_p={top_p!r}"
+            )
+        if not 0.0 < top_p <= 1.0:
+            raise ValueError(f"`top_p` must be in (0, 1]. Received: top_p={top_p!r}")
+        top_p = float(top_p)
+    return temperature, top_k, top_p
+
+
+def check_seed(seed) -> int:
+    """A fixed integer seed, or a fresh one for ``None``."""
+    if seed is None:
+        return random.randrange(2**31)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"`seed` must be an integer or None. Received: seed={seed!r}")
+    return seed
+
+
+def sample_decode(
+    model: keras.Model,
+    source_ids,
+    *,
+    max_length: int,
+    start_id: int,
+    end_id: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int | None = None,
+    return_scores: bool = False,
+):
+    """Samples one target per source from an encoder-decoder.
+
+    The noise for every step is drawn before the loop from ``seed``, so a
+    fixed seed gives the same samples on every call (for the same batch),
+    eagerly and inside a ``tf.function``.
+
+    Args:
+        model: a :func:`rnn_zoo.build_seq2seq` model (or its step decoder).
+        source_ids: ``(batch, source_time)`` int token ids, 0 = padding.
+        max_length: most target tokens per source.
+        start_id: the token the decoder starts from.
+        end_id: the token that ends a target (kept in the output).
+        temperature, top_k, top_p: see :func:`sample_logits`.
+        seed: an integer, or ``None`` for a fresh one.
+        return_scores: also return each sample's log-probability.
+
+    Returns:
+        ``(batch, max_length)`` int32 ids, 0 after ``end_id`` (and the
+        ``(batch,)`` scores with ``return_scores``).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from rnn_zoo import build_seq2seq
+    >>> model = build_seq2seq(10, 12, units=8)
+    >>> ids = sample_decode(model, np.array([[3, 4, 5]]), max_length=6,
+    ...                     start_id=1, end_id=2, top_p=0.9, seed=7)
+    >>> tuple(ids.shape)
+    (1, 6)
+    """
+    steps, source_ids = encoder_decoder_inputs(model, source_ids, "sample_decode")
+    start_id = check_token_id(start_id, "start_id")
+    end_id = check_token_id(end_id, "end_id")
+    max_length = _checks.check_positive_int(max_length, "max_length")
+    temperature, top_k, top_p = check_sampling(
+        temperature, top_k, top_p, steps.vocab_size
+    )
+    seed = check_seed(seed)
+    batch = ops.shape(source_ids)[0]
+    states = steps.initial_states(source_ids)
+    logits, states = steps.step(ops.full((batch,), start_id, "int32"), states)
+    return sample_states(
+        steps,
+        states,
+        logits,
+        batch,
+        max_length=max_length,
+        start_id=start_id,
+        end_id=end_id,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        seed=seed,
+        return_scores=return_scores,
+    )
+
+
+def sample_states(
+    steps,
+    states,
+    logits,
+    batch,
+    *,
+    max_length,
+    start_id,
+    end_id,
+    temperature,
+    top_k,
+    top_p,
+    seed,
+    return_scores=False,
+):
+    """The sampling loop from the first logits (arguments already checked)."""
+    noise = gumbel_noise((max_length, batch, logits.shape[-1]), seed)
+
+    def select(logits, i):
+        return sample_logits(
+            logits,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            noise=ops.take(noise, i, axis=0),
+        )
+
+    return decode_loop(
+        steps,
+        states,
+        logits,
+        max_length=max_length,
+        end_id=end_id,
+        select=select,
+        banned=(0, start_id),
+        return_scores=return_scores,
+    )
 
 
 def _check_temperature(temperature) -> float:
@@ -76,6 +233,7 @@ def generate(
     end_id: int | None = None,
     temperature: float = 1.0,
     top_k: int | None = None,
+    top_p: float | None = None,
     seed: int | None = None,
 ) -> np.ndarray:
     """Samples sequences from a :func:`rnn_zoo.build_generator` model.
@@ -97,6 +255,8 @@ def generate(
         temperature: ``> 0`` samples from ``softmax(logits / temperature)``;
             ``0`` takes the most probable token.
         top_k: sample among the ``top_k`` most probable tokens.
+        top_p: sample among the most probable tokens that together hold
+            ``top_p`` of the probability (nucleus sampling).
         seed: a fixed seed gives the same samples on every call; ``None``
             draws a fresh one.
 
@@ -120,16 +280,10 @@ def generate(
     start_id = check_token_id(start_id, "start_id")
     if end_id is not None:
         end_id = check_token_id(end_id, "end_id")
-    temperature = _check_temperature(temperature)
     max_length = _checks.check_positive_int(max_length, "max_length")
     vocab_size = steps.embedding.input_dim
-    if top_k is not None:
-        top_k = _checks.check_positive_int(top_k, "top_k")
-        top_k = min(top_k, vocab_size)
-    if seed is None:
-        seed = random.randrange(2**31)
-    elif isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"`seed` must be an integer or None. Received: seed={seed!r}")
+    temperature, top_k, top_p = check_sampling(temperature, top_k, top_p, vocab_size)
+    seed = check_seed(seed)
 
     if steps.conditioned and condition is None:
         raise ValueError(
@@ -189,21 +343,17 @@ def generate(
             logits = ops.where(valid, new_logits, logits)
             states = [ops.where(valid, n, o) for n, o in zip(new_states, states)]
 
-    noise = gumbel_noise((max_length, batch, vocab_size), seed)
-
-    def select(logits, i):
-        step_noise = ops.take(noise, i, axis=0)
-        return sample_logits(
-            logits, temperature=temperature, top_k=top_k, noise=step_noise
-        )
-
-    ids = decode_loop(
+    ids = sample_states(
         steps,
         states,
         logits,
+        batch,
         max_length=max_length,
+        start_id=start_id,
         end_id=end_id,
-        select=select,
-        banned=(0, start_id),
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        seed=seed,
     )
     return np.asarray(ops.convert_to_numpy(ids))

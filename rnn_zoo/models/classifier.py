@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from rnn_zoo import _checks
+from rnn_zoo.layers import AttentionPooling
 from rnn_zoo.models import _body
 
 
@@ -23,6 +24,8 @@ def build_classifier(
     embedding_dim: int = 64,
     max_length: int | None = None,
     mask_value: float | None = None,
+    attention: bool = False,
+    return_attention: bool = False,
     name: str | None = None,
     **cell_kwargs,
 ) -> keras.Model:
@@ -49,6 +52,12 @@ def build_classifier(
         embedding_dim: size of the token embeddings (token input only).
         max_length: fixed number of timesteps, or ``None`` for any length.
         mask_value: float input only: the padding value to mask.
+        attention: pool the recurrent outputs of every step with
+            :class:`rnn_zoo.layers.AttentionPooling` (layer ``attention``;
+            padded steps get zero weight) instead of taking the last state.
+        return_attention: with ``attention``, the model also outputs the
+            ``(batch, timesteps)`` attention weights: outputs are
+            ``[probabilities, attention_weights]``.
         name: the model's name.
         **cell_kwargs: passed to every recurrent layer (initializers,
             ``reset_after``, ``activation``, ...).
@@ -68,6 +77,12 @@ def build_classifier(
             f"`num_classes` must be at least 2. Received: num_classes={num_classes}"
         )
     dropout = _body.check_common(cell=cell, num_layers=num_layers, dropout=dropout)
+    attention, return_attention = bool(attention), bool(return_attention)
+    if return_attention and not attention:
+        raise ValueError(
+            "`return_attention=True` needs `attention=True`. Received: "
+            f"attention={attention}, return_attention={return_attention}"
+        )
     inputs, x = _body.sequence_input(
         vocab_size=vocab_size,
         input_features=input_features,
@@ -86,12 +101,18 @@ def build_classifier(
         dropout=dropout,
         recurrent_dropout=recurrent_dropout,
         residual=residual,
-        return_sequences=False,
+        return_sequences=attention,
         **cell_kwargs,
     )
+    weights = None
+    if attention:
+        # (batch, time, features) -> (batch, features), weights (batch, time)
+        x, weights = AttentionPooling(name="attention")(x, return_attention_scores=True)
     if dropout:
         x = keras.layers.Dropout(dropout, name="output_dropout")(x)
     outputs = keras.layers.Dense(
         num_classes, activation="softmax", name="probabilities"
     )(x)
+    if return_attention:
+        outputs = [outputs, weights]
     return keras.Model(inputs, outputs, name=name or f"{cell}_classifier")

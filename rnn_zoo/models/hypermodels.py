@@ -14,6 +14,9 @@ hyperparameter    default range                                keras-tuner
                   autoregressive forecasters)
 ``dropout``       0.0 to 0.5, step 0.1                         ``Float``
 ``learning_rate`` 1e-4 to 1e-2, log sampling (Adam's)          ``Float``
+``attention``     classifiers: False / True (attention pooling); ``Boolean`` /
+                  seq2seq: ``"none"``, ``"bahdanau"``,         ``Choice``
+                  ``"luong"``
 ================= ============================================ ==============
 
 A searched name given as a fixed keyword argument is pinned
@@ -72,6 +75,8 @@ class _BuilderHyperModel(keras_tuner.HyperModel):
 
     _builder_name: str = ""
     _required: tuple[str, ...] = ()
+    # Hyperparameters only this builder has: name -> (kind, choices or range).
+    _extra: dict[str, tuple[str, Any]] = {}
 
     def __init__(
         self,
@@ -120,7 +125,7 @@ class _BuilderHyperModel(keras_tuner.HyperModel):
             name
             for name in _KINDS
             if name != "bidirectional" or self._searches_bidirectional(builder_kwargs)
-        )
+        ) + tuple(self._extra)
 
     def _check_search_space(self, search_space, searchable) -> dict:
         if search_space is None:
@@ -161,10 +166,14 @@ class _BuilderHyperModel(keras_tuner.HyperModel):
         space = self.search_space.get(name)
         if isinstance(space, (list, tuple)):
             return hp.Choice(name, list(space))
-        kind = _KINDS[name]
+        kind, default = self._extra.get(name, (_KINDS.get(name), None))
         if kind == "choice":
-            return hp.Choice(name, **{"values": cell_names(), **(space or {})})
-        arguments = {**_DEFAULT_RANGES[name], **(space or {})}
+            values = cell_names() if name == "cell" else list(default)
+            return hp.Choice(name, **{"values": values, **(space or {})})
+        arguments = {
+            **(_DEFAULT_RANGES[name] if default is None else default),
+            **(space or {}),
+        }
         if kind == "int":
             return hp.Int(name, **arguments)
         if kind == "float":
@@ -178,6 +187,8 @@ class _BuilderHyperModel(keras_tuner.HyperModel):
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
         values = {name: self._declare(hp, name) for name in self.searched}
         learning_rate = values.pop("learning_rate")
+        if values.get("attention") == "none":  # keras-tuner choices cannot be None
+            values["attention"] = None
         model = self._builder()(**self.builder_kwargs, **values)
         # Metric objects keep state: each trial's model gets its own copies.
         metrics = (
@@ -226,6 +237,7 @@ class ClassifierHyperModel(_BuilderHyperModel):
 
     _builder_name = "build_classifier"
     _required = ("num_classes",)
+    _extra = {"attention": ("boolean", {})}
 
 
 class TaggerHyperModel(_BuilderHyperModel):
@@ -337,3 +349,4 @@ class Seq2SeqHyperModel(_BuilderHyperModel):
 
     _builder_name = "build_seq2seq"
     _required = ("source_vocab_size", "target_vocab_size")
+    _extra = {"attention": ("choice", ("none", "bahdanau", "luong"))}

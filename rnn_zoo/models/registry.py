@@ -243,3 +243,40 @@ register_model(
     num_layers=2,
     dropout=0.2,
 )
+register_model(
+    "lstm_attention_seq2seq_small",
+    build_seq2seq,
+    "LSTM encoder-decoder with Luong attention, bidirectional 1x128 encoder "
+    "(the g2p recipe's model)",
+    source_vocab_size=64,
+    target_vocab_size=64,
+    cell="lstm",
+    units=128,
+    attention="luong",
+    dropout=0.1,
+)
+register_model(
+    "gru_bahdanau_seq2seq_base",
+    build_seq2seq,
+    "GRU encoder-decoder with Bahdanau attention, bidirectional 2x256 encoder, "
+    "2x256 decoder",
+    source_vocab_size=64,
+    target_vocab_size=64,
+    cell="gru",
+    units=256,
+    num_layers=2,
+    attention="bahdanau",
+    dropout=0.2,
+)
+register_model(
+    "bigru_attention_classifier_small",
+    build_classifier,
+    "bidirectional GRU, 1x128 per direction, attention pooling over the steps",
+    num_classes=2,
+    vocab_size=256,
+    cell="gru",
+    units=128,
+    bidirectional=True,
+    attention=True,
+    dropout=0.2,
+)

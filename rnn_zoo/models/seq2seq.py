@@ -6,11 +6,18 @@ import keras
 from keras import ops
 
 from rnn_zoo import _checks
-from rnn_zoo.layers import StackedRNN
+from rnn_zoo.layers import (
+    AttentionDecoder,
+    AttentionDecoderCell,
+    BahdanauAttention,
+    LuongAttention,
+    StackedRNN,
+    get_sequence_layer,
+)
 from rnn_zoo.models import _body
 
-# Mechanisms build_seq2seq accepts; attention decoders come with their own layers.
-ATTENTION = (None,)
+# The attention build_seq2seq accepts: None, or a mechanism by name.
+ATTENTION = (None, "bahdanau", "luong")
 
 
 def _bridge(get, encoder_states, *, num_layers: int, bidirectional: bool) -> list:
@@ -54,7 +61,10 @@ def build_seq2seq(
     The encoder (``num_layers``, optionally bidirectional) reads the source;
     its final states, bridged layer by layer, start the decoder, which reads
     the target shifted right and predicts the next target token at every
-    step. Decode new sources with :func:`rnn_zoo.greedy_decode`.
+    step. Decode new sources with :func:`rnn_zoo.greedy_decode`,
+    :func:`rnn_zoo.beam_search` or :func:`rnn_zoo.sample_decode`, or wrap the
+    model in :func:`rnn_zoo.build_decoding_model` to make decoding part of a
+    Keras model (saved, exported and served with it).
 
     Inputs (a dict): ``source_ids`` ``(batch, source_time)`` and
     ``target_ids`` ``(batch, target_time)`` = start id + target without its
@@ -73,7 +83,12 @@ def build_seq2seq(
             output layer.
         recurrent_dropout: in ``[0, 1)``, dropout on the recurrent state.
         embedding_dim: size of the source and target embeddings.
-        attention: ``None`` (no attention).
+        attention: ``None`` (the decoder reads only the bridged states),
+            ``"bahdanau"`` (additive) or ``"luong"`` (multiplicative,
+            ``"general"`` score): the decoder is then an
+            :class:`rnn_zoo.layers.AttentionDecoder` that attends to the
+            encoder outputs at every step and feeds its attention back as
+            input (Luong et al., 2015).
         name: the model's name.
         **cell_kwargs: passed to every recurrent layer.
 
@@ -95,6 +110,8 @@ def build_seq2seq(
         target_vocab_size, "target_vocab_size"
     )
     embedding_dim = _checks.check_positive_int(embedding_dim, "embedding_dim")
+    if isinstance(attention, str):
+        attention = attention.lower()
     if attention not in ATTENTION:
         raise ValueError(
             f"`attention` must be one of {list(ATTENTION)}. Received: attention={attention!r}"
@@ -112,8 +129,8 @@ def build_seq2seq(
     source_ids = keras.Input(shape=(None,), dtype="int32", name="source_ids")
     target_ids = keras.Input(shape=(None,), dtype="int32", name="target_ids")
 
-    # Encoder: its outputs (the memory an attention decoder would read) and
-    # its final states.
+    # Encoder: its outputs (the memory the attention decoder reads) and its
+    # final states.
     x = add(
         keras.layers.Embedding(
             source_vocab_size, embedding_dim, mask_zero=True, name="source_embedding"
@@ -133,7 +150,7 @@ def build_seq2seq(
         name="encoder",
         **cell_kwargs,
     )
-    _memory, *encoder_states = encoder(x)
+    memory, *encoder_states = encoder(x)  # memory: (batch, source_time, features)
     if bidirectional:
         per_direction = len(encoder.state_size) // num_layers // 2
         for i in range(num_layers):
@@ -155,16 +172,36 @@ def build_seq2seq(
     )(target_ids)
     if dropout:
         y = keras.layers.Dropout(dropout, name="target_dropout")(y)
-    y = StackedRNN(
-        cell,
-        units=units,
-        num_layers=num_layers,
-        dropout=dropout,
-        recurrent_dropout=recurrent_dropout,
-        return_sequences=True,
-        name="decoder",
-        **cell_kwargs,
-    )(y, initial_state=states)
+    if attention is None:
+        y = StackedRNN(
+            cell,
+            units=units,
+            num_layers=num_layers,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            return_sequences=True,
+            name="decoder",
+            **cell_kwargs,
+        )(y, initial_state=states)
+    else:
+        cell_class = get_sequence_layer(cell).cell_class
+        cells = [
+            cell_class(
+                units,
+                recurrent_dropout=recurrent_dropout,
+                name=f"cell_{i}",
+                **cell_kwargs,
+            )
+            for i in range(num_layers)
+        ]
+        if attention == "bahdanau":
+            mechanism = BahdanauAttention(units, name="attention")
+        else:
+            mechanism = LuongAttention("general", name="attention")
+        y = AttentionDecoder(
+            AttentionDecoderCell(cells, mechanism, dropout=dropout, name="cell"),
+            name="decoder",
+        )(y, memory, initial_state=states)
     if dropout:
         y = keras.layers.Dropout(dropout, name="output_dropout")(y)
     logits = keras.layers.Dense(target_vocab_size, name="logits")(y)
@@ -181,6 +218,12 @@ class Seq2SeqSteps:
     The decoding functions of :mod:`rnn_zoo.decoding` drive it; it reuses the
     model's own layers, so it always has the trained weights.
 
+    The states it passes around are the decoder's recurrent states; with
+    attention they are followed by the last step's alignments ``(batch,
+    source_time)`` and then :attr:`num_constants` tensors that never change
+    during decoding (the encoder memory, its attention keys and its mask).
+    Beam search reorders the first part and only tiles the constants.
+
     Args:
         model: a model from :func:`build_seq2seq` (or its ``.keras`` reload).
     """
@@ -192,22 +235,57 @@ class Seq2SeqSteps:
         self.embedding = model.get_layer("target_embedding")
         self.decoder = model.get_layer("decoder")
         self.logits = model.get_layer("logits")
+        self.attention = isinstance(self.decoder, AttentionDecoder)
+        # memory, keys, memory mask
+        self.num_constants = 3 if self.attention else 0
+
+    @property
+    def vocab_size(self) -> int:
+        return self.embedding.input_dim
+
+    @property
+    def max_source_id(self) -> int:
+        return self.source_embedding.input_dim - 1
 
     def initial_states(self, source_ids) -> list:
         """Encodes ``(batch, source_time)`` ids into the decoder's first states."""
         source_ids = ops.cast(source_ids, "int32")
         mask = ops.not_equal(source_ids, 0)
         x = self.source_embedding(source_ids)
-        _memory, *states = self.encoder(x, mask=mask)
-        return _bridge(
+        memory, *states = self.encoder(x, mask=mask)
+        states = _bridge(
             self.model.get_layer,
             states,
             num_layers=self.encoder.num_layers,
             bidirectional=self.encoder.bidirectional,
         )
+        if not self.attention:
+            return states
+        cell = self.decoder.cell
+        batch = ops.shape(source_ids)[0]
+        dtype = self.decoder.compute_dtype
+        memory = ops.cast(memory, dtype)
+        feed = ops.zeros((batch, cell.attention_units), dtype)
+        alignments = ops.zeros(ops.shape(source_ids), dtype)
+        keys = cell.attention.prepare(memory)
+        return [*states, feed, alignments, memory, keys, mask]
+
+    def alignments(self, states):
+        """The last step's ``(batch, source_time)`` attention weights, or ``None``."""
+        return states[-self.num_constants - 1] if self.attention else None
 
     def step(self, tokens, states):
         """``(batch,)`` token ids -> ``((batch, vocab) logits, new states)``."""
         x = self.embedding(ops.cast(tokens, "int32"))
-        output, states = self.decoder.step(x, states)
-        return self.logits(output), states
+        if not self.attention:
+            output, states = self.decoder.step(x, states)
+            return self.logits(output), states
+        states = list(states)
+        memory, keys, mask = states[-3:]
+        decoder_states = states[: -self.num_constants - 1]
+        x = ops.cast(x, memory.dtype)
+        output, decoder_states, alignments = self.decoder.cell.step(
+            x, decoder_states, memory, keys, mask
+        )
+        alignments = ops.cast(alignments, states[-4].dtype)
+        return self.logits(output), [*decoder_states, alignments, memory, keys, mask]

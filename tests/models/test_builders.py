@@ -295,9 +295,10 @@ def test_greedy_decode_of_a_source_does_not_depend_on_padding():
     np.testing.assert_array_equal(np.asarray(alone)[0], np.asarray(batch)[0])
 
 
-def test_seq2seq_refuses_attention_it_does_not_have():
-    with pytest.raises(ValueError, match="attention"):
-        rnn_zoo.build_seq2seq(10, 12, attention="bahdanau")
+@pytest.mark.parametrize("attention", ["transformer", "dot", 1])
+def test_seq2seq_refuses_attention_it_does_not_have(attention):
+    with pytest.raises(ValueError, match="`attention` must be one of"):
+        rnn_zoo.build_seq2seq(10, 12, attention=attention)
 
 
 def test_decoding_refuses_a_model_it_cannot_drive():

@@ -74,6 +74,10 @@ SAMPLE = dict(
 )
 
 
+# Hyperparameters of one builder only, and a non-default value for each.
+EXTRA = {"classifier": {"attention": True}, "seq2seq": {"attention": "luong"}}
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_builds_and_compiles_what_the_builder_builds(case):
     hypermodel_class, builder, fixed, compile_kwargs = CASES[case]
@@ -82,11 +86,17 @@ def test_builds_and_compiles_what_the_builder_builds(case):
     first = hypermodel.build(hp)  # declares the space, takes its defaults
     defaults = dict(hp.values)
     searched = SEARCHED - ({"bidirectional"} if case == "generator" else set())
+    searched |= set(EXTRA.get(case, {}))
     assert set(defaults) == searched
     hp.values.update({k: v for k, v in SAMPLE.items() if k in searched})
+    hp.values.update(EXTRA.get(case, {}))
     second = hypermodel.build(hp)
     for model, values in ((first, defaults), (second, dict(hp.values))):
-        architecture = {k: v for k, v in values.items() if k != "learning_rate"}
+        architecture = {
+            k: None if v == "none" else v
+            for k, v in values.items()
+            if k != "learning_rate"
+        }
         assert model.count_params() == builder(**fixed, **architecture).count_params()
         assert float(model.optimizer.learning_rate) == pytest.approx(
             values["learning_rate"]
@@ -226,7 +236,7 @@ def tuned_dir(tmp_path_factory):
 def test_tune_writes_a_run_with_the_best_hyperparameters(tuned_dir):
     metrics = json.loads((tuned_dir / "metrics.json").read_text(encoding="utf-8"))
     best = metrics["best_hyperparameters"]
-    assert set(best) == SEARCHED
+    assert set(best) == SEARCHED | {"attention"}
     assert metrics["trials_run"] == 2 and metrics["epochs_run"] == 1
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
     assert metrics["config"]["max_trials"] == 2
