@@ -22,6 +22,9 @@ class Seq2SeqDecoder(keras.layers.Layer):
     reloads with ``safe_mode=True`` and exports to a SavedModel with the
     decoding inside the graph, as ``tfa.seq2seq.BeamSearchDecoder`` was a
     layer of the model. :func:`build_decoding_model` wraps it in a model.
+    Its config holds the whole seq2seq model: save one decoder per ``.keras``
+    file (two decoders over one model in one file do not reload; build one
+    decoding model per method).
 
     Args:
         model: a trained :func:`rnn_zoo.build_seq2seq` model.

@@ -402,10 +402,9 @@ class AttentionPooling(keras.layers.Layer):
 
 
 def _deserialize_cells(cells):
-    if isinstance(cells, dict):
-        cells = [cells]
+    # Configs (from get_config) are rebuilt; anything else is checked as is.
     return [
-        c if isinstance(c, RecurrentCell) else keras.saving.deserialize_keras_object(c)
+        keras.saving.deserialize_keras_object(c) if isinstance(c, dict) else c
         for c in cells
     ]
 
