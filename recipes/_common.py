@@ -242,10 +242,15 @@ def load_run(run_dir: str) -> tuple[str, argparse.Namespace, dict]:
 
 
 def load_model(run_dir: str) -> keras.Model:
-    """Loads a run's ``model.keras`` with ``safe_mode=True``."""
-    import rnn_zoo  # noqa: F401  (registers rnn_zoo's layers for deserialization)
+    """Loads a run's ``model.keras`` through :func:`rnn_zoo.saving.load_model`.
 
-    return keras.saving.load_model(os.path.join(run_dir, MODEL_FILE), safe_mode=True)
+    The archive is checked first (no code, no objects from outside keras
+    and rnn_zoo, no members outside the archive), then loaded with Keras's
+    ``safe_mode=True``.
+    """
+    from rnn_zoo.saving import load_model as safe_load_model
+
+    return safe_load_model(os.path.join(run_dir, MODEL_FILE))
 
 
 def print_metrics(metrics: dict) -> None:

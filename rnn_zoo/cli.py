@@ -308,11 +308,21 @@ def _tune(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_model(parser: argparse.ArgumentParser, run_dir: str):
+    from rnn_zoo.recipes import _common
+    from rnn_zoo.saving import UnsafeArchiveError
+
+    try:
+        return _common.load_model(run_dir)
+    except UnsafeArchiveError as error:
+        parser.error(str(error))
+
+
 def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from rnn_zoo.recipes import _common
 
     module, recipe, run_args, _ = _load_run(parser, args.run_dir)
-    model = _common.load_model(args.run_dir)
+    model = _load_model(parser, args.run_dir)
     data = module.load_data(run_args)
     metrics = module.evaluate(model, data, run_args)
     print(f"{recipe} run {args.run_dir}, test split:")
@@ -339,7 +349,7 @@ def _export(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     module, _, _, info = _load_run(parser, args.run_dir)
     target = args.to or os.path.join(args.run_dir, _common.EXPORT_DIR)
     _check_writable(parser, target, "--to")
-    model = _common.load_model(args.run_dir)
+    model = _load_model(parser, args.run_dir)
     path = module.export(model, info, target)
     print(f"Wrote {path}")
     return 0
