@@ -1,8 +1,10 @@
-"""rnn_zoo is a Keras 3 library: its layer tests must also pass on JAX and PyTorch.
+"""rnn_zoo is a Keras 3 library: its layer and decoding tests must also pass on JAX and PyTorch.
 
 Keras picks its backend once per process, so each other backend runs the layer
-test suite in a subprocess with ``KERAS_BACKEND`` set. A failure prints that
-run's report.
+and decoding test suites in a subprocess with ``KERAS_BACKEND`` set. A failure
+prints that run's report. The torch run lives in its own file
+(test_backends_torch.py) so that pytest-xdist runs the two backends side by
+side.
 """
 
 import os
@@ -16,13 +18,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.backends
-@pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow",
-    reason="the other backends are driven from the TensorFlow run",
-)
-@pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_layer_suite_passes_on_backend(backend):
+def run_suites_on(backend: str) -> None:
+    """Runs tests/layers and tests/decoding under ``KERAS_BACKEND=backend``."""
     env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONHASHSEED": "0"}
     result = subprocess.run(
         [
@@ -30,6 +27,7 @@ def test_layer_suite_passes_on_backend(backend):
             "-m",
             "pytest",
             "tests/layers",
+            "tests/decoding",
             "-q",
             "-p",
             "no:cacheprovider",
@@ -42,9 +40,18 @@ def test_layer_suite_passes_on_backend(backend):
     )
     report = (result.stdout + result.stderr)[-8000:]
     assert result.returncode == 0, (
-        f"tests/layers failed with KERAS_BACKEND={backend}:\n{report}"
+        f"tests/layers or tests/decoding failed with KERAS_BACKEND={backend}:\n{report}"
     )
     assert " passed" in result.stdout, report
+
+
+@pytest.mark.backends
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="the other backends are driven from the TensorFlow run",
+)
+def test_layer_and_decoding_suites_pass_on_jax():
+    run_suites_on("jax")
 
 
 @pytest.mark.backends
