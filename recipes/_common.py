@@ -202,6 +202,35 @@ def _jsonable(args: argparse.Namespace) -> dict:
     return {k: v for k, v in vars(args).items() if k != "output"}
 
 
+def run_record(
+    args: argparse.Namespace,
+    start: float,
+    epochs_run: int,
+    best_epoch: int,
+    train_seconds: float,
+    **config,
+) -> dict:
+    """The training bookkeeping every recipe's ``metrics.json`` holds.
+
+    Returns ``epochs_run``, ``best_epoch``, ``train_seconds``,
+    ``total_seconds`` (since ``start``) and ``config``: the flags (but
+    ``output``), the recipe's fixed settings given as ``config``, and the
+    Keras version and backend.
+    """
+    return {
+        "epochs_run": epochs_run,
+        "best_epoch": best_epoch,
+        "train_seconds": round(train_seconds, 1),
+        "total_seconds": round(time.time() - start, 1),
+        "config": {
+            **{k: v for k, v in vars(args).items() if k != "output"},
+            **config,
+            "keras_version": keras.__version__,
+            "backend": keras.backend.backend(),
+        },
+    }
+
+
 def save_run(
     recipe: str,
     args: argparse.Namespace,

@@ -602,23 +602,21 @@ def main(argv: list[str] | None = None) -> dict:
     metrics.update(
         {
             "samples": {prompt: text for prompt, text in zip(PROMPTS, samples)},
-            "epochs_run": epochs_run,
-            "best_epoch": best_epoch,
-            "train_seconds": round(train_seconds, 1),
-            "total_seconds": round(time.time() - start, 1),
             "num_characters": info["num_characters"],
-            "config": {
-                **{k: v for k, v in vars(args).items() if k != "output"},
-                "embedding_dim": EMBEDDING_DIM,
-                "patience": PATIENCE,
-                "clipnorm": CLIPNORM,
-                "seq_length": SEQ_LENGTH,
-                "max_ngram_order": MAX_NGRAM_ORDER,
-                "temperature": TEMPERATURE,
-                "top_k": TOP_K,
-                "keras_version": keras.__version__,
-                "backend": keras.backend.backend(),
-            },
+            **_common.run_record(
+                args,
+                start,
+                epochs_run,
+                best_epoch,
+                train_seconds,
+                embedding_dim=EMBEDDING_DIM,
+                patience=PATIENCE,
+                clipnorm=CLIPNORM,
+                seq_length=SEQ_LENGTH,
+                max_ngram_order=MAX_NGRAM_ORDER,
+                temperature=TEMPERATURE,
+                top_k=TOP_K,
+            ),
         }
     )
 

@@ -535,18 +535,16 @@ def main(argv: list[str] | None = None) -> dict:
     )
     metrics.update(
         {
-            "epochs_run": epochs_run,
-            "best_epoch": best_epoch,
-            "train_seconds": round(train_seconds, 1),
-            "total_seconds": round(time.time() - start, 1),
             "num_windows": counts,
-            "config": {
-                **{k: v for k, v in vars(args).items() if k != "output"},
-                "patience": PATIENCE,
-                "fractions": list(FRACTIONS),
-                "keras_version": keras.__version__,
-                "backend": keras.backend.backend(),
-            },
+            **_common.run_record(
+                args,
+                start,
+                epochs_run,
+                best_epoch,
+                train_seconds,
+                patience=PATIENCE,
+                fractions=list(FRACTIONS),
+            ),
         }
     )
 

@@ -723,19 +723,17 @@ def main(argv: list[str] | None = None) -> dict:
     )
     metrics.update(
         {
-            "epochs_run": epochs_run,
-            "best_epoch": best_epoch,
-            "train_seconds": round(train_seconds, 1),
-            "total_seconds": round(time.time() - start, 1),
             "num_words": counts,
-            "config": {
-                **{k: v for k, v in vars(args).items() if k != "output"},
-                "budgeted": counts["train"] < counts["train_available"],
-                "embedding_dim": EMBEDDING_DIM,
-                "patience": PATIENCE,
-                "keras_version": keras.__version__,
-                "backend": keras.backend.backend(),
-            },
+            **_common.run_record(
+                args,
+                start,
+                epochs_run,
+                best_epoch,
+                train_seconds,
+                budgeted=counts["train"] < counts["train_available"],
+                embedding_dim=EMBEDDING_DIM,
+                patience=PATIENCE,
+            ),
         }
     )
 

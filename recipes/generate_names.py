@@ -761,21 +761,19 @@ def main(argv: list[str] | None = None) -> dict:
     metrics.update(
         {
             "samples": samples,
-            "epochs_run": epochs_run,
-            "best_epoch": best_epoch,
-            "train_seconds": round(train_seconds, 1),
-            "total_seconds": round(time.time() - start, 1),
             "num_names": counts,
-            "config": {
-                **{k: v for k, v in vars(args).items() if k != "output"},
-                "embedding_dim": EMBEDDING_DIM,
-                "patience": PATIENCE,
-                "temperature": TEMPERATURE,
-                "top_k": TOP_K,
-                "samples_counted": SAMPLES_COUNTED,
-                "keras_version": keras.__version__,
-                "backend": keras.backend.backend(),
-            },
+            **_common.run_record(
+                args,
+                start,
+                epochs_run,
+                best_epoch,
+                train_seconds,
+                embedding_dim=EMBEDDING_DIM,
+                patience=PATIENCE,
+                temperature=TEMPERATURE,
+                top_k=TOP_K,
+                samples_counted=SAMPLES_COUNTED,
+            ),
         }
     )
 

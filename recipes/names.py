@@ -464,20 +464,18 @@ def main(argv: list[str] | None = None) -> dict:
     )
     metrics.update(
         {
-            "epochs_run": epochs_run,
-            "best_epoch": best_epoch,
-            "train_seconds": round(train_seconds, 1),
-            "total_seconds": round(time.time() - start, 1),
             "num_names": counts,
-            "config": {
-                **{k: v for k, v in vars(args).items() if k != "output"},
-                "implementation": "keras" if args.baseline == "keras" else "rnn_zoo",
-                "embedding_dim": EMBEDDING_DIM,
-                "patience": PATIENCE,
-                "max_length": MAX_LENGTH,
-                "keras_version": keras.__version__,
-                "backend": keras.backend.backend(),
-            },
+            **_common.run_record(
+                args,
+                start,
+                epochs_run,
+                best_epoch,
+                train_seconds,
+                implementation="keras" if args.baseline == "keras" else "rnn_zoo",
+                embedding_dim=EMBEDDING_DIM,
+                patience=PATIENCE,
+                max_length=MAX_LENGTH,
+            ),
         }
     )
 

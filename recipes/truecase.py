@@ -531,20 +531,18 @@ def main(argv: list[str] | None = None) -> dict:
         )
     metrics.update(
         {
-            "epochs_run": epochs_run,
-            "best_epoch": best_epoch,
-            "train_seconds": round(train_seconds, 1),
-            "total_seconds": round(time.time() - start, 1),
             "num_examples": info["num_examples"],
-            "config": {
-                **{k: v for k, v in vars(args).items() if k != "output"},
-                "embedding_dim": EMBEDDING_DIM,
-                "patience": PATIENCE,
-                "clipnorm": CLIPNORM,
-                "example_length": EXAMPLE_LENGTH,
-                "keras_version": keras.__version__,
-                "backend": keras.backend.backend(),
-            },
+            **_common.run_record(
+                args,
+                start,
+                epochs_run,
+                best_epoch,
+                train_seconds,
+                embedding_dim=EMBEDDING_DIM,
+                patience=PATIENCE,
+                clipnorm=CLIPNORM,
+                example_length=EXAMPLE_LENGTH,
+            ),
         }
     )
 
