@@ -15,6 +15,7 @@ from rnn_zoo.decoding import (
     greedy_decode,
     sample_decode,
 )
+from rnn_zoo.explain import explain
 from rnn_zoo.models import (
     build_classifier,
     build_forecaster,
@@ -36,6 +37,7 @@ __all__ = [
     "build_seq2seq",
     "build_tagger",
     "create_model",
+    "explain",
     "generate",
     "greedy_decode",
     "layers",

@@ -17,7 +17,7 @@ import keras
 from keras import ops
 
 from rnn_zoo import _checks
-from rnn_zoo.kernels import run_reference
+from rnn_zoo.kernels import run_reference, select
 from rnn_zoo.layers.cell import RecurrentCell
 
 _SEQUENCE_LAYERS: dict[str, type] = {}
@@ -84,6 +84,7 @@ _SEQUENCE_ARGS = (
     "go_backwards",
     "stateful",
     "zero_output_for_mask",
+    "kernel",
 )
 
 
@@ -109,6 +110,14 @@ class RNN(keras.layers.Layer):
         zero_output_for_mask: output zeros at masked steps instead of
             repeating the previous output (``Bidirectional`` sets it on its
             layers when they return sequences, as Keras does).
+        kernel: how the time loop runs: ``"auto"`` (default) takes the
+            fastest kernel that computes exactly this layer on the current
+            backend (on TensorFlow a fused sequence op with its own backward
+            pass) and falls back to the reference loop otherwise;
+            ``"fused"`` raises instead of falling back; ``"reference"``
+            always runs the plain ``keras.ops`` loop. The weights and results
+            are the same either way; ``rnn_zoo.explain`` says which kernel
+            runs and why (see :mod:`rnn_zoo.kernels.select`).
 
     Call arguments:
         sequences: float tensor ``(batch, timesteps, features)``, at least one
@@ -139,9 +148,11 @@ class RNN(keras.layers.Layer):
         go_backwards=False,
         stateful=False,
         zero_output_for_mask=False,
+        kernel="auto",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.kernel = _checks.check_choice(kernel, "kernel", select.KERNEL_MODES)
         if not isinstance(cell, RecurrentCell):
             raise TypeError(
                 "`cell` must be an rnn_zoo RecurrentCell (SimpleRNNCell, LSTMCell, "
@@ -241,19 +252,42 @@ class RNN(keras.layers.Layer):
         if input_mask is not None:
             sequences = sequences * ops.expand_dims(input_mask, 1)
         projected = self.cell.project_inputs(sequences, weights)
+        training = training if isinstance(training, (bool, type(None))) else True
+        choice = select.choose(self, training=bool(training))
+        select.check_strict(self, choice)
+        if choice.kernel == "tf-fused":
+            from rnn_zoo.kernels.fused_tf import run_fused
 
-        def step(x_t, states):
-            return self.cell.step(x_t, states, weights, recurrent_mask)
+            kind, _ = select.fused_kind(self.cell)
+            recurrent_bias = None
+            if kind == "gru" and weights["bias"] is not None:
+                recurrent_bias = weights["bias"][1]
+            last_output, outputs, states = run_fused(
+                kind,
+                projected,
+                initial_state,
+                weights["recurrent_kernel"],
+                recurrent_bias,
+                mask=mask,
+                go_backwards=self.go_backwards,
+                return_sequences=self.return_sequences,
+                zero_output_for_mask=self.zero_output_for_mask,
+                training=bool(training),
+            )
+        else:
 
-        last_output, outputs, states = run_reference(
-            step,
-            projected,
-            initial_state,
-            mask=mask,
-            go_backwards=self.go_backwards,
-            return_sequences=self.return_sequences,
-            zero_output_for_mask=self.zero_output_for_mask,
-        )
+            def step(x_t, states):
+                return self.cell.step(x_t, states, weights, recurrent_mask)
+
+            last_output, outputs, states = run_reference(
+                step,
+                projected,
+                initial_state,
+                mask=mask,
+                go_backwards=self.go_backwards,
+                return_sequences=self.return_sequences,
+                zero_output_for_mask=self.zero_output_for_mask,
+            )
         if self.stateful:
             for variable, state in zip(self.states, states):
                 variable.assign(ops.cast(state, variable.dtype))
@@ -291,6 +325,7 @@ class RNN(keras.layers.Layer):
                 "go_backwards": self.go_backwards,
                 "stateful": self.stateful,
                 "zero_output_for_mask": self.zero_output_for_mask,
+                "kernel": self.kernel,
             }
         )
         return config
@@ -335,6 +370,7 @@ class CellSequenceLayer(RNN):
         go_backwards=False,
         stateful=False,
         zero_output_for_mask=False,
+        kernel="auto",
         **kwargs,
     ):
         layer_kwargs = {
@@ -358,6 +394,7 @@ class CellSequenceLayer(RNN):
             go_backwards=go_backwards,
             stateful=stateful,
             zero_output_for_mask=zero_output_for_mask,
+            kernel=kernel,
             **layer_kwargs,
         )
 

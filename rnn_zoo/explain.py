@@ -1,0 +1,132 @@
+"""``rnn_zoo.explain``: which kernel each recurrent layer of a model runs, and why.
+
+>>> import keras
+>>> from rnn_zoo import explain, layers
+>>> inputs = keras.Input((None, 8))
+>>> x = layers.LSTM(16, return_sequences=True)(inputs)
+>>> model = keras.Model(inputs, layers.GRU(16, recurrent_dropout=0.2)(x))
+>>> report = explain(model)
+>>> [(row["layer"], row["training"], row["inference"]) for row in report]
+[('lstm', 'tf-fused', 'tf-fused'), ('gru', 'reference', 'tf-fused')]
+>>> report[1]["reasons"]
+['recurrent_dropout=0.2 (in training; the fused kernels have no recurrent dropout)']
+>>> print(report)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import keras
+
+from rnn_zoo.kernels import select
+
+
+def _device() -> str:
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
+    if backend == "jax":
+        import jax
+
+        return jax.devices()[0].platform.upper()
+    if backend == "torch":
+        import torch
+
+        return "GPU" if torch.cuda.is_available() else "CPU"
+    return "CPU"
+
+
+class KernelReport(list):
+    """A list of one dict per recurrent layer, printed as a table.
+
+    Each row: ``layer`` (its path in the model), ``type``, ``cell``, ``units``,
+    ``training`` and ``inference`` (the kernel each mode runs), ``kernel_mode``
+    (the layer's ``kernel`` argument), ``reasons`` (why a faster kernel was
+    not chosen, in either mode), ``backend`` and ``device``.
+    """
+
+    def __str__(self) -> str:
+        if not self:
+            return "no recurrent layers"
+        head = ("layer", "type", "training", "inference", "why not faster")
+        rows = [
+            (
+                r["layer"],
+                r["type"],
+                r["training"],
+                r["inference"],
+                "; ".join(r["reasons"]) or "-",
+            )
+            for r in self
+        ]
+        widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(4)]
+        lines = [f"backend: {self[0]['backend']}, device: {self[0]['device']}"]
+        for row in [head, *rows]:
+            cells = [str(v).ljust(w) for v, w in zip(row[:4], widths)]
+            lines.append("  ".join([*cells, str(row[4])]).rstrip())
+        return "\n".join(lines)
+
+
+def _walk(layer, prefix=""):
+    path = f"{prefix}{layer.name}"
+    yield path, layer
+    for child in getattr(layer, "_layers", []):
+        yield from _walk(child, path + "/")
+
+
+def explain(model_or_layer) -> KernelReport:
+    """Lists each recurrent layer of ``model_or_layer`` and the kernel it runs.
+
+    Args:
+        model_or_layer: a Keras model or layer (rnn_zoo's or Keras's own).
+
+    Returns:
+        a :class:`KernelReport`: one dict per recurrent layer, in model order;
+        ``print`` it for a table.
+    """
+    from rnn_zoo.layers.attention import AttentionDecoder
+    from rnn_zoo.layers.recurrent import RNN
+
+    if not isinstance(model_or_layer, keras.layers.Layer):
+        raise TypeError(
+            "`model_or_layer` must be a Keras model or layer. "
+            f"Received: model_or_layer={model_or_layer!r}"
+        )
+    backend, device = keras.backend.backend(), _device()
+    report = KernelReport()
+    for path, layer in _walk(model_or_layer):
+        if isinstance(layer, RNN):
+            train = select.choose(layer, training=True)
+            infer = select.choose(layer, training=False)
+            reasons = list(dict.fromkeys(train.reasons + infer.reasons))
+            cell = type(layer.cell).__name__
+            kinds = (train.kernel, infer.kernel)
+        elif isinstance(layer, AttentionDecoder):
+            cell = type(layer.cell).__name__
+            kinds = ("reference", "reference")
+            reasons = [
+                "attention decoders step in keras.ops (each step attends "
+                "to the memory; the input projection is hoisted)"
+            ]
+        elif isinstance(layer, keras.layers.RNN):
+            cell = type(layer.cell).__name__
+            kinds = ("keras", "keras")
+            reasons = ["a keras.layers layer: Keras chooses its kernel"]
+        else:
+            continue
+        report.append(
+            {
+                "layer": path.split("/", 1)[1] if "/" in path else path,
+                "type": type(layer).__name__,
+                "cell": cell,
+                "units": getattr(layer, "units", None),
+                "training": kinds[0],
+                "inference": kinds[1],
+                "kernel_mode": getattr(layer, "kernel", None),
+                "reasons": reasons,
+                "backend": backend,
+                "device": device,
+            }
+        )
+    return report

@@ -1,0 +1,323 @@
+"""Fused sequence kernels for TensorFlow: the time loop as one op with its own backward.
+
+``keras.layers.LSTM`` on TensorFlow's CPU runs its cell in a graph loop and
+lets autodiff build the backward loop: each step's weight gradient is its
+own small product and each elementwise op of the cell its own kernel
+launch. These kernels work as cuDNN and oneDNN do instead:
+
+- the input projection ``x @ W + b`` is one large product before the loop
+  (the layer does it; its gradients are autodiff's, one product each);
+- the forward loop, compiled by XLA, does only the recurrent product and
+  the gates per step, saving the gate activations when training;
+- the backward loop, also compiled, walks time in reverse computing each
+  step's gate gradients and ``dh = dz @ W_h^T``, nothing else;
+- the recurrent weight gradient is one ``(units, T*B) @ (T*B, gates*units)``
+  product after the loop, the recurrent bias gradient one sum.
+
+Masks of any pattern (right padding, left padding, holes) are exact: at a
+masked step the states are carried over, as on the reference path, and the
+backward loop passes their gradients through. In inference
+(``training=False``) the forward loop saves nothing; if a gradient is asked
+for anyway, the backward pass first reruns the saving forward loop.
+
+Functions here work on time-major tensors and only on the recurrence;
+:func:`run_fused` adapts them to a layer's batch-major inputs and Keras's
+masking semantics. Numerics are tested against
+:func:`rnn_zoo.kernels.reference.run_reference`, outputs and gradients.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import tensorflow as tf
+
+# Shapes vary (batch, time) and are relaxed to one trace; XLA still compiles
+# one executable per concrete shape, and caches it.
+_JIT = {"jit_compile": True, "reduce_retracing": True, "autograph": False}
+
+
+class _LSTM:
+    """Gates ``i, f, g, o``; states ``[h, c]``; saves ``sigmoid(z)``, ``g``, ``tanh(c)``."""
+
+    num_states = 2
+    has_recurrent_bias = False
+
+    def forward(self, x_t, states, wh, rb, u):
+        h, c = states
+        z = x_t + tf.matmul(h, wh)
+        s = tf.sigmoid(z)  # i, f and o; the g block of s goes unused
+        g = tf.tanh(z[:, 2 * u : 3 * u])
+        c_new = s[:, u : 2 * u] * c + s[:, :u] * g
+        tc = tf.tanh(c_new)
+        h_new = s[:, 3 * u :] * tc
+        return [h_new, c_new], [s, g, tc]
+
+    def backward(self, saved, prev, d, u):
+        s, g, tc = saved
+        _, c_prev = prev
+        dh, dc = d
+        i, f, o = s[:, :u], s[:, u : 2 * u], s[:, 3 * u :]
+        dc = dc + dh * o * (1.0 - tc * tc)
+        dz = tf.concat(
+            [
+                dc * g * i * (1.0 - i),
+                dc * c_prev * f * (1.0 - f),
+                dc * i * (1.0 - g * g),
+                dh * tc * o * (1.0 - o),
+            ],
+            axis=-1,
+        )
+        # (input-side gradient, recurrent-side gradient, direct state gradients)
+        return dz, dz, [None, dc * f]
+
+
+class _GRU:
+    """Keras's ``reset_after=True`` GRU: gates ``z, r, h``; saves ``sigmoid``, candidate, ``h W_h``."""
+
+    num_states = 1
+    has_recurrent_bias = True
+
+    def forward(self, x_t, states, wh, rb, u):
+        (h,) = states
+        rec = tf.matmul(h, wh) + rb
+        s = tf.sigmoid(x_t[:, : 2 * u] + rec[:, : 2 * u])  # z, r
+        z, r = s[:, :u], s[:, u:]
+        rh = rec[:, 2 * u :]
+        cand = tf.tanh(x_t[:, 2 * u :] + r * rh)
+        h_new = cand + z * (h - cand)
+        return [h_new], [s, cand, rh]
+
+    def backward(self, saved, prev, d, u):
+        s, cand, rh = saved
+        (h_prev,) = prev
+        (dh,) = d
+        z, r = s[:, :u], s[:, u:]
+        da = dh * (1.0 - z) * (1.0 - cand * cand)
+        dgates = tf.concat(
+            [dh * (h_prev - cand) * z * (1.0 - z), da * rh * r * (1.0 - r)], axis=-1
+        )
+        dx = tf.concat([dgates, da], axis=-1)
+        drec = tf.concat([dgates, da * r], axis=-1)
+        return dx, drec, [dh * z]
+
+
+class _Simple:
+    """``h = act(x_t W + b + h W_h)`` with ``tanh`` or ``relu``; saves the new ``h``."""
+
+    num_states = 1
+    has_recurrent_bias = False
+
+    def __init__(self, activation):
+        self.activation = activation
+
+    def forward(self, x_t, states, wh, rb, u):
+        a = x_t + tf.matmul(states[0], wh)
+        h_new = tf.tanh(a) if self.activation == "tanh" else tf.nn.relu(a)
+        return [h_new], [h_new]
+
+    def backward(self, saved, prev, d, u):
+        (h,) = saved
+        (dh,) = d
+        if self.activation == "tanh":
+            da = dh * (1.0 - h * h)
+        else:
+            da = dh * tf.cast(h > 0, dh.dtype)
+        return da, da, [None]
+
+
+CELLS = {
+    "lstm": _LSTM(),
+    "gru": _GRU(),
+    "simple_tanh": _Simple("tanh"),
+    "simple_relu": _Simple("relu"),
+}
+
+
+def _while(n, body, init):
+    return tf.while_loop(
+        lambda t, *_: t < n, body, (tf.constant(0), *init), maximum_iterations=n
+    )[1:]
+
+
+def _hold(new, old, m_t):
+    """``new`` at a real step, ``old`` at a masked one (``m_t`` is 1.0 or 0.0)."""
+    return new if m_t is None else old + m_t * (new - old)
+
+
+@functools.cache
+def _forward_fn(kind: str, masked: bool, save: bool, units: int):
+    cell = CELLS[kind]
+
+    def forward(xp, wh, rb, mask, *states0):
+        n = tf.shape(xp)[0]
+        k = len(states0)
+        # Held states per step (h first), and what the backward pass needs.
+        seqs = [tf.TensorArray(s.dtype, size=n, element_shape=s.shape) for s in states0]
+        if not save:
+            seqs = seqs[:1]
+
+        def body(t, *carry):
+            states, tas = list(carry[:k]), list(carry[k:])
+            new, saved = cell.forward(xp[t], states, wh, rb, units)
+            m_t = mask[t] if masked else None
+            new = [_hold(a, b, m_t) for a, b in zip(new, states)]
+            tas[: len(seqs)] = [ta.write(t, v) for ta, v in zip(tas, new)]
+            if save:
+                tas[len(seqs) :] = [
+                    ta.write(t, v) for ta, v in zip(tas[len(seqs) :], saved)
+                ]
+            return (t + 1, *new, *tas)
+
+        saved_tas = []
+        if save:
+            _, probe = cell.forward(xp[0], list(states0), wh, rb, units)
+            saved_tas = [
+                tf.TensorArray(v.dtype, size=n, element_shape=v.shape) for v in probe
+            ]
+        out = _while(n, body, [*states0, *seqs, *saved_tas])
+        finals, tas = out[:k], out[k:]
+        return [*finals, *(ta.stack() for ta in tas)]
+
+    return tf.function(forward, **_JIT)
+
+
+@functools.cache
+def _backward_fn(kind: str, masked: bool, units: int):
+    cell = CELLS[kind]
+
+    def backward(whT, mask, d_seq, saved, prev, d_finals):
+        n = tf.shape(d_seq)[0]
+        k = len(d_finals)
+        dx_ta = tf.TensorArray(d_seq.dtype, size=n)
+        drec_ta = tf.TensorArray(d_seq.dtype, size=n)
+        separate = cell.has_recurrent_bias  # input and recurrent sides differ (GRU)
+
+        def body(i, *carry):
+            t = n - 1 - i
+            d, dx_ta, drec_ta = list(carry[:k]), carry[k], carry[k + 1]
+            d[0] = d[0] + d_seq[t]
+            m_t = mask[t] if masked else None
+            d_new = d if m_t is None else [g * m_t for g in d]
+            dx, drec, d_prev = cell.backward(
+                [v[t] for v in saved], [v[t] for v in prev], d_new, units
+            )
+            d_prev = [tf.zeros_like(d[0]) if g is None else g for g in d_prev]
+            d_prev[0] = d_prev[0] + tf.matmul(drec, whT)
+            if m_t is not None:
+                d_prev = [a + g * (1.0 - m_t) for a, g in zip(d_prev, d)]
+            dx_ta = dx_ta.write(t, dx)
+            drec_ta = drec_ta.write(t, drec) if separate else drec_ta
+            return (i + 1, *d_prev, dx_ta, drec_ta)
+
+        out = _while(n, body, [*d_finals, dx_ta, drec_ta])
+        d0, dx_ta, drec_ta = out[:k], out[k], out[k + 1]
+        dx = dx_ta.stack()
+        drec = drec_ta.stack() if separate else dx
+        return [dx, drec, *d0]
+
+    return tf.function(backward, **_JIT)
+
+
+def fused_recurrence(kind, xp, states0, wh, rb=None, mask=None, training=True):
+    """Runs the recurrence of ``kind`` over time-major ``xp``.
+
+    Args:
+        kind: ``"lstm"``, ``"gru"``, ``"simple_tanh"`` or ``"simple_relu"``.
+        xp: ``(T, B, gates * units)``, the projected inputs (input bias included).
+        states0: the initial states, each ``(B, units)``; ``h`` first.
+        wh: the recurrent kernel ``(units, gates * units)``.
+        rb: the GRU's recurrent bias ``(gates * units,)`` (zeros without bias).
+        mask: ``(T, B, 1)`` of 1.0 at real steps and 0.0 at masked ones, or None.
+        training: save the activations for the backward pass; with False the
+            forward loop saves nothing and a backward pass recomputes them.
+
+    Returns:
+        ``(H, finals)``: the held ``h`` at every step ``(T, B, units)`` and
+        the final states.
+    """
+    cell = CELLS[kind]
+    k = cell.num_states
+    units = int(wh.shape[0])
+    masked = mask is not None
+    if rb is None:
+        rb = tf.zeros((wh.shape[-1],), wh.dtype)
+    if mask is None:
+        mask = tf.zeros((0,), xp.dtype)
+
+    @tf.custom_gradient
+    def op(xp, wh, rb, *states0):
+        # The loops are differentiated by hand below: keep the tape out of them
+        # (it would otherwise ask XLA for the loops' intermediate lists).
+        xp, wh, rb = tf.stop_gradient(xp), tf.stop_gradient(wh), tf.stop_gradient(rb)
+        states0 = [tf.stop_gradient(s) for s in states0]
+        out = _forward_fn(kind, masked, training, units)(xp, wh, rb, mask, *states0)
+        finals, seqs = out[:k], out[k:]
+
+        def grad(d_seq, *d_finals):
+            if training:
+                held, saved = seqs[:k], seqs[k:]
+            else:
+                again = _forward_fn(kind, masked, True, units)(
+                    xp, wh, rb, mask, *states0
+                )
+                held, saved = again[k : 2 * k], again[2 * k :]
+            # The states each step started from: the initial ones, then the held ones.
+            prev = [tf.concat([s[None], h[:-1]], axis=0) for s, h in zip(states0, held)]
+            d_finals = [
+                tf.zeros_like(s) if g is None else g for s, g in zip(states0, d_finals)
+            ]
+            if d_seq is None:
+                d_seq = tf.zeros_like(seqs[0])
+            dx, drec, *d0 = _backward_fn(kind, masked, units)(
+                tf.transpose(wh), mask, d_seq, saved, prev, d_finals
+            )
+            flat_h = tf.reshape(prev[0], (-1, units))
+            dwh = tf.matmul(
+                flat_h, tf.reshape(drec, (-1, wh.shape[-1])), transpose_a=True
+            )
+            drb = tf.reduce_sum(drec, axis=(0, 1))
+            return [dx, dwh, drb, *d0]
+
+        return [seqs[0], *finals], grad
+
+    h_seq, *finals = op(xp, wh, rb, *states0)
+    return h_seq, list(finals)
+
+
+def run_fused(
+    kind,
+    projected,
+    initial_states,
+    wh,
+    rb=None,
+    mask=None,
+    go_backwards=False,
+    return_sequences=True,
+    zero_output_for_mask=False,
+    training=True,
+):
+    """:func:`fused_recurrence` with the contract of :func:`~rnn_zoo.kernels.run_reference`.
+
+    ``projected`` is batch-major ``(B, T, gates * units)``; ``mask`` a boolean
+    ``(B, T)``. The output at a masked step repeats the previous output
+    (zeros before the first real step), or is zero with
+    ``zero_output_for_mask``; with ``go_backwards`` the outputs come in
+    processing order. Returns ``(last_output, outputs or None, final_states)``.
+    """
+    xs = tf.transpose(projected, (1, 0, 2))
+    m = None
+    if mask is not None:
+        m = tf.cast(tf.transpose(mask, (1, 0)), xs.dtype)[..., None]
+    if go_backwards:
+        xs = tf.reverse(xs, [0])
+        m = None if m is None else tf.reverse(m, [0])
+    h_seq, finals = fused_recurrence(
+        kind, xs, list(initial_states), wh, rb, m, training
+    )
+    if m is not None:
+        # The held h is the previous output, except before the first real step.
+        keep = m if zero_output_for_mask else tf.cast(tf.cumsum(m, axis=0) > 0, m.dtype)
+        h_seq = h_seq * keep
+    outputs = tf.transpose(h_seq, (1, 0, 2)) if return_sequences else None
+    return h_seq[-1], outputs, finals
