@@ -296,6 +296,7 @@ def run_fused(
     return_sequences=True,
     zero_output_for_mask=False,
     training=True,
+    time_major=False,
 ):
     """:func:`fused_recurrence` with the contract of :func:`~rnn_zoo.kernels.run_reference`.
 
@@ -303,9 +304,10 @@ def run_fused(
     ``(B, T)``. The output at a masked step repeats the previous output
     (zeros before the first real step), or is zero with
     ``zero_output_for_mask``; with ``go_backwards`` the outputs come in
-    processing order. Returns ``(last_output, outputs or None, final_states)``.
+    processing order. With ``time_major`` ``projected`` is ``(T, B, ...)``
+    already. Returns ``(last_output, outputs or None, final_states)``.
     """
-    xs = tf.transpose(projected, (1, 0, 2))
+    xs = projected if time_major else tf.transpose(projected, (1, 0, 2))
     m = None
     if mask is not None:
         m = tf.cast(tf.transpose(mask, (1, 0)), xs.dtype)[..., None]

@@ -25,10 +25,14 @@ KERNEL_MODES = ("auto", "fused", "reference")
 # What each backend's fast kernel is, in words, for the report.
 FUSED_KERNELS = {
     "tensorflow": "tf-fused",
+    "torch": "torch-fused",
 }
 DESCRIPTIONS = {
     "tf-fused": "TensorFlow fused sequence op: XLA-compiled forward and backward "
     "loops, weight gradients as one product after the loop",
+    "torch-fused": "PyTorch's own sequence op (torch.lstm/gru/rnn_tanh/rnn_relu, "
+    "as torch.nn.LSTM runs it); right-padded masks as packed sequences; other "
+    "masks, and go_backwards with a mask, run the reference loop",
     "reference": "keras.ops loop (lax.scan on JAX, a while loop on TensorFlow, a "
     "Python loop on torch) with the input projection hoisted",
 }
@@ -39,7 +43,7 @@ class KernelChoice:
     """The kernel a layer runs and why no faster one was chosen.
 
     Attributes:
-        kernel: ``"tf-fused"`` or ``"reference"``.
+        kernel: ``"tf-fused"``, ``"torch-fused"`` or ``"reference"``.
         fused: the fused kernel's name this backend has, or None.
         reasons: why ``fused`` was not chosen (empty when it was).
     """

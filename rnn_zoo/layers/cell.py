@@ -130,7 +130,17 @@ class RecurrentCell(keras.layers.Layer):
 
     def project_inputs(self, inputs, weights):
         """``inputs @ kernel + input bias`` over any leading axes."""
-        projected = ops.matmul(inputs, weights["kernel"])
+        kernel = weights["kernel"]
+        if len(inputs.shape) == 3:
+            # One 2-D product over all (batch, time) rows: a broadcast batched
+            # product is several times slower on CPU, its gradient more so.
+            leading = ops.shape(inputs)[:2]
+            flat = ops.reshape(inputs, (-1, inputs.shape[-1]))
+            projected = ops.reshape(
+                ops.matmul(flat, kernel), (*leading, kernel.shape[-1])
+            )
+        else:
+            projected = ops.matmul(inputs, kernel)
         bias = self.input_bias(weights)
         if bias is not None:
             projected = projected + bias

@@ -251,43 +251,20 @@ class RNN(keras.layers.Layer):
         )
         if input_mask is not None:
             sequences = sequences * ops.expand_dims(input_mask, 1)
-        projected = self.cell.project_inputs(sequences, weights)
-        training = training if isinstance(training, (bool, type(None))) else True
-        choice = select.choose(self, training=bool(training))
+        training = bool(training) if isinstance(training, (bool, type(None))) else True
+        choice = select.choose(self, training=training)
         select.check_strict(self, choice)
         if choice.kernel == "tf-fused":
-            from rnn_zoo.kernels.fused_tf import run_fused
-
-            kind, _ = select.fused_kind(self.cell)
-            recurrent_bias = None
-            if kind == "gru" and weights["bias"] is not None:
-                recurrent_bias = weights["bias"][1]
-            last_output, outputs, states = run_fused(
-                kind,
-                projected,
-                initial_state,
-                weights["recurrent_kernel"],
-                recurrent_bias,
-                mask=mask,
-                go_backwards=self.go_backwards,
-                return_sequences=self.return_sequences,
-                zero_output_for_mask=self.zero_output_for_mask,
-                training=bool(training),
-            )
+            result = self._run_tf(sequences, initial_state, weights, mask, training)
+        elif choice.kernel == "torch-fused":
+            result = self._run_torch(sequences, initial_state, weights, mask, training)
         else:
-
-            def step(x_t, states):
-                return self.cell.step(x_t, states, weights, recurrent_mask)
-
-            last_output, outputs, states = run_reference(
-                step,
-                projected,
-                initial_state,
-                mask=mask,
-                go_backwards=self.go_backwards,
-                return_sequences=self.return_sequences,
-                zero_output_for_mask=self.zero_output_for_mask,
+            result = None
+        if result is None:
+            result = self._run_reference(
+                sequences, initial_state, weights, recurrent_mask, mask
             )
+        last_output, outputs, states = result
         if self.stateful:
             for variable, state in zip(self.states, states):
                 variable.assign(ops.cast(state, variable.dtype))
@@ -295,6 +272,73 @@ class RNN(keras.layers.Layer):
         if self.return_state:
             return [output, *states]
         return output
+
+    def _run_reference(self, sequences, initial_state, weights, recurrent_mask, mask):
+        projected = self.cell.project_inputs(sequences, weights)
+
+        def step(x_t, states):
+            return self.cell.step(x_t, states, weights, recurrent_mask)
+
+        return run_reference(
+            step,
+            projected,
+            initial_state,
+            mask=mask,
+            go_backwards=self.go_backwards,
+            return_sequences=self.return_sequences,
+            zero_output_for_mask=self.zero_output_for_mask,
+        )
+
+    def _run_tf(self, sequences, initial_state, weights, mask, training):
+        from rnn_zoo.kernels.fused_tf import run_fused
+
+        kind, _ = select.fused_kind(self.cell)
+        recurrent_bias = None
+        if kind == "gru" and weights["bias"] is not None:
+            recurrent_bias = weights["bias"][1]
+        # Time-major from the start: transposing the inputs is cheaper than
+        # transposing their (gates * units)-wide projection.
+        projected = self.cell.project_inputs(
+            ops.transpose(sequences, (1, 0, 2)), weights
+        )
+        return run_fused(
+            kind,
+            projected,
+            initial_state,
+            weights["recurrent_kernel"],
+            recurrent_bias,
+            mask=mask,
+            go_backwards=self.go_backwards,
+            return_sequences=self.return_sequences,
+            zero_output_for_mask=self.zero_output_for_mask,
+            training=bool(training),
+            time_major=True,
+        )
+
+    def _run_torch(self, sequences, initial_state, weights, mask, training):
+        from rnn_zoo.kernels.fused_torch import run_torch
+
+        kind, _ = select.fused_kind(self.cell)
+        result = run_torch(
+            kind,
+            sequences,
+            initial_state,
+            weights,
+            self.cell.units,
+            mask=mask,
+            go_backwards=self.go_backwards,
+            return_sequences=self.return_sequences,
+            zero_output_for_mask=self.zero_output_for_mask,
+            training=training,
+        )
+        if result is None and self.kernel == "fused":
+            raise ValueError(
+                f"Layer '{self.name}' was built with kernel='fused', but on the "
+                "torch backend the fused op takes only right-padded masks without "
+                "empty rows (and no mask with go_backwards). Use kernel='auto' to "
+                "fall back to the reference loop for this batch."
+            )
+        return result
 
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         batch = sequences_shape[0]

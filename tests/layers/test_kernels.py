@@ -62,7 +62,7 @@ def _pair(cell, **kwargs):
 
 
 def _close(a, b, tol=1e-5):
-    a, b = np.asarray(a), np.asarray(b)
+    a, b = keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b)
     scale = max(1.0, float(np.abs(b).max()) if b.size else 1.0)
     np.testing.assert_allclose(a, b, atol=tol * scale, rtol=tol)
 
@@ -85,37 +85,53 @@ def test_fused_outputs_match_reference(cell, mask_kind, go_backwards):
             _close(g, w)
 
 
-@TF_ONLY
+def _gradients(layer, x, h0, mask, probes, training):
+    """d(loss)/d(inputs, initial states, weights) on the TensorFlow or torch backend."""
+    backend = keras.backend.backend()
+    probes = [keras.ops.convert_to_tensor(p) for p in probes]
+
+    def loss_of(x, h0):
+        out, *states = layer(x, initial_state=h0, mask=mask, training=training)
+        return keras.ops.sum(out * probes[0]) + sum(
+            keras.ops.sum(s * p) for s, p in zip(states, probes[1:])
+        )
+
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        x, h0 = tf.constant(x), [tf.constant(h) for h in h0]
+        with tf.GradientTape() as tape:
+            tape.watch([x, *h0])
+            loss = loss_of(x, h0)
+        return tape.gradient(loss, [x, *h0, *layer.trainable_weights])
+    import torch
+
+    x = torch.tensor(x, requires_grad=True)
+    h0 = [torch.tensor(h, requires_grad=True) for h in h0]
+    loss = loss_of(x, h0)
+    weights = [w.value for w in layer.trainable_weights]
+    return torch.autograd.grad(loss, [x, *h0, *weights])
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() == "jax", reason="JAX runs the reference loop only"
+)
 @pytest.mark.parametrize("return_sequences", [False, True])
 @pytest.mark.parametrize("mask_kind", ["none", "right", "left", "holes"])
 @pytest.mark.parametrize("cell", sorted(CELLS))
 def test_fused_gradients_match_reference(cell, mask_kind, return_sequences):
-    import tensorflow as tf
-
     rng = np.random.default_rng(2)
     fast, slow = _pair(cell, return_sequences=return_sequences, return_state=True)
-    x = tf.constant(rng.normal(size=(B, T, F)).astype("float32"))
+    x = rng.normal(size=(B, T, F)).astype("float32")
     mask = _mask(mask_kind, rng)
-    h0 = [
-        tf.constant(rng.normal(size=(B, U)).astype("float32")) for _ in fast.state_size
-    ]
+    h0 = [rng.normal(size=(B, U)).astype("float32") for _ in fast.state_size]
     # Every output and state feeds the loss with its own weights.
     probes = [rng.normal(size=(U,)).astype("float32") for _ in range(3)]
-
-    def grads(layer, training):
-        with tf.GradientTape() as tape:
-            tape.watch([x, *h0])
-            out, *states = layer(x, initial_state=h0, mask=mask, training=training)
-            loss = tf.reduce_sum(out * probes[0]) + sum(
-                tf.reduce_sum(s * p) for s, p in zip(states, probes[1:])
-            )
-        return tape.gradient(loss, [x, *h0, *layer.trainable_weights])
-
-    want = grads(slow, True)
-    # training=False saves nothing in the forward loop and recomputes for
-    # the backward pass: the same gradients either way.
+    want = _gradients(slow, x, h0, mask, probes, True)
+    # On TensorFlow, training=False saves nothing in the forward loop and
+    # recomputes for the backward pass: the same gradients either way.
     for training in (True, False):
-        for g, w in zip(grads(fast, training), want):
+        for g, w in zip(_gradients(fast, x, h0, mask, probes, training), want):
             _close(g, w)
 
 

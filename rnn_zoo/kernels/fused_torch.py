@@ -1,0 +1,125 @@
+"""PyTorch's own fused recurrent ops (``torch.lstm``, ``torch.gru``, ``torch.rnn_*``) for rnn_zoo layers.
+
+On the torch backend a Keras loop runs step by step in Python; ``torch.nn.LSTM``
+instead calls one ATen op that runs the whole sequence (oneDNN or its own C++
+loop on CPU, cuDNN on GPU) with a matching fused backward. This module calls
+the same ops with an rnn_zoo layer's weights, mapped to PyTorch's layout
+(transposed kernels; the GRU's gates reordered from Keras's ``z, r, h`` to
+PyTorch's ``r, z, n``; Keras's single LSTM bias as ``b_ih`` with a zero
+``b_hh``). Autograd differentiates through it, so gradients reach the Keras
+variables.
+
+Masks: a right-padded mask becomes sequence lengths and a packed sequence,
+as ``torch.nn.utils.rnn.pack_padded_sequence`` does; the outputs after a
+sequence's end then repeat its last output (Keras's masking semantics) or
+are zero with ``zero_output_for_mask``. Any other mask (left padding, holes,
+an all-padding row) and ``go_backwards`` with a mask return None so that the
+caller runs the reference loop.
+"""
+
+from __future__ import annotations
+
+import torch
+
+OPS = {
+    "lstm": torch.lstm,
+    "gru": torch.gru,
+    "simple_tanh": torch.rnn_tanh,
+    "simple_relu": torch.rnn_relu,
+}
+
+
+def _gru_order(w, units):
+    """Keras's ``z, r, h`` blocks on the last axis -> PyTorch's ``r, z, n``."""
+    return torch.cat(
+        [w[..., units : 2 * units], w[..., :units], w[..., 2 * units :]], -1
+    )
+
+
+def _params(kind, weights, units):
+    kernel, recurrent = weights["kernel"], weights["recurrent_kernel"]
+    bias = weights["bias"]
+    width = kernel.shape[-1]
+    if bias is None:
+        b_ih = b_hh = torch.zeros(width, dtype=kernel.dtype, device=kernel.device)
+    elif kind == "gru":
+        b_ih, b_hh = bias[0], bias[1]
+    else:
+        b_ih, b_hh = bias, torch.zeros_like(bias)
+    if kind == "gru":
+        kernel, recurrent = _gru_order(kernel, units), _gru_order(recurrent, units)
+        b_ih, b_hh = _gru_order(b_ih, units), _gru_order(b_hh, units)
+    return [kernel.T, recurrent.T, b_ih, b_hh]
+
+
+def _right_padded_lengths(mask):
+    """Sequence lengths if ``mask`` is right padding with no empty row, else None."""
+    if mask.device.type == "meta":  # Keras computing output shapes
+        return mask.sum(dim=1)
+    lengths = mask.sum(dim=1)
+    steps = torch.arange(mask.shape[1], device=mask.device)
+    if bool((lengths == 0).any()) or not bool(
+        torch.equal(mask, steps[None] < lengths[:, None])
+    ):
+        return None
+    return lengths
+
+
+def run_torch(
+    kind,
+    sequences,
+    initial_states,
+    weights,
+    units,
+    mask=None,
+    go_backwards=False,
+    return_sequences=True,
+    zero_output_for_mask=False,
+    training=False,
+):
+    """Runs a sequence with PyTorch's fused op; None where it cannot run exactly.
+
+    ``sequences`` is ``(B, T, F)`` (input dropout already applied). Returns
+    ``(last_output, outputs or None, final_states)`` as
+    :func:`~rnn_zoo.kernels.run_reference` does.
+    """
+    op = OPS[kind]
+    params = _params(kind, weights, units)
+    hx = [s[None] for s in initial_states]
+    hx = tuple(hx) if kind == "lstm" else hx[0]
+    if mask is None:
+        x = torch.flip(sequences, [1]) if go_backwards else sequences
+        out = op(x, hx, params, True, 1, 0.0, training, False, True)
+        outputs, states = out[0], list(out[1:])
+        finals = [s[0] for s in states]
+        return outputs[:, -1], outputs if return_sequences else None, finals
+    if go_backwards:
+        return None
+    mask = mask.bool()
+    lengths = _right_padded_lengths(mask)
+    if lengths is None:
+        return None
+    packed = torch.nn.utils.rnn.pack_padded_sequence(
+        sequences, lengths.cpu(), batch_first=True, enforce_sorted=False
+    )
+    hx = (
+        tuple(h.index_select(1, packed.sorted_indices) for h in hx)
+        if kind == "lstm"
+        else hx.index_select(1, packed.sorted_indices)
+    )
+    out = op(packed.data, packed.batch_sizes, hx, params, True, 1, 0.0, training, False)
+    data, states = out[0], list(out[1:])
+    finals = [s[0].index_select(0, packed.unsorted_indices) for s in states]
+    packed_out = torch.nn.utils.rnn.PackedSequence(
+        data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
+    )
+    outputs, _ = torch.nn.utils.rnn.pad_packed_sequence(
+        packed_out, batch_first=True, total_length=sequences.shape[1]
+    )
+    last = finals[0]  # the output at each sequence's last real step
+    if zero_output_for_mask:
+        last_output = torch.where(mask[:, -1:], last, torch.zeros_like(last))
+    else:
+        outputs = torch.where(mask[..., None], outputs, last[:, None])
+        last_output = last
+    return last_output, outputs if return_sequences else None, finals
