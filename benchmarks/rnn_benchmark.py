@@ -60,8 +60,10 @@ MIXED_MEANS = (
     "output; the loss is computed in float32, no loss scaling). PyTorch: the "
     "forward pass inside `torch.autocast('cpu', dtype=torch.bfloat16)` (float32 "
     "parameters; only the ops on autocast's CPU bfloat16 list run in bfloat16; "
-    "`torch_output_dtype` in results.json records what the recurrent module "
-    "returned), loss and backward in float32."
+    "the table below says what each torch.nn module returned), loss and "
+    "backward in float32. Where autocast fails (oneDNN's LSTM on CPUs without "
+    "AVX512-BF16), the module and inputs are cast to bfloat16 instead, and "
+    "the table says so."
 )
 MASK_MEANS = (
     "`right`: each sequence's length is drawn uniformly from [T/2, T] and the "
@@ -201,6 +203,7 @@ def _keras_cases(layer, x, y, mask) -> dict[str, Callable[[], object]]:
 
 
 def _torch_cases(cell, x, y, lengths, dtype, units):
+    """Train and inference closures for torch.nn, and how "mixed" ran there."""
     import torch
     from torch.nn.utils.rnn import pack_padded_sequence
 
@@ -209,11 +212,7 @@ def _torch_cases(cell, x, y, lengths, dtype, units):
     optimizer = torch.optim.Adam(module.parameters())
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     lengths_t = None if lengths is None else torch.from_numpy(lengths)
-
-    def autocast():
-        if dtype == "mixed":
-            return torch.autocast("cpu", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+    use_autocast = dtype == "mixed"
 
     def forward():
         inputs = xt
@@ -221,7 +220,12 @@ def _torch_cases(cell, x, y, lengths, dtype, units):
             inputs = pack_padded_sequence(
                 xt, lengths_t, batch_first=True, enforce_sorted=False
             )
-        with autocast():
+        context = (
+            torch.autocast("cpu", dtype=torch.bfloat16)
+            if use_autocast
+            else contextlib.nullcontext()
+        )
+        with context:
             _, final = module(inputs)
         final = final[0] if isinstance(final, tuple) else final
         return final[-1]  # (batch, units): the state after each real last step
@@ -236,9 +240,26 @@ def _torch_cases(cell, x, y, lengths, dtype, units):
         with torch.inference_mode():
             forward()
 
+    how = {}
+    if dtype == "mixed":
+        how["torch_mixed"] = "autocast"
+        try:
+            with torch.inference_mode():
+                forward()
+        except RuntimeError as error:
+            # oneDNN has no bfloat16 LSTM under autocast on CPUs without
+            # AVX512-BF16; a bfloat16 module is the nearest torch offers there.
+            use_autocast = False
+            module.to(torch.bfloat16)
+            xt = xt.to(torch.bfloat16)
+            optimizer = torch.optim.Adam(module.parameters())
+            how["torch_mixed"] = (
+                "bfloat16 module and inputs (autocast failed: "
+                f"{str(error).splitlines()[0][:120]})"
+            )
     with torch.inference_mode():
-        output_dtype = str(forward().dtype).replace("torch.", "")
-    return {"train": train, "inference": infer}, output_dtype
+        how["torch_output_dtype"] = str(forward().dtype).replace("torch.", "")
+    return {"train": train, "inference": infer}, how
 
 
 def _make_layer(impl: str, cell: str, dtype: str, units: int):
@@ -286,9 +307,8 @@ def _run_config(args, cell, dtype, mask_kind, steps) -> list[dict]:
         extra: dict = {}
         try:
             if impl == "torch":
-                fns, extra["torch_output_dtype"] = _torch_cases(
-                    cell, x, y, lengths, dtype, args.units
-                )
+                fns, how = _torch_cases(cell, x, y, lengths, dtype, args.units)
+                extra.update(how)
             else:
                 layer = _make_layer(impl, cell, dtype, args.units)
                 fns = _keras_cases(layer, x, y, mask)
@@ -425,6 +445,17 @@ def markdown(result: dict) -> str:
         "Mask: " + MASK_MEANS,
         "",
     ]
+    torch_mixed = {
+        c["cell"]: (c["torch_mixed"], c["torch_output_dtype"])
+        for c in cases
+        if "torch_mixed" in c
+    }
+    if torch_mixed:
+        lines += ["| torch.nn under mixed | how | output dtype |", "|---|---|---|"]
+        lines += [
+            f"| {cell} | {how} | {out} |" for cell, (how, out) in torch_mixed.items()
+        ]
+        lines.append("")
     head_steps = _headline_steps(cases)
     header = (
         "| cell | mode | rnn_zoo ms | keras ms | torch ms | keras / rnn_zoo | "
