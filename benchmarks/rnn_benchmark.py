@@ -1,155 +1,692 @@
 """Speed of rnn_zoo's recurrent layers against keras.layers.* and torch.nn.* in one run.
 
-    python -m benchmarks.rnn_benchmark            # B=64, T=100, 128 inputs, 256 units
-    python -m benchmarks.rnn_benchmark --quick    # a short smoke run
+    python -m benchmarks.rnn_benchmark            # the whole matrix (long: tens of minutes)
+    python -m benchmarks.rnn_benchmark --quick    # tiny sizes, 1 repeat: a smoke run
+    python -m benchmarks.rnn_benchmark --cells lstm --masks none --dtypes float32 --lengths 100
 
-Each case is one training step (forward, backward, Adam update) or one
-inference pass of a one-layer model, timed after warm-up; the figure is the
-median of several repeats, and every rnn_zoo figure is also given as a ratio
-against Keras and PyTorch measured in the same run. Results go to
-``--output`` as JSON and a Markdown table. Keras runs on the backend that
-``KERAS_BACKEND`` selects (TensorFlow by default); PyTorch is called directly.
-Nothing here asserts anything about time: these machines are shared and noisy.
+The matrix is cell (lstm, gru, simple) x implementation (rnn_zoo, keras,
+torch) x mode (train: forward, backward and an Adam update; inference: one
+forward pass) x dtype (float32, mixed) x mask (none; right-padded with
+lengths drawn uniformly from [T/2, T]) x sequence length T, for a one-layer
+model, batch 64, 128 inputs, 256 units, whose loss is the mean squared error
+of the last (real) output. Every case is timed after warm-up; its figure is the
+median of several repeats. rnn_zoo's figures are also given as speed-ups
+against Keras and PyTorch measured in the same run, and every case against a
+FLOP floor: the time the case's matrix products would take at the large float32
+matrix-product rate measured at the start and end of the run.
+
+Only the public layer API is used (``rnn_zoo.layers.LSTM`` ...), so the figures
+are for whatever kernel the layers choose; ``rnn_zoo.explain`` output is
+recorded per case where it exists. Keras runs on the backend that
+``KERAS_BACKEND`` selects (TensorFlow by default) through ``train_on_batch`` /
+``predict_on_batch``; PyTorch is called directly, on the CPU. Results go to
+``--output``: results.json, results.md and results.png. Nothing here asserts
+anything about time: run it on a quiet machine and say when it was not.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime
 import json
 import os
 import platform
 import statistics
+import sys
 import time
+from collections.abc import Callable
 
 import keras
 import numpy as np
 
+import rnn_zoo
 from rnn_zoo import layers as zoo_layers
 
 CELLS = {
-    "lstm": (zoo_layers.LSTM, keras.layers.LSTM, "LSTM"),
-    "gru": (zoo_layers.GRU, keras.layers.GRU, "GRU"),
-    "simple": (zoo_layers.SimpleRNN, keras.layers.SimpleRNN, "RNN"),
+    # name: (rnn_zoo class, keras class, torch.nn class name, gates per unit)
+    "lstm": (zoo_layers.LSTM, keras.layers.LSTM, "LSTM", 4),
+    "gru": (zoo_layers.GRU, keras.layers.GRU, "GRU", 3),
+    "simple": (zoo_layers.SimpleRNN, keras.layers.SimpleRNN, "RNN", 1),
+}
+IMPLS = ("rnn_zoo", "keras", "torch")
+MODES = ("train", "inference")
+DTYPES = ("float32", "mixed")
+MASKS = ("none", "right")
+
+MIXED_MEANS = (
+    "Keras (rnn_zoo and keras.layers): the recurrent layer under the "
+    "`mixed_bfloat16` dtype policy (float32 variables, bfloat16 computation and "
+    "output; the loss is computed in float32, no loss scaling). PyTorch: the "
+    "forward pass inside `torch.autocast('cpu', dtype=torch.bfloat16)` (float32 "
+    "parameters; only the ops on autocast's CPU bfloat16 list run in bfloat16; "
+    "the table below says what each torch.nn module returned), loss and "
+    "backward in float32. Where autocast fails (oneDNN's LSTM on CPUs without "
+    "AVX512-BF16), the module and inputs are cast to bfloat16 instead, and "
+    "the table says so."
+)
+MASK_MEANS = (
+    "`right`: each sequence's length is drawn uniformly from [T/2, T] and the "
+    "steps after it are padding (zeros). Keras layers get a boolean mask "
+    "input (True at real steps); torch.nn gets a `pack_padded_sequence` "
+    "(enforce_sorted=False). The loss uses the output at each sequence's last "
+    "real step."
+)
+FLOPS_MEANS = (
+    "FLOPs count the matrix products only, on real (unpadded) steps: forward = "
+    "2 x steps x gates*units x (inputs + units); a training step counts 3x the "
+    "forward (the forward, the gradients with respect to inputs and states, and "
+    "the weight gradients). `x floor` = measured time / (FLOPs / matmul rate), "
+    "where the rate is the best float32 large matrix product measured in the "
+    "same run (numpy, TensorFlow, torch)."
+)
+
+_FULL = {
+    "batch": 64,
+    "features": 128,
+    "units": 256,
+    "lengths": [100, 1000],
+    "warmup": 2,
+    "repeats": 5,
+    "matmul_size": 2048,
+}
+_QUICK = {
+    "batch": 8,
+    "features": 16,
+    "units": 32,
+    "lengths": [10],
+    "warmup": 1,
+    "repeats": 1,
+    "matmul_size": 512,
+    # Tracing each Keras training function takes seconds here, so --quick
+    # covers the dtypes only when asked to (--dtypes float32 mixed).
+    "dtypes": ["float32"],
 }
 
 
-def _median_ms(fn, warmup: int, repeats: int) -> float:
+# ---------------------------------------------------------------- measuring
+
+
+def _median_ms(fn: Callable[[], object], warmup: int, repeats: int) -> list[float]:
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+        times.append(1000 * (time.perf_counter() - start))
+    return times
 
 
-def _keras_case(layer, x, y, mode):
-    inputs = keras.Input(shape=x.shape[1:])
-    model = keras.Model(inputs, layer(inputs))
-    model.compile(optimizer="adam", loss="mse")
-    if mode == "train":
-        return lambda: model.train_on_batch(x, y)
-    return lambda: model.predict_on_batch(x)
+def _matmul_rates(size: int, repeats: int = 5) -> dict[str, float]:
+    """GFLOP/s of a float32 ``size x size`` matrix product, per library."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((size, size)).astype("float32")
+    b = rng.standard_normal((size, size)).astype("float32")
+    products: dict[str, Callable[[], object]] = {"numpy": lambda: a @ b}
+    with contextlib.suppress(ImportError):
+        import torch
+
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        products["torch"] = lambda: torch.mm(ta, tb)
+    with contextlib.suppress(ImportError):
+        import tensorflow as tf
+
+        fa, fb = tf.constant(a), tf.constant(b)
+        # .numpy() waits for the result; the copy back is small next to the product.
+        products["tensorflow"] = lambda: tf.linalg.matmul(fa, fb).numpy()
+    rates = {}
+    for name, fn in products.items():
+        ms = statistics.median(_median_ms(fn, 1, repeats))
+        rates[name] = 2 * size**3 / (ms / 1000) / 1e9
+    return rates
 
 
-def _torch_case(cell, x, y, mode, units):
+def case_flops(cell: str, mode: str, real_steps: int, features: int, units: int) -> int:
+    """Matrix-product FLOPs of one case (see FLOPS_MEANS)."""
+    gates = CELLS[cell][3]
+    forward = 2 * real_steps * gates * units * (features + units)
+    return 3 * forward if mode == "train" else forward
+
+
+# ---------------------------------------------------------------- the cases
+
+
+def _explain(layer) -> object:
+    """rnn_zoo.explain(layer) as something JSON can hold, or None without it."""
+    explain = getattr(rnn_zoo, "explain", None)
+    if explain is None:
+        return None
+    try:
+        report = explain(layer)
+    except Exception as error:  # a report must never stop the benchmark
+        return {"error": f"{type(error).__name__}: {error}"}
+    if isinstance(report, list | tuple):
+        return [item if isinstance(item, dict) else str(item) for item in report]
+    if isinstance(report, dict):
+        return report
+    return str(report)
+
+
+def _kernel_label(explained: object) -> str:
+    """A short name for the Markdown table, from whatever explain returned."""
+    if explained is None:
+        return ""
+    first = explained[0] if isinstance(explained, list) and explained else explained
+    if isinstance(first, dict):
+        if "error" in first:
+            return "explain failed"
+        for key in ("kernel", "name", "implementation"):
+            if key in first:
+                return str(first[key])
+        return str(first)[:40]
+    lines = [line.strip() for line in str(first).splitlines() if line.strip()]
+    return lines[0][:40] if lines else ""
+
+
+def _keras_cases(layer, x, y, mask) -> dict[str, Callable[[], object]]:
+    steps, features = x.shape[1:]
+    sequences = keras.Input(shape=(steps, features), name="sequences")
+    if mask is None:
+        model = keras.Model(sequences, layer(sequences))
+        inputs = keras.ops.convert_to_tensor(x)
+    else:
+        mask_input = keras.Input(shape=(steps,), dtype="bool", name="mask")
+        model = keras.Model([sequences, mask_input], layer(sequences, mask=mask_input))
+        inputs = [keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(mask)]
+    model.compile(optimizer=keras.optimizers.Adam(), loss="mse")
+    targets = keras.ops.convert_to_tensor(y)
+    return {
+        "train": lambda: model.train_on_batch(inputs, targets),
+        "inference": lambda: model.predict_on_batch(inputs),
+    }
+
+
+def _torch_cases(cell, x, y, lengths, dtype, units):
+    """Train and inference closures for torch.nn, and how "mixed" ran there."""
     import torch
+    from torch.nn.utils.rnn import pack_padded_sequence
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.manual_seed(0)
     module = getattr(torch.nn, CELLS[cell][2])(x.shape[-1], units, batch_first=True)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     optimizer = torch.optim.Adam(module.parameters())
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    lengths_t = None if lengths is None else torch.from_numpy(lengths)
+    use_autocast = dtype == "mixed"
+
+    def forward():
+        inputs = xt
+        if lengths_t is not None:
+            inputs = pack_padded_sequence(
+                xt, lengths_t, batch_first=True, enforce_sorted=False
+            )
+        context = (
+            torch.autocast("cpu", dtype=torch.bfloat16)
+            if use_autocast
+            else contextlib.nullcontext()
+        )
+        with context:
+            _, final = module(inputs)
+        final = final[0] if isinstance(final, tuple) else final
+        return final[-1]  # (batch, units): the state after each real last step
 
     def train():
         optimizer.zero_grad()
-        out, _ = module(xt)
-        loss = torch.mean((out[:, -1] - yt) ** 2)
+        loss = torch.mean((forward().float() - yt) ** 2)
         loss.backward()
         optimizer.step()
 
     def infer():
-        with torch.no_grad():
-            module(xt)
+        with torch.inference_mode():
+            forward()
 
-    return train if mode == "train" else infer
+    how = {}
+    if dtype == "mixed":
+        how["torch_mixed"] = "autocast"
+        try:
+            with torch.inference_mode():
+                forward()
+        except RuntimeError as error:
+            # oneDNN has no bfloat16 LSTM under autocast on CPUs without
+            # AVX512-BF16; a bfloat16 module is the nearest torch offers there.
+            use_autocast = False
+            module.to(torch.bfloat16)
+            xt = xt.to(torch.bfloat16)
+            optimizer = torch.optim.Adam(module.parameters())
+            how["torch_mixed"] = (
+                "bfloat16 module and inputs (autocast failed: "
+                f"{str(error).splitlines()[0][:120]})"
+            )
+    with torch.inference_mode():
+        how["torch_output_dtype"] = str(forward().dtype).replace("torch.", "")
+    return {"train": train, "inference": infer}, how
+
+
+def _make_layer(impl: str, cell: str, dtype: str, units: int):
+    layer_dtype = "mixed_bfloat16" if dtype == "mixed" else "float32"
+    layer_class = CELLS[cell][0] if impl == "rnn_zoo" else CELLS[cell][1]
+    return layer_class(units, dtype=layer_dtype)
+
+
+def _data(args, steps: int, masked: bool, seed: int):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((args.batch, steps, args.features)).astype("float32")
+    y = rng.standard_normal((args.batch, args.units)).astype("float32")
+    if not masked:
+        return x, y, None, None
+    lengths = rng.integers(max(1, steps // 2), steps + 1, size=args.batch)
+    mask = np.arange(steps)[None, :] < lengths[:, None]
+    x[~mask] = 0.0
+    return x, y, mask, lengths.astype("int64")
 
 
 def run(args) -> list[dict]:
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((args.batch, args.steps, args.features)).astype("float32")
-    y = rng.standard_normal((args.batch, args.units)).astype("float32")
-    rows = []
+    """Times every selected case; returns one dict per (implementation, case)."""
+    cases = []
     for cell in args.cells:
-        zoo_class, keras_class, _ = CELLS[cell]
-        for mode in ("train", "inference"):
-            extra = {"use_cudnn": False} if cell != "simple" else {}
-            timings = {
-                "rnn_zoo": _keras_case(zoo_class(args.units), x, y, mode),
-                "keras": _keras_case(keras_class(args.units, **extra), x, y, mode),
-                "torch": _torch_case(
-                    cell, x, y, "train" if mode == "train" else "infer", args.units
-                ),
-            }
-            row = {"cell": cell, "mode": mode}
-            for impl, fn in timings.items():
-                row[impl] = _median_ms(fn, args.warmup, args.repeats)
-            row["vs_keras"] = row["keras"] / row["rnn_zoo"]
-            row["vs_torch"] = row["torch"] / row["rnn_zoo"]
-            print(
-                f"{cell:>6} {mode:>9}: rnn_zoo {row['rnn_zoo']:8.1f} ms  keras "
-                f"{row['keras']:8.1f} ms  torch {row['torch']:8.1f} ms  "
-                f"(speed-up vs keras {row['vs_keras']:.2f}x, vs torch {row['vs_torch']:.2f}x)",
-                flush=True,
+        for dtype in args.dtypes:
+            for mask_kind in args.masks:
+                for steps in args.lengths:
+                    cases += _run_config(args, cell, dtype, mask_kind, steps)
+    return cases
+
+
+def _run_config(args, cell, dtype, mask_kind, steps) -> list[dict]:
+    masked = mask_kind == "right"
+    x, y, mask, lengths = _data(args, steps, masked, seed=steps)
+    real_steps = int(lengths.sum()) if masked else args.batch * steps
+    found = {}
+    for impl in args.impls:
+        base = {
+            "cell": cell,
+            "dtype": dtype,
+            "mask": mask_kind,
+            "steps": steps,
+            "impl": impl,
+        }
+        extra: dict = {}
+        try:
+            if impl == "torch":
+                fns, how = _torch_cases(cell, x, y, lengths, dtype, args.units)
+                extra.update(how)
+            else:
+                layer = _make_layer(impl, cell, dtype, args.units)
+                fns = _keras_cases(layer, x, y, mask)
+                if impl == "rnn_zoo":
+                    extra["kernel"] = _explain(layer)
+        except Exception as error:
+            fns, setup_error = {}, f"{type(error).__name__}: {error}"
+        for mode in args.modes:
+            case = dict(base, mode=mode, **extra)
+            case["flops"] = case_flops(
+                cell, mode, real_steps, args.features, args.units
             )
-            rows.append(row)
-    return rows
+            try:
+                if not fns:
+                    raise RuntimeError(setup_error)
+                case["times_ms"] = _median_ms(fns[mode], args.warmup, args.repeats)
+                case["ms"] = statistics.median(case["times_ms"])
+            except Exception as error:  # one failing case must not stop the matrix
+                case["ms"] = None
+                case["error"] = str(error)
+            found[(impl, mode)] = case
+    for mode in args.modes:
+        zoo = found.get(("rnn_zoo", mode))
+        for other in ("keras", "torch"):
+            theirs = found.get((other, mode))
+            if zoo and theirs and zoo["ms"] and theirs["ms"]:
+                zoo[f"vs_{other}"] = theirs["ms"] / zoo["ms"]
+        _print_cases([found[(impl, mode)] for impl in args.impls])
+    return [found[(impl, mode)] for mode in args.modes for impl in args.impls]
 
 
-def _markdown(rows, args) -> str:
+def _floor_ms(flops: int, rate_gflops: float) -> float:
+    return 1000 * flops / (rate_gflops * 1e9)
+
+
+def _print_cases(cases):
+    first = cases[0]
+    parts = []
+    for case in cases:
+        text = f"{case['ms']:8.1f} ms" if case["ms"] else "  failed"
+        parts.append(f"{case['impl']} {text}")
+    zoo = next((c for c in cases if c["impl"] == "rnn_zoo"), {})
+    ratios = "  ".join(
+        f"{other}/rnn_zoo {zoo[f'vs_{other}']:.2f}"
+        for other in ("keras", "torch")
+        if f"vs_{other}" in zoo
+    )
+    print(
+        f"{first['cell']:>6} {first['mode']:>9} {first['dtype']:>7} "
+        f"mask={first['mask']:<5} T={first['steps']:<5} " + "  ".join(parts),
+        ratios,
+        flush=True,
+    )
+    for case in cases:
+        if "error" in case:
+            print(f"    {case['impl']} failed: {case['error']}", flush=True)
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def machine_info() -> dict:
+    """CPU model, cores, load and library versions, for the record."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    versions = {"python": platform.python_version(), "keras": keras.__version__}
+    versions["numpy"] = np.__version__
+    versions["rnn_zoo"] = rnn_zoo.__version__
+    for name in ("tensorflow", "torch", "jax"):
+        with contextlib.suppress(ImportError):
+            versions[name] = __import__(name).__version__
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "keras_backend": keras.backend.backend(),
+        "torch_device": "cpu",
+        "versions": versions,
+    }
+
+
+def _fmt(value, spec=".1f", missing="—") -> str:
+    return missing if value is None else format(value, spec)
+
+
+def _grouped(cases):
+    """{(cell, mode, dtype, mask, steps): {impl: case}} in run order."""
+    groups: dict = {}
+    for case in cases:
+        key = (case["cell"], case["mode"], case["dtype"], case["mask"], case["steps"])
+        groups.setdefault(key, {})[case["impl"]] = case
+    return groups
+
+
+def _headline_steps(cases) -> int | None:
+    steps = sorted({c["steps"] for c in cases})
+    if not steps:
+        return None
+    return 100 if 100 in steps else steps[0]
+
+
+def markdown(result: dict) -> str:
+    config, machine = result["config"], result["machine"]
+    cases = result["cases"]
+    groups = _grouped(cases)
+    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
     lines = [
-        f"One layer, batch {args.batch}, {args.steps} steps, {args.features} inputs, "
-        f"{args.units} units, float32; median of {args.repeats} after {args.warmup} "
-        f"warm-up; Keras backend {keras.backend.backend()}, {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores.",
+        "# rnn_zoo recurrent layers vs keras.layers vs torch.nn",
         "",
-        "| cell | mode | rnn_zoo ms | keras ms | torch ms | keras / rnn_zoo | torch / rnn_zoo |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['cell']} | {r['mode']} | {r['rnn_zoo']:.1f} | {r['keras']:.1f} | "
-            f"{r['torch']:.1f} | {r['vs_keras']:.2f} | {r['vs_torch']:.2f} |"
+        f"{machine['cpu']}, {machine['cores']} cores; Keras backend "
+        f"{machine['keras_backend']}, torch on {machine['torch_device']}; {versions}.",
+        f"Run {result['started']} to {result['finished']}; load average "
+        f"{result['load_before']} before, {result['load_after']} after.",
+        f"One layer, batch {config['batch']}, {config['features']} inputs, "
+        f"{config['units']} units; median of {config['repeats']} after "
+        f"{config['warmup']} warm-up; {config['threads']} compute threads for "
+        "TensorFlow and torch. Float32 matrix-product rate "
+        f"{result['matmul_gflops']:.1f} GFLOP/s ({config['matmul_size']}^2, best of "
+        + ", ".join(
+            f"{name} {rate:.1f}" for name, rate in result["matmul_rates"].items()
         )
+        + ").",
+        "",
+        "`keras / rnn_zoo` and `torch / rnn_zoo` are speed-ups: above 1, rnn_zoo "
+        "is faster. " + FLOPS_MEANS,
+        "",
+        "Mixed: " + MIXED_MEANS,
+        "",
+        "Mask: " + MASK_MEANS,
+        "",
+    ]
+    torch_mixed = {
+        c["cell"]: (c["torch_mixed"], c["torch_output_dtype"])
+        for c in cases
+        if "torch_mixed" in c
+    }
+    if torch_mixed:
+        lines += ["| torch.nn under mixed | how | output dtype |", "|---|---|---|"]
+        lines += [
+            f"| {cell} | {how} | {out} |" for cell, (how, out) in torch_mixed.items()
+        ]
+        lines.append("")
+    head_steps = _headline_steps(cases)
+    header = (
+        "| cell | mode | rnn_zoo ms | keras ms | torch ms | keras / rnn_zoo | "
+        "torch / rnn_zoo | GFLOP | rnn_zoo x floor | rnn_zoo kernel |"
+    )
+    headline = [
+        (key, impls)
+        for key, impls in groups.items()
+        if key[2:] == ("float32", "none", head_steps)
+    ]
+    lines += [f"## Headline: float32, no mask, T={head_steps}", ""]
+    if headline:
+        lines += [header, "|---|---|---|---|---|---|---|---|---|---|"]
+        for key, impls in headline:
+            zoo = impls.get("rnn_zoo", {})
+            lines.append(
+                f"| {key[0]} | {key[1]} | "
+                + " | ".join(_fmt(impls.get(i, {}).get("ms")) for i in IMPLS)
+                + f" | {_fmt(zoo.get('vs_keras'), '.2f')} | "
+                f"{_fmt(zoo.get('vs_torch'), '.2f')} | "
+                f"{_fmt(_any(impls, 'flops') / 1e9, '.2f')} | "
+                f"{_fmt(zoo.get('x_floor'), '.2f')} | "
+                f"{_kernel_label(zoo.get('kernel'))} |"
+            )
+    else:
+        lines.append("(not in this run: it needs --dtypes float32 --masks none)")
+    lines += [
+        "",
+        "## All cases",
+        "",
+        "| cell | mode | dtype | mask | T | rnn_zoo ms | keras ms | torch ms | "
+        "keras / rnn_zoo | torch / rnn_zoo | GFLOP | x floor rnn_zoo | "
+        "x floor keras | x floor torch |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key, impls in groups.items():
+        zoo = impls.get("rnn_zoo", {})
+        lines.append(
+            "| "
+            + " | ".join(str(k) for k in key)
+            + " | "
+            + " | ".join(_fmt(impls.get(i, {}).get("ms")) for i in IMPLS)
+            + f" | {_fmt(zoo.get('vs_keras'), '.2f')} | "
+            f"{_fmt(zoo.get('vs_torch'), '.2f')} | "
+            f"{_fmt(_any(impls, 'flops') / 1e9, '.3g')} | "
+            + " | ".join(_fmt(impls.get(i, {}).get("x_floor"), ".2f") for i in IMPLS)
+            + " |"
+        )
+    failed = [c for c in cases if "error" in c]
+    if failed:
+        lines += ["", "## Failed cases", ""]
+        lines += [
+            f"- {c['impl']} {c['cell']} {c['mode']} {c['dtype']} mask={c['mask']} "
+            f"T={c['steps']}: {c['error']}"
+            for c in failed
+        ]
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="short sequences, few repeats"
+def _any(impls: dict, key: str):
+    return next(iter(impls.values()))[key]
+
+
+def plot(result: dict, path: str) -> bool:
+    """A bar chart of ms per case: one panel per (mode, dtype, mask, T)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no results.png", file=sys.stderr)
+        return False
+    groups = _grouped(result["cases"])
+    panels: dict = {}
+    for (cell, mode, dtype, mask, steps), impls in groups.items():
+        panels.setdefault((mode, dtype, mask, steps), {})[cell] = impls
+    ncols = min(4, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(4 * ncols, 3.2 * nrows), squeeze=False
+    )
+    width = 0.8 / len(IMPLS)
+    for ax, ((mode, dtype, mask, steps), cells) in zip(axes.flat, panels.items()):
+        names = list(cells)
+        for i, impl in enumerate(IMPLS):
+            values = [cells[c].get(impl, {}).get("ms") or 0.0 for c in names]
+            positions = [j + (i - 1) * width for j in range(len(names))]
+            ax.bar(positions, values, width, label=impl)
+        ax.set_xticks(range(len(names)), names)
+        ax.set_title(f"{mode}, {dtype}, mask={mask}, T={steps}", fontsize=9)
+        ax.set_ylabel("ms (median)")
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=8)
+    machine = result["machine"]
+    fig.suptitle(
+        f"One recurrent layer, batch {result['config']['batch']}, "
+        f"{result['config']['units']} units; {machine['cpu']}, {machine['cores']} cores",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+# ---------------------------------------------------------------- the command
+
+
+def _set_threads(threads: int) -> None:
+    """The same number of compute threads for TensorFlow and torch."""
+    with contextlib.suppress(ImportError):
+        import torch
+
+        torch.set_num_threads(threads)
+    with contextlib.suppress(ImportError):
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:
+            # TensorFlow has run an op already in this process (a test run):
+            # its thread pools are fixed.
+            print("TensorFlow's threads were set already", file=sys.stderr)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.rnn_benchmark",
+        description=__doc__.splitlines()[0],
     )
     parser.add_argument(
-        "--cells", nargs="+", choices=sorted(CELLS), default=["lstm", "gru", "simple"]
+        "--quick",
+        action="store_true",
+        help="tiny sizes (batch 8, T=10, 16 inputs, 32 units), 1 repeat, float32",
     )
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--features", type=int, default=128)
-    parser.add_argument("--units", type=int, default=256)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--cells", nargs="+", choices=list(CELLS), default=list(CELLS))
+    parser.add_argument("--impls", nargs="+", choices=IMPLS, default=list(IMPLS))
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--dtypes", nargs="+", choices=DTYPES, default=None)
+    parser.add_argument("--masks", nargs="+", choices=MASKS, default=list(MASKS))
+    parser.add_argument(
+        "--lengths", nargs="+", type=int, default=None, help="sequence lengths T"
+    )
+    parser.add_argument("--batch", type=int, default=None)
+    parser.add_argument("--features", type=int, default=None)
+    parser.add_argument("--units", type=int, default=None)
+    parser.add_argument("--warmup", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--matmul-size", type=int, default=None)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for TensorFlow and torch (default: all cores); on a "
+        "shared machine 1 keeps the figures comparable",
+    )
     parser.add_argument("--output", default="benchmarks/results")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _resolve(args) -> argparse.Namespace:
+    defaults = dict(_FULL, dtypes=list(DTYPES))
     if args.quick:
-        args.steps, args.features, args.units = 10, 16, 32
-        args.warmup, args.repeats = 1, 3
-    rows = run(args)
+        defaults.update(_QUICK)
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if args.threads is None:
+        args.threads = os.cpu_count() or 1
+    for name in ("batch", "features", "units", "repeats", "matmul_size", "threads"):
+        if getattr(args, name) < 1:
+            raise ValueError(
+                f"`--{name.replace('_', '-')}` must be a positive integer. "
+                f"Received: {getattr(args, name)}"
+            )
+    if args.warmup < 0:
+        raise ValueError(f"`--warmup` must be 0 or more. Received: {args.warmup}")
+    if any(steps < 2 for steps in args.lengths):
+        raise ValueError(f"`--lengths` must all be 2 or more. Received: {args.lengths}")
+    # Each filter once, in the order given.
+    for name in ("cells", "impls", "modes", "dtypes", "masks", "lengths"):
+        setattr(args, name, list(dict.fromkeys(getattr(args, name))))
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Runs the selected matrix, writes the results; returns what results.json holds."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        args = _resolve(args)
+    except ValueError as error:
+        parser.error(str(error))
+    _set_threads(args.threads)
+    started = datetime.datetime.now().isoformat(timespec="seconds")
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    rates_before = _matmul_rates(args.matmul_size)
+    cases = run(args)
+    rates_after = _matmul_rates(args.matmul_size)
+    # The floor is what the machine can do: the best rate seen in the run.
+    rates = {k: max(v, rates_after.get(k, 0.0)) for k, v in rates_before.items()}
+    rate = max(rates.values())
+    for case in cases:
+        if case["ms"]:
+            case["x_floor"] = case["ms"] / _floor_ms(case["flops"], rate)
+    config = {k: v for k, v in vars(args).items() if k != "output"}
+    result = {
+        "config": config,
+        "machine": machine_info(),
+        "started": started,
+        "finished": datetime.datetime.now().isoformat(timespec="seconds"),
+        "load_before": load_before,
+        "load_after": [round(x, 2) for x in os.getloadavg()],
+        "matmul_rates": rates,
+        "matmul_rates_start": rates_before,
+        "matmul_rates_end": rates_after,
+        "matmul_gflops": rate,
+        "meaning": {"mixed": MIXED_MEANS, "mask": MASK_MEANS, "flops": FLOPS_MEANS},
+        "cases": cases,
+    }
     os.makedirs(args.output, exist_ok=True)
-    with open(os.path.join(args.output, "rnn_benchmark.json"), "w") as f:
-        json.dump({"config": vars(args), "rows": rows}, f, indent=1)
-    with open(os.path.join(args.output, "rnn_benchmark.md"), "w") as f:
-        f.write(_markdown(rows, args))
-    return rows
+    with open(os.path.join(args.output, "results.json"), "w") as f:
+        json.dump(result, f, indent=1, default=str)
+    with open(os.path.join(args.output, "results.md"), "w") as f:
+        f.write(markdown(result))
+    plot(result, os.path.join(args.output, "results.png"))
+    print(f"wrote {args.output}/results.json, results.md, results.png")
+    return result
 
 
 if __name__ == "__main__":

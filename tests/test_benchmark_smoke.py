@@ -1,20 +1,134 @@
-"""The benchmark script runs end to end (``--quick``); it asserts nothing about time."""
+"""The benchmark scripts run end to end at tiny sizes; nothing here asserts anything about time."""
 
 import json
 
-from benchmarks import rnn_benchmark
+import pytest
+
+from benchmarks import memory, rnn_benchmark
 
 
-def test_quick_benchmark_writes_its_tables(tmp_path):
-    rows = rnn_benchmark.main(["--quick", "--cells", "lstm", "--output", str(tmp_path)])
-    assert [(r["cell"], r["mode"]) for r in rows] == [
-        ("lstm", "train"),
-        ("lstm", "inference"),
-    ]
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    output = tmp_path_factory.mktemp("bench")
+    # One cell, but every implementation, mode, dtype and mask.
+    result = rnn_benchmark.main(
+        [
+            "--quick",
+            "--cells",
+            "lstm",
+            "--dtypes",
+            "float32",
+            "mixed",
+            "--lengths",
+            "6",
+            "--output",
+            str(output),
+        ]
+    )
+    return result, output
+
+
+def test_quick_benchmark_times_every_case_of_the_matrix(quick_run):
+    result, _ = quick_run
+    cases = result["cases"]
+    expected = {
+        (impl, mode, dtype, mask)
+        for impl in ("rnn_zoo", "keras", "torch")
+        for mode in ("train", "inference")
+        for dtype in ("float32", "mixed")
+        for mask in ("none", "right")
+    }
+    assert {(c["impl"], c["mode"], c["dtype"], c["mask"]) for c in cases} == expected
+    for case in cases:
+        assert "error" not in case, case
+        assert case["ms"] > 0 and case["x_floor"] > 0
+        assert case["steps"] == 6
+    for case in cases:
+        if case["impl"] == "rnn_zoo":
+            assert case["vs_keras"] > 0 and case["vs_torch"] > 0
+    # Training counts three times the forward's matrix products; the padded
+    # batch counts only its real steps.
+    by_key = {(c["impl"], c["mode"], c["dtype"], c["mask"]): c for c in cases}
+    train = by_key[("rnn_zoo", "train", "float32", "none")]["flops"]
+    infer = by_key[("rnn_zoo", "inference", "float32", "none")]["flops"]
+    padded = by_key[("rnn_zoo", "inference", "float32", "right")]["flops"]
+    assert train == 3 * infer
+    assert infer / 2 <= padded < infer
+    # "mixed" must reach torch's LSTM (through autocast, or a bfloat16 module
+    # where oneDNN has no autocast LSTM), or the torch column is float32.
+    torch_mixed = by_key[("torch", "train", "mixed", "none")]
+    assert torch_mixed["torch_output_dtype"] == "bfloat16"
+    assert torch_mixed["torch_mixed"].startswith(("autocast", "bfloat16 module"))
+    assert "torch_mixed" not in by_key[("torch", "train", "float32", "none")]
+    assert result["matmul_gflops"] > 0
+
+
+def test_quick_benchmark_writes_json_markdown_and_png(quick_run):
+    result, output = quick_run
+    saved = json.loads((output / "results.json").read_text())
+    assert saved["cases"] == json.loads(json.dumps(result["cases"]))
+    machine = saved["machine"]
+    assert machine["cores"] >= 1 and machine["cpu"]
+    assert {"keras", "tensorflow", "torch"} <= set(machine["versions"])
+    table = (output / "results.md").read_text()
+    headline, rest = table.split("## All cases")
+    assert "## Headline: float32, no mask, T=6" in headline
+    assert "| lstm | train |" in headline and "| lstm | inference |" in headline
+    assert "mixed" not in headline.split("## Headline")[1]
+    assert "| lstm | train | mixed | right | 6 |" in rest
+    assert "mixed_bfloat16" in table and "autocast" in table
+    assert "| torch.nn under mixed | how | output dtype |" in table
+    assert (output / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_case_flops_match_a_hand_count():
+    # The issue's LSTM step: batch 64, T=100, 128 inputs, 256 units ~ 15 GFLOP.
+    flops = rnn_benchmark.case_flops("lstm", "train", 64 * 100, 128, 256)
+    assert flops == 3 * 2 * 6400 * 4 * 256 * (128 + 256)
+    assert rnn_benchmark.case_flops("simple", "inference", 10, 3, 4) == 2 * 10 * 4 * 7
+
+
+def test_benchmark_rejects_bad_sizes(capsys):
+    with pytest.raises(SystemExit):
+        rnn_benchmark.main(["--quick", "--lengths", "1"])
+    assert "`--lengths` must all be 2 or more. Received: [1]" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        rnn_benchmark.main(["--quick", "--units", "0"])
+    assert "`--units` must be a positive integer" in capsys.readouterr().err
+
+
+def test_memory_script_measures_each_implementation(tmp_path):
+    result = memory.main(
+        [
+            "--lengths",
+            "4",
+            "--batch",
+            "2",
+            "--features",
+            "3",
+            "--units",
+            "4",
+            "--output",
+            str(tmp_path),
+        ]
+    )
+    rows = result["rows"]
+    assert [r["impl"] for r in rows] == ["rnn_zoo", "keras", "torch"]
     for row in rows:
-        for impl in ("rnn_zoo", "keras", "torch"):
-            assert row[impl] > 0
-    saved = json.loads((tmp_path / "rnn_benchmark.json").read_text())
-    assert saved["rows"] == rows
-    table = (tmp_path / "rnn_benchmark.md").read_text()
-    assert "| lstm | train |" in table and "| lstm | inference |" in table
+        assert "error" not in row, row
+        # A training step allocates something beyond the imports.
+        assert row["peak_rss_mb"] > result["baseline_mb"] > 0
+    assert json.loads((tmp_path / "memory.json").read_text())["rows"] == rows
+    table = (tmp_path / "memory.md").read_text()
+    assert "| T | input batch MB | rnn_zoo MB | keras MB | torch MB |" in table
+    assert "| 4 |" in table
+
+
+def test_memory_linear_fit():
+    fit = memory.linear_fit([(500, 110.0), (1000, 210.0), (2000, 410.0)])
+    assert fit["mb_per_1000_steps"] == pytest.approx(200.0)
+    assert fit["intercept_mb"] == pytest.approx(10.0)
+    assert fit["max_relative_residual"] == pytest.approx(0.0, abs=1e-12)
+    bent = memory.linear_fit([(500, 100.0), (1000, 100.0), (2000, 400.0)])
+    assert bent["max_relative_residual"] > 0.1
+    assert memory.linear_fit([(500, 1.0)]) is None
