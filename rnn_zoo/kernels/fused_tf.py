@@ -38,7 +38,7 @@ _JIT = {"jit_compile": True, "reduce_retracing": True, "autograph": False}
 
 
 class _LSTM:
-    """Gates ``i, f, g, o``; states ``[h, c]``; saves ``sigmoid(z)``, ``g``, ``tanh(c)``."""
+    """Gates ``i, f, g, o``; states ``[h, c]``; saves the activated gates and ``tanh(c)``."""
 
     num_states = 2
     has_recurrent_bias = False
@@ -46,18 +46,26 @@ class _LSTM:
     def forward(self, x_t, states, wh, rb, u):
         h, c = states
         z = x_t + tf.matmul(h, wh)
-        s = tf.sigmoid(z)  # i, f and o; the g block of s goes unused
-        g = tf.tanh(z[:, 2 * u : 3 * u])
-        c_new = s[:, u : 2 * u] * c + s[:, :u] * g
+        # XLA writes the concatenation straight from the activations: one
+        # (B, 4 * units) buffer per step, no copy.
+        gates = tf.concat(
+            [
+                tf.sigmoid(z[:, : 2 * u]),
+                tf.tanh(z[:, 2 * u : 3 * u]),
+                tf.sigmoid(z[:, 3 * u :]),
+            ],
+            axis=-1,
+        )
+        i, f, g, o = (gates[:, k * u : (k + 1) * u] for k in range(4))
+        c_new = f * c + i * g
         tc = tf.tanh(c_new)
-        h_new = s[:, 3 * u :] * tc
-        return [h_new, c_new], [s, g, tc]
+        return [o * tc, c_new], [gates, tc]
 
     def backward(self, saved, prev, d, u):
-        s, g, tc = saved
+        gates, tc = saved
         _, c_prev = prev
         dh, dc = d
-        i, f, o = s[:, :u], s[:, u : 2 * u], s[:, 3 * u :]
+        i, f, g, o = (gates[:, k * u : (k + 1) * u] for k in range(4))
         dc = dc + dh * o * (1.0 - tc * tc)
         dz = tf.concat(
             [
