@@ -279,7 +279,9 @@ class _Input:
             )
         shape = None
         for i, item in enumerate(value):
-            item_shape = self._walk(item, rest, f"{where}[{i}]", flat)
+            # "instance 0 of input 'frames' at [2][1]": the position inside.
+            inner = f"{where}[{i}]" if where.endswith("]") else f"{where} at [{i}]"
+            item_shape = self._walk(item, rest, inner, flat)
             if shape is None:
                 shape = item_shape
             elif item_shape != shape:
@@ -298,7 +300,7 @@ class _Input:
         flat: list = []
         shape = None
         for i, value in enumerate(values):
-            where = f"{batch_name} {i}" + (f" of input {self.name!r}")
+            where = f"{batch_name} {i} of input {self.name!r}"
             item_shape = self._walk(value, self.dims, where, flat)
             if shape is None:
                 shape = item_shape
