@@ -529,10 +529,13 @@ def _run_server(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
             )
     try:
         target = serving.resolve(args.model_dir)
-        if args.name is not None:
-            serving.check_model_name(args.name)
-    except (FileNotFoundError, ValueError) as error:
+    except FileNotFoundError as error:
         parser.error(str(error))
+    try:
+        serving.check_model_name(args.name or target.name)
+    except ValueError as error:
+        hint = "" if args.name else " (the directory's name; choose one with --name)"
+        parser.error(f"{error}{hint}")
     if importlib.util.find_spec("kserve") is None:
         parser.error(
             "serving needs KServe's model server, which is not installed; "

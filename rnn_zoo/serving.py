@@ -291,7 +291,7 @@ class _Input:
                 )
         return (len(value), *shape)
 
-    def to_array(self, values: list, batch_name: str) -> np.ndarray:
+    def to_array(self, values: list) -> np.ndarray:
         """The batch array of a list of per-instance JSON values."""
         if self.dims is None:
             raise RequestError(
@@ -300,14 +300,14 @@ class _Input:
         flat: list = []
         shape = None
         for i, value in enumerate(values):
-            where = f"{batch_name} {i} of input {self.name!r}"
+            where = f"instance {i} of input {self.name!r}"
             item_shape = self._walk(value, self.dims, where, flat)
             if shape is None:
                 shape = item_shape
             elif item_shape != shape:
                 raise RequestError(
-                    f"{batch_name}s of input {self.name!r} differ in shape: "
-                    f"{batch_name} 0 has {list(shape)}, {batch_name} {i} has "
+                    f"instances of input {self.name!r} differ in shape: "
+                    f"instance 0 has {list(shape)}, instance {i} has "
                     f"{list(item_shape)}; pad them to one shape"
                 )
         dtype = object if self.kind == "string" else self.dtype.as_numpy_dtype
@@ -587,9 +587,8 @@ class SavedModelEndpoint:
             columns = self._row_columns(body["instances"], signature)
         else:
             columns = self._columnar_columns(body["inputs"], signature)
-        batch = "instance" if row else "entry"
         arrays = {
-            name: signature.inputs[name].to_array(values, batch)
+            name: signature.inputs[name].to_array(values)
             for name, values in columns.items()
         }
         return signature, arrays, row

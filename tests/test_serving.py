@@ -405,6 +405,22 @@ def test_serve_command_errors(names_run, argv, fragment, capsys):
     assert fragment in capsys.readouterr().err
 
 
+def test_serve_command_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["serve", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for flag in (
+        "DIR",
+        "--port",
+        "--host",
+        "--name",
+        "--max-instances",
+        "--max-length",
+    ):
+        assert flag in out
+
+
 def test_serve_command_needs_a_savedmodel(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["serve", str(tmp_path), "--port", "8501"])
