@@ -19,11 +19,12 @@ holds the protocol and the checks, KServe the HTTP server): a request that is
 not valid JSON, has the wrong types or nesting, no instances, more than
 ``max_instances``, a string or sequence longer than ``max_length``, or an
 unknown signature gets HTTP 400 and ``{"error": "..."}`` naming the problem;
-an unknown model name gets 404. The server keeps serving after any of them.
+an unknown model name gets 404, a body over :data:`MAX_BODY_BYTES` 413. The
+server keeps serving after any of them.
 
 The exported signatures pad a batch to its longest input and mask the
 padding, so an input's answer does not depend on the lengths of the other
-inputs in its request.
+inputs in its request (at a given batch size and position, bit for bit).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the annotations of
@@ -47,6 +48,8 @@ DEFAULT_MAX_INSTANCES = 128
 # Longest string (characters) or variable-length axis (steps) accepted when
 # the export states no limit of its own: it bounds a request's work.
 FALLBACK_MAX_LENGTH = 1024
+# Largest request body read; a larger one gets HTTP 413 before it is parsed.
+MAX_BODY_BYTES = 64 * 1024 * 1024
 # An exported directory holds one version of a model.
 MODEL_VERSION = "1"
 # The run.json info key that holds the longest input a recipe's export takes
@@ -716,9 +719,27 @@ def _add_routes(app, dataplane, endpoint: SavedModelEndpoint) -> None:
         await dataplane.model_ready(model_name)
         # The raw body: the model parses it (as TensorFlow Serving does,
         # whatever the Content-Type), so that bad JSON gets a clear 400.
-        body = await request.body()
+        # Read at most MAX_BODY_BYTES of it: a huge body is refused unread.
+        too_large = ORJSONResponse(
+            {
+                "error": f"the request body is larger than {MAX_BODY_BYTES} bytes; "
+                "send fewer instances per request"
+            },
+            status_code=413,
+        )
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            return too_large
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                return too_large
+            chunks.append(chunk)
         response, _ = await dataplane.infer(
-            model_name=model_name, request=body, headers=dict(request.headers)
+            model_name=model_name,
+            request=b"".join(chunks),
+            headers=dict(request.headers),
         )
         return ORJSONResponse(response)
 

@@ -218,6 +218,23 @@ def test_bad_requests_get_400_naming_the_problem_and_the_server_keeps_serving(
     assert _ok(names_server, {"instances": NAMES}) == before
 
 
+def test_a_body_over_the_limit_is_refused_unread(names_server):
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", names_server.port, timeout=30)
+    try:
+        # Declares more than the limit and sends little: the answer comes at once.
+        connection.putrequest("POST", "/v1/models/names:predict")
+        connection.putheader("Content-Length", str(serving.MAX_BODY_BYTES + 1))
+        connection.endheaders(b'{"instances": ["Rossi"]}')
+        response = connection.getresponse()
+        assert response.status == 413
+        assert "larger than" in json.loads(response.read())["error"]
+    finally:
+        connection.close()
+    assert len(_ok(names_server, {"instances": NAMES})["predictions"]) == len(NAMES)
+
+
 def test_status_metadata_and_kserve_health_routes(names_server):
     port = names_server.port
     status, answer = serve_load.request(port, "GET", "/v1/models/names")
