@@ -25,6 +25,7 @@ import importlib
 import importlib.util
 import json
 import os
+import socket
 import sys
 import tempfile
 import unicodedata
@@ -540,6 +541,15 @@ def _run_server(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
         parser.error(
             "serving needs KServe's model server, which is not installed; "
             f"install it with: {serving.SERVE_EXTRA}"
+        )
+    # Before the model loads: a taken port or a bad --host fails at once.
+    try:
+        with socket.create_server((args.host, args.port)):
+            pass
+    except OSError as error:
+        parser.error(
+            f"cannot listen on --host {args.host} --port {args.port}: "
+            f"{error.strerror or error}"
         )
     serving.serve(
         target.saved_model,

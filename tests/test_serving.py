@@ -422,6 +422,19 @@ def test_serve_command_errors(names_run, argv, fragment, capsys):
     assert fragment in capsys.readouterr().err
 
 
+def test_serve_command_refuses_a_taken_port(names_run, capsys):
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(["serve", str(names_run), "--port", str(port)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"cannot listen on --host 127.0.0.1 --port {port}" in err
+    assert "in use" in err
+
+
 def test_serve_command_help(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["serve", "--help"])
