@@ -349,6 +349,8 @@ def main(argv=None) -> dict:
 
     args = parse_args(argv)
     os.makedirs(args.output, exist_ok=True)
+    # On a shared machine the other jobs' load is part of the result.
+    load_before = os.getloadavg()
     rows = []
     for model_dir in args.model:
         target = serving.resolve(model_dir)
@@ -385,6 +387,10 @@ def main(argv=None) -> dict:
             "processor": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(),
             "python": platform.python_version(),
+            "load_average_1min_before_after": [
+                round(load_before[0], 2),
+                round(os.getloadavg()[0], 2),
+            ],
         },
         "instances_per_request": args.instances,
         "rows": rows,
