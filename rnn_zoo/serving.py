@@ -167,7 +167,8 @@ def _describe(value) -> str:
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
     if isinstance(value, int | float):
-        return f"the number {value!r}"
+        shown = repr(value)
+        return f"the number {shown if len(shown) <= 24 else shown[:20] + '...'}"
     if isinstance(value, str):
         shown = value if len(value) <= 20 else value[:20] + "..."
         return f"the string {shown!r}"
@@ -236,7 +237,7 @@ class _Input:
             if not info.min <= value <= info.max:
                 raise RequestError(
                     f"{where} must fit {self.dtype.name} ({info.min} to {info.max}), "
-                    f"got {value}"
+                    f"got {_describe(value)}"
                 )
             return value
         if kind == "float":
@@ -245,9 +246,12 @@ class _Input:
                     f"{where} must be {_KIND_WORDS[kind]}, got {_describe(value)}"
                 )
             limit = float(np.finfo(self.dtype.as_numpy_dtype).max)
-            if not math.isfinite(value) or abs(value) > limit:
+            # Compare, don't convert: a JSON integer may be too large for a float.
+            too_large = abs(value) > limit
+            if too_large or (isinstance(value, float) and not math.isfinite(value)):
                 raise RequestError(
-                    f"{where} must be a finite {self.dtype.name} number, got {value!r}"
+                    f"{where} must be a finite {self.dtype.name} number, "
+                    f"got {_describe(value)}"
                 )
             return value
         raise RequestError(

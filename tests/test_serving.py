@@ -529,6 +529,11 @@ def _frames(frames, lengths=1, flags=True):
         (_frames([]), "instance 0 of input 'frames' is an empty list"),
         (_frames([[1, 2, 3]] * 5), "has 5 steps; this server accepts at most 4"),
         (_frames([[1e39, 2, 3]]), "must be a finite float32 number"),
+        (_frames([[10**400, 2, 3]]), "must be a finite float32 number"),
+        (
+            b'{"instances": [{"frames": [[1e400, 2, 3]], "lengths": 1, "flags": true}]}',
+            "finite",
+        ),
         (_frames([[1, 2, 3]], lengths=1.5), "input 'lengths' must be an integer"),
         (_frames([[1, 2, 3]], lengths=2**40), "must fit int32"),
         (_frames([[1, 2, 3]], flags=1), "input 'flags' must be true or false"),
