@@ -218,6 +218,38 @@ def test_bad_requests_get_400_naming_the_problem_and_the_server_keeps_serving(
     assert _ok(names_server, {"instances": NAMES}) == before
 
 
+def test_random_requests_never_get_a_server_error(names_server):
+    import random
+
+    rng = random.Random(7)
+    items = ["", " ", "Rossi", "\u00e9", "\x00", "a" * 24, "a" * 25, "\ud800",
+             "\u65e5\u672c", {"b64": "/w=="}, {"b64": 5}, 3, 2**70, 1.5, None,
+             True, ["x"], {}]  # fmt: skip
+    statuses = set()
+    for _ in range(150):
+        instances = [
+            rng.choice(items) if rng.random() < 0.2 else rng.choice(items[:6])
+            for _ in range(rng.randint(0, MAX_INSTANCES + 2))
+        ]
+        body = rng.choice(
+            [
+                {"instances": instances},
+                {"inputs": instances},
+                {"inputs": {"names": instances}},
+                {
+                    "instances": instances,
+                    "signature_name": rng.choice(["classify", "labels", "x"]),
+                },
+                instances,
+            ]
+        )
+        status, answer = _predict(names_server, body)
+        assert status in (200, 400), (body, status, answer)
+        statuses.add(status)
+    assert statuses == {200, 400}
+    assert len(_ok(names_server, {"instances": NAMES})["predictions"]) == len(NAMES)
+
+
 def test_a_body_over_the_limit_is_refused_unread(names_server):
     import http.client
 
