@@ -710,6 +710,7 @@ def _add_routes(app, dataplane, endpoint: SavedModelEndpoint) -> None:
     """Adds TensorFlow Serving's routes ahead of KServe's (first match wins)."""
     from fastapi import Request
     from fastapi.responses import ORJSONResponse
+    from kserve.errors import InvalidInput
 
     async def model_status(model_name: str):
         await dataplane.model_ready(model_name)  # ModelNotFound -> 404
@@ -740,11 +741,16 @@ def _add_routes(app, dataplane, endpoint: SavedModelEndpoint) -> None:
             if size > MAX_BODY_BYTES:
                 return too_large
             chunks.append(chunk)
-        response, _ = await dataplane.infer(
-            model_name=model_name,
-            request=b"".join(chunks),
-            headers=dict(request.headers),
-        )
+        try:
+            response, _ = await dataplane.infer(
+                model_name=model_name,
+                request=b"".join(chunks),
+                headers=dict(request.headers),
+            )
+        except InvalidInput as error:
+            # Answered here rather than by KServe's handler, which logs a
+            # traceback per bad request; the access log still shows the 400.
+            return ORJSONResponse({"error": str(error)}, status_code=400)
         return ORJSONResponse(response)
 
     app.add_api_route("/v1/models/{model_name}", model_status, methods=["GET"])
