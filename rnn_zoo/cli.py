@@ -6,6 +6,7 @@
     rnn-zoo evaluate DIR
     rnn-zoo export DIR [--to PATH]
     rnn-zoo predict DIR Rossi Schmidt Nowak
+    rnn-zoo serve DIR --port 8501
 
 A recipe is a module under :mod:`rnn_zoo.recipes` (the repository's
 ``recipes/`` folder) that follows the protocol of
@@ -13,15 +14,18 @@ A recipe is a module under :mod:`rnn_zoo.recipes` (the repository's
 ``train`` and ``tune`` target. A run directory (a recipe's ``--output``)
 holds ``model.keras``, ``run.json``, ``metrics.json`` and ``export/``;
 ``evaluate`` and ``export`` read the first two, ``predict`` needs only
-TensorFlow and the SavedModel in ``export/``.
+TensorFlow and the SavedModel in ``export/``, and ``serve`` serves that
+SavedModel over HTTP (:mod:`rnn_zoo.serving`).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import os
+import socket
 import sys
 import tempfile
 import unicodedata
@@ -250,6 +254,57 @@ def _build_parser() -> argparse.ArgumentParser:
         help="classifiers: how many labels to print per input (default 3)",
     )
     predict.set_defaults(run=_predict, command_parser=predict)
+
+    from rnn_zoo import serving
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve an exported model over HTTP (TensorFlow Serving's REST API)",
+        description="Serve the SavedModel of a run with KServe's model server "
+        '(pip install "rnn_zoo[serve]"), speaking TensorFlow Serving\'s REST '
+        'API: POST /v1/models/NAME:predict with {"instances": [...]} or '
+        '{"inputs": ...} (and optionally "signature_name"), GET '
+        "/v1/models/NAME (status) and GET /v1/models/NAME/metadata (signatures). "
+        "Runs until interrupted.",
+    )
+    serve.add_argument(
+        "model_dir",
+        metavar="DIR",
+        help="a recipe's --output directory, its export/, or a SavedModel directory",
+    )
+    serve.add_argument(
+        "--port", type=int, required=True, metavar="P", help="the HTTP port"
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on (default 127.0.0.1, this machine only; "
+        "0.0.0.0 for every interface)",
+    )
+    serve.add_argument(
+        "--name",
+        default=None,
+        help="the model name in the URLs (default the recipe's name from "
+        "DIR/run.json, else the directory's name)",
+    )
+    serve.add_argument(
+        "--max-instances",
+        type=int,
+        default=serving.DEFAULT_MAX_INSTANCES,
+        metavar="N",
+        help="most instances per request; more get HTTP 400 "
+        f"(default {serving.DEFAULT_MAX_INSTANCES})",
+    )
+    serve.add_argument(
+        "--max-length",
+        type=int,
+        default=None,
+        metavar="L",
+        help="longest string (characters) or sequence (steps) per instance; "
+        "longer get HTTP 400 (default the export's own limit where it has one, "
+        f"else {serving.FALLBACK_MAX_LENGTH})",
+    )
+    serve.set_defaults(run=_run_server, command_parser=serve)
     return parser
 
 
@@ -459,6 +514,51 @@ def _predict(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         _classify(served, args)
     else:
         _serve(parser, served, args)
+    return 0
+
+
+def _run_server(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from rnn_zoo import serving
+
+    if not 1 <= args.port <= 65535:
+        parser.error(f"--port must be between 1 and 65535, got {args.port}")
+    for flag in ("max_instances", "max_length"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            parser.error(
+                f"--{flag.replace('_', '-')} must be a positive integer, got {value}"
+            )
+    try:
+        target = serving.resolve(args.model_dir)
+    except FileNotFoundError as error:
+        parser.error(str(error))
+    try:
+        serving.check_model_name(args.name or target.name)
+    except ValueError as error:
+        hint = "" if args.name else " (the directory's name; choose one with --name)"
+        parser.error(f"{error}{hint}")
+    if importlib.util.find_spec("kserve") is None:
+        parser.error(
+            "serving needs KServe's model server, which is not installed; "
+            f"install it with: {serving.SERVE_EXTRA}"
+        )
+    # Before the model loads: a taken port or a bad --host fails at once.
+    try:
+        with socket.create_server((args.host, args.port)):
+            pass
+    except OSError as error:
+        parser.error(
+            f"cannot listen on --host {args.host} --port {args.port}: "
+            f"{error.strerror or error}"
+        )
+    serving.serve(
+        target.saved_model,
+        port=args.port,
+        host=args.host,
+        name=args.name or target.name,
+        max_instances=args.max_instances,
+        max_length=args.max_length or target.max_length,
+    )
     return 0
 
 
