@@ -322,9 +322,18 @@ def run_fused(
     if go_backwards:
         xs = tf.reverse(xs, [0])
         m = None if m is None else tf.reverse(m, [0])
-    h_seq, finals = fused_recurrence(
-        kind, xs, list(initial_states), wh, rb, m, training
-    )
+    states = list(initial_states)
+    dtype = xs.dtype
+    if dtype != tf.float32 and not tf.config.list_logical_devices("GPU"):
+        # Mixed precision on a CPU: XLA's CPU loops in bfloat16/float16 run
+        # slower than in float32 (CPUs emulate them), so the recurrence runs
+        # in float32 and hands back the policy's dtype.
+        xs, wh = tf.cast(xs, tf.float32), tf.cast(wh, tf.float32)
+        rb = None if rb is None else tf.cast(rb, tf.float32)
+        states = [tf.cast(s, tf.float32) for s in states]
+    m32 = None if m is None else tf.cast(m, xs.dtype)
+    h_seq, finals = fused_recurrence(kind, xs, states, wh, rb, m32, training)
+    h_seq, finals = tf.cast(h_seq, dtype), [tf.cast(s, dtype) for s in finals]
     if m is not None:
         # The held h is the previous output, except before the first real step.
         keep = m if zero_output_for_mask else tf.cast(tf.cumsum(m, axis=0) > 0, m.dtype)
