@@ -241,8 +241,10 @@ def is_chief(strategy) -> bool:
     if resolver.task_type == "chief":
         return True
     cluster = resolver.cluster_spec().as_dict()
-    return resolver.task_type == "worker" and resolver.task_id == 0 and (
-        "chief" not in cluster
+    return (
+        resolver.task_type == "worker"
+        and resolver.task_id == 0
+        and ("chief" not in cluster)
     )
 
 
@@ -254,9 +256,7 @@ def worker_directory(strategy) -> str:
     guide does the same).
     """
     resolver = strategy.cluster_resolver
-    path = tempfile.mkdtemp(
-        prefix=f"rnn_zoo_{resolver.task_type}{resolver.task_id}_"
-    )
+    path = tempfile.mkdtemp(prefix=f"rnn_zoo_{resolver.task_type}{resolver.task_id}_")
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
 
