@@ -52,6 +52,10 @@ import warnings
 
 # The values of --strategy.
 STRATEGIES = ("none", "mirrored", "multiworker")
+# How long the cluster's coordination service waits for a worker's heartbeat
+# before it declares the worker dead and aborts every collective (TensorFlow's
+# default, 10 s, aborted runs on a loaded 2-core machine).
+HEARTBEAT_TIMEOUT_SECONDS = 60
 
 # The strategy this process trains under. TensorFlow splits the CPU into
 # logical devices once per process, before it first runs an op, and a
@@ -188,14 +192,44 @@ def get_strategy(name: str = "none", *, devices: int | None = None):
                 f"Received: strategy={name!r}, devices={devices!r}"
             )
         return _active[1]
+    _patch_keras_trainer()
     if name == "mirrored":
         strategy = tf.distribute.MirroredStrategy(_mirrored_devices(devices))
     else:
-        cluster_config()
-        _patch_keras_for_multi_worker()
+        _configure_coordination(cluster_config())
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
     _active = (key, strategy)
     return strategy
+
+
+def _configure_coordination(config: dict) -> None:
+    """Configures the cluster's coordination service as TensorFlow would, with a longer heartbeat timeout.
+
+    ``MultiWorkerMirroredStrategy`` configures it itself (10 s heartbeat
+    timeout) unless it was configured first. TensorFlow has no public way
+    to set it; where its internals differ, its own configuration stays.
+    """
+    try:
+        from tensorflow.python.eager import context
+
+        ctx = context.context()
+        if ctx.coordination_service is not None:
+            return
+        cluster = config["cluster"]
+        jobs = [job for job in ("chief", "worker") if job in cluster]
+        if config["task"]["type"] not in jobs:
+            return
+        ctx.configure_coordination_service(
+            service_type="standalone",
+            service_leader=f"/job:{jobs[0]}/replica:0/task:0",
+            heartbeat_timeout_in_ms=HEARTBEAT_TIMEOUT_SECONDS * 1000,
+        )
+        for job in jobs:
+            entry = ctx.coordination_service.coordinated_job_list.add()
+            entry.name = job
+            entry.num_tasks = len(cluster[job])
+    except (ImportError, AttributeError, TypeError):
+        return
 
 
 def _mirrored_devices(devices: int | None) -> list[str]:
@@ -284,23 +318,31 @@ def shard_by_data(dataset):
 _patched = False
 
 
-def _patch_keras_for_multi_worker() -> None:
-    """Two fixes that Keras's TensorFlow trainer needs under MultiWorkerMirroredStrategy.
+def _patch_keras_trainer() -> None:
+    """Two fixes to Keras's TensorFlow trainer under a tf.distribute strategy.
 
-    Keras 3 (up to 3.15.1 at least, keras-team/keras#20585) fails in ``fit``
-    on more than one worker: (1) before the first step it all-reduces the
-    first batch across workers to build the optimizer and metrics from a
-    nested structure, which the collective reduce rejects (and batches may
-    differ in shape between workers); (2) after each step it averages the
-    scalar logs across workers with ``axis=0``, which a scalar does not have.
-    The fixes build from this worker's own slice of the batch, and average
-    scalars without an axis; everything else is Keras's code. Applied only
-    when ``--strategy multiworker`` is chosen, and only where Keras still
-    has the functions they wrap.
+    Keras 3 (3.15.1 at least) builds a model's optimizer and metrics, before
+    the first step of ``fit`` or ``evaluate`` under a strategy, from a batch
+    it draws from the dataset and averages across replicas:
+
+    1. Drawing that batch starts an iteration of the training set, which
+       advances tf.data's reshuffle seed: every epoch of a distributed run
+       would see the example order that one device sees an epoch later.
+       Under ``MultiWorkerMirroredStrategy`` the cross-worker average also
+       fails on the nested batch (keras-team/keras#20585).
+    2. Under ``MultiWorkerMirroredStrategy`` it averages each step's scalar
+       logs across workers with ``axis=0``, which a scalar does not have.
+
+    The fixes build from the dataset's element spec (shapes and dtypes are
+    all that the build reads), and average scalars without an axis;
+    everything else stays Keras's code. Applied when a recipe chooses a
+    strategy other than ``none``, and only where Keras still has the
+    functions they wrap (otherwise a warning, and Keras's own code runs).
     """
     global _patched
     if _patched:
         return
+    _patched = True
     try:
         from keras.src.backend.tensorflow import trainer
     except ImportError:
@@ -312,12 +354,13 @@ def _patch_keras_for_multi_worker() -> None:
         or not hasattr(trainer.TensorFlowTrainer, "_maybe_symbolic_build")
     ):
         warnings.warn(
-            "rnn_zoo could not find the Keras functions it fixes for "
-            "MultiWorkerMirroredStrategy (keras-team/keras#20585); training "
-            "runs on this Keras version's own code.",
+            "rnn_zoo could not find the Keras functions it fixes for training "
+            "under tf.distribute; training runs on this Keras version's own "
+            "code (a distributed run may see the shuffled examples in another "
+            "order than one device, and multiworker may fail: "
+            "keras-team/keras#20585).",
             stacklevel=3,
         )
-        _patched = True
         return
     multi_worker = trainer._collective_all_reduce_multi_worker
     keras_reduce = trainer.reduce_per_replica
@@ -336,23 +379,15 @@ def _patch_keras_for_multi_worker() -> None:
         return keras.tree.map_structure(reduce, values)
 
     def maybe_symbolic_build(self, iterator=None, data_batch=None):
-        strategy = self.distribute_strategy
+        adapter = getattr(iterator, "data_adapter", None)
         if (
-            iterator is not None
+            data_batch is None
+            and adapter is not None
             and getattr(self, "_distribute_strategy", None) is not None
-            and multi_worker(strategy)
         ):
-            import keras
-
-            for _, _, batches in iterator:
-                batch = next(batches)
-                break
-            data_batch = keras.tree.map_structure(
-                lambda value: strategy.experimental_local_results(value)[0], batch
-            )
+            data_batch = adapter.get_tf_dataset().element_spec
             iterator = None
         return keras_build(self, iterator=iterator, data_batch=data_batch)
 
     trainer.reduce_per_replica = reduce_per_replica
     trainer.TensorFlowTrainer._maybe_symbolic_build = maybe_symbolic_build
-    _patched = True
