@@ -332,10 +332,13 @@ def _patch_keras_trainer() -> None:
        fails on the nested batch (keras-team/keras#20585).
     2. Under ``MultiWorkerMirroredStrategy`` it averages each step's scalar
        logs across workers with ``axis=0``, which a scalar does not have.
+    3. ``predict_on_batch`` runs the whole batch on every replica and
+       concatenates the answers: 2 replicas return every row twice.
 
     The fixes build from the dataset's element spec (shapes and dtypes are
-    all that the build reads), and average scalars without an axis;
-    everything else stays Keras's code. Applied when a recipe chooses a
+    all that the build reads), average scalars without an axis, and let
+    ``predict_on_batch`` split its batch across the replicas as ``predict``
+    does (with the batch as one batch); everything else stays Keras's code. Applied when a recipe chooses a
     strategy other than ``none``, and only where Keras still has the
     functions they wrap (otherwise a warning, and Keras's own code runs).
     """
@@ -352,6 +355,7 @@ def _patch_keras_trainer() -> None:
         trainer is None
         or not all(hasattr(trainer, name) for name in required)
         or not hasattr(trainer.TensorFlowTrainer, "_maybe_symbolic_build")
+        or not hasattr(trainer.TensorFlowTrainer, "predict_on_batch")
     ):
         warnings.warn(
             "rnn_zoo could not find the Keras functions it fixes for training "
@@ -389,5 +393,18 @@ def _patch_keras_trainer() -> None:
             iterator = None
         return keras_build(self, iterator=iterator, data_batch=data_batch)
 
+    keras_predict_on_batch = trainer.TensorFlowTrainer.predict_on_batch
+
+    def predict_on_batch(self, x):
+        strategy = getattr(self, "_distribute_strategy", None)
+        if strategy is not None and strategy.num_replicas_in_sync > 1:
+            import keras
+
+            rows = int(keras.tree.flatten(x)[0].shape[0])
+            if rows > 0:
+                return self.predict(x, batch_size=rows, verbose=0)
+        return keras_predict_on_batch(self, x)
+
     trainer.reduce_per_replica = reduce_per_replica
     trainer.TensorFlowTrainer._maybe_symbolic_build = maybe_symbolic_build
+    trainer.TensorFlowTrainer.predict_on_batch = predict_on_batch

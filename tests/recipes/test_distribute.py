@@ -207,6 +207,36 @@ def test_distributed_tuning_splits_the_trials_and_the_chief_reports(tmp_path):
         assert (outputs["chief"] / name).is_file(), name
 
 
+PREDICT_ON_BATCH = """
+import numpy as np
+from rnn_zoo import build_classifier, distribute
+
+strategy = distribute.get_strategy("mirrored", devices=2)
+with strategy.scope():
+    model = build_classifier(3, vocab_size=20, units=8)
+    model.compile(loss="sparse_categorical_crossentropy")
+ids = np.random.default_rng(0).integers(1, 20, size=(5, 7)).astype("int32")
+got = model.predict_on_batch(ids)
+print("replicas", strategy.num_replicas_in_sync, "rows", got.shape[0])
+np.testing.assert_allclose(got, model(ids, training=False), atol=1e-6)
+"""
+
+
+def test_predict_on_batch_under_two_replicas_answers_each_row_once(tmp_path):
+    # truecase and charlm evaluate with predict_on_batch; Keras 3.15 alone
+    # would return every row once per replica.
+    result = subprocess.run(
+        [sys.executable, "-c", PREDICT_ON_BATCH],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=tmp_path,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "replicas 2 rows 5" in result.stdout
+
+
 def _readme_snippet(marker: str) -> str:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
