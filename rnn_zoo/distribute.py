@@ -21,8 +21,15 @@ to ``strategy.experimental_distribute_dataset``, which splits every batch
 into ``batch_size / replicas`` examples per replica. The gradients are summed
 over replicas of a loss that Keras divides by the number of replicas, so one
 step computes what one device computes on the whole batch, to float32
-rounding (exactly the mean over the batch when it splits evenly; a last,
-smaller batch that splits unevenly weighs each replica's mean equally).
+rounding, for a loss averaged over examples and a batch that splits evenly.
+Keras averages a loss over unpadded steps (taggers, language models) on each
+replica, weighs the replicas' means equally (as for a last batch that splits
+unevenly) and clips gradients per replica: such runs agree closely, not to
+rounding. Dropout masks are drawn per replica.
+
+While a strategy is on, :func:`_patch_keras_trainer` fixes three things in
+Keras's TensorFlow trainer (the order of the shuffled examples, multi-worker
+``fit``, ``predict_on_batch``; see its docstring).
 
 Across workers, the datasets are sharded by data
 (``tf.data.experimental.AutoShardPolicy.DATA``, see :func:`shard_by_data`):
@@ -53,8 +60,8 @@ import warnings
 # The values of --strategy.
 STRATEGIES = ("none", "mirrored", "multiworker")
 # How long the cluster's coordination service waits for a worker's heartbeat
-# before it declares the worker dead and aborts every collective (TensorFlow's
-# default, 10 s, aborted runs on a loaded 2-core machine).
+# before it declares the worker dead and aborts every collective. TensorFlow's
+# default is 10 s; it aborted one of our 2-worker runs on a loaded 2-core machine.
 HEARTBEAT_TIMEOUT_SECONDS = 60
 
 # The strategy this process trains under. TensorFlow splits the CPU into
