@@ -10,7 +10,8 @@ defines the same names:
 - ``parse_args(argv)``: its flags (built on :func:`base_parser`);
 - ``load_data(args)``: a :class:`RecipeData` (tf.data splits + a JSON-able
   ``info`` dict: vocabularies, labels, scaling);
-- ``build_model(args, info)``: the compiled model;
+- ``build_model(args, info)``: the compiled model (``main`` calls it in
+  :func:`strategy_scope`, so that ``--strategy`` places its variables);
 - ``hypermodel(args, info)``: a ``keras_tuner.HyperModel`` over the same
   builder (from :mod:`rnn_zoo.models.hypermodels`);
 - ``evaluate(model, data, args)``: held-out metrics as a dict;
@@ -19,6 +20,10 @@ defines the same names:
 
 A run directory holds ``model.keras``, ``run.json`` (recipe, flags, info),
 ``metrics.json`` and ``export/``.
+
+``--strategy`` and ``--devices`` (:mod:`rnn_zoo.distribute`) train a recipe
+on several devices or hosts; ``--batch-size`` is then the global batch, split
+across the replicas.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from rnn_zoo import distribute
 from rnn_zoo.layers import cell_names
 
 RUN_FILE = "run.json"
@@ -51,7 +57,9 @@ class RecipeData:
 
     Attributes:
         train, validation, test: batched ``tf.data.Dataset``s of
-            ``(inputs, targets)``.
+            ``(inputs, targets)``; each batch is a global batch. They are
+            sharded by data across workers
+            (:func:`rnn_zoo.distribute.shard_by_data`, a no-op on one device).
         info: JSON-serializable facts the model and its export need
             (vocabulary, labels, scaling); written to ``run.json``.
     """
@@ -60,6 +68,11 @@ class RecipeData:
     validation: Any
     test: Any
     info: dict
+
+    def __post_init__(self):
+        self.train = distribute.shard_by_data(self.train)
+        self.validation = distribute.shard_by_data(self.validation)
+        self.test = distribute.shard_by_data(self.test)
 
 
 def missing_packages(requires: dict[str, str]) -> list[str]:
@@ -80,7 +93,9 @@ def base_parser(
 
     ``defaults`` must give ``epochs``, ``batch_size``, ``cell``, ``units``,
     ``num_layers``, ``dropout``, ``learning_rate`` and ``seed``; with a
-    ``bidirectional`` key the recipe also gets ``--bidirectional``.
+    ``bidirectional`` key the recipe also gets ``--bidirectional``. Every
+    recipe also gets ``--strategy`` and ``--devices``
+    (:func:`rnn_zoo.distribute.add_flags`).
     """
     parser = argparse.ArgumentParser(
         prog=f"rnn-zoo train {recipe}", description=description
@@ -127,13 +142,20 @@ def base_parser(
         action="store_true",
         help="write TensorBoard logs to OUTPUT/logs",
     )
+    distribute.add_flags(parser)
     return parser
 
 
 def check_args(
     parser: argparse.ArgumentParser, args: argparse.Namespace
 ) -> argparse.Namespace:
-    """Rejects bad common flags with the flag's name, before minutes of work."""
+    """Rejects bad common flags with the flag's name, before minutes of work.
+
+    With ``--strategy`` other than ``none`` it also creates the strategy,
+    before TensorFlow runs its first op (``--devices`` must split the CPU
+    before then); a worker of a multi-worker cluster that is not the chief
+    gets a temporary ``args.output`` (:func:`rnn_zoo.distribute.worker_directory`).
+    """
     for flag in ("epochs", "batch_size", "units", "num_layers"):
         value = getattr(args, flag)
         if value < 1:
@@ -144,6 +166,14 @@ def check_args(
         parser.error(f"--dropout must be in [0, 1), got {args.dropout}")
     if not args.learning_rate > 0.0:
         parser.error(f"--learning-rate must be positive, got {args.learning_rate}")
+    distribute.check_flags(parser, args)
+    if args.strategy != "none":
+        try:
+            strategy = distribute.get_strategy(args.strategy, devices=args.devices)
+        except (ValueError, RuntimeError) as error:
+            parser.error(f"--strategy {args.strategy}: {error}")
+        if not distribute.is_chief(strategy):
+            args.output = distribute.worker_directory(strategy)
     try:
         os.makedirs(args.output, exist_ok=True)
         with tempfile.TemporaryFile(dir=args.output):
@@ -151,6 +181,29 @@ def check_args(
     except OSError as error:
         parser.error(f"--output {args.output!r} is not a writable directory: {error}")
     return args
+
+
+def strategy_scope(args: argparse.Namespace):
+    """The scope a recipe builds and compiles its model in: ``--strategy``'s.
+
+    Variables created inside (weights, optimizer slots, metrics) are mirrored
+    on every replica; with ``--strategy none`` the scope changes nothing.
+    """
+    import contextlib
+
+    name = getattr(args, "strategy", "none")
+    if name == "none":
+        return contextlib.nullcontext()
+    return distribute.get_strategy(name, devices=getattr(args, "devices", None)).scope()
+
+
+def num_replicas(args: argparse.Namespace) -> int:
+    """How many replicas train under ``--strategy`` (1 with ``none``)."""
+    name = getattr(args, "strategy", "none")
+    if name == "none":
+        return 1
+    strategy = distribute.get_strategy(name, devices=getattr(args, "devices", None))
+    return int(strategy.num_replicas_in_sync)
 
 
 def callbacks(
@@ -214,8 +267,9 @@ def run_record(
 
     Returns ``epochs_run``, ``best_epoch``, ``train_seconds``,
     ``total_seconds`` (since ``start``) and ``config``: the flags (but
-    ``output``), the recipe's fixed settings given as ``config``, and the
-    Keras version and backend.
+    ``output``), the recipe's fixed settings given as ``config``, the number
+    of ``replicas`` that trained (1 without ``--strategy``), and the Keras
+    version and backend.
     """
     return {
         "epochs_run": epochs_run,
@@ -225,6 +279,7 @@ def run_record(
         "config": {
             **{k: v for k, v in vars(args).items() if k != "output"},
             **config,
+            "replicas": num_replicas(args),
             "keras_version": keras.__version__,
             "backend": keras.backend.backend(),
         },

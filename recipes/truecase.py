@@ -506,7 +506,9 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
     # ## Model
-    model = build_model(args, info)
+    # In --strategy's scope: the variables are mirrored on every replica.
+    with _common.strategy_scope(args):
+        model = build_model(args, info)
     model.summary()
 
     # ## Train

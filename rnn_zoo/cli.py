@@ -3,6 +3,7 @@
     rnn-zoo list
     rnn-zoo train names --output DIR [recipe flags]
     rnn-zoo tune names --max-trials 10 --output DIR [recipe flags]
+    rnn-zoo tune names --max-trials 10 --output DIR --tuner-id chief --oracle HOST:PORT
     rnn-zoo evaluate DIR
     rnn-zoo export DIR [--to PATH]
     rnn-zoo predict DIR Rossi Schmidt Nowak
@@ -201,6 +202,21 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start the search afresh instead of resuming the one in DIR/tuner",
     )
+    tune.add_argument(
+        "--tuner-id",
+        default=None,
+        metavar="ID",
+        help="distributed search: 'chief' serves the oracle at --oracle and, "
+        "when every trial has run, trains the best and writes DIR; any other "
+        "ID (tuner0, tuner1, ...) is a worker that runs trials and writes "
+        "DIR/worker_ID.json",
+    )
+    tune.add_argument(
+        "--oracle",
+        default=None,
+        metavar="HOST:PORT",
+        help="distributed search: the chief's address (the chief listens there)",
+    )
     tune.set_defaults(run=_tune, command_parser=tune)
 
     evaluate = commands.add_parser(
@@ -346,6 +362,23 @@ def _tune(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                 f"--{flag.replace('_', '-')} must be a positive integer, "
                 f"got {getattr(args, flag)}"
             )
+    try:
+        tuning.check_distributed(args.tuner_id, args.oracle)
+    except ValueError as error:
+        parser.error(
+            str(error)
+            .replace("`tuner_id`", "--tuner-id")
+            .replace("`oracle`", "--oracle")
+        )
+    # Checked before the recipe's parser, which would join the cluster.
+    strategy_flag = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    strategy_flag.add_argument("--strategy")
+    if strategy_flag.parse_known_args(args.recipe_args)[0].strategy == "multiworker":
+        parser.error(
+            "--strategy multiworker cannot tune: a trial runs in one tuner "
+            "process; spread trials over hosts with --tuner-id/--oracle and "
+            "use --strategy mirrored for each tuner's GPUs"
+        )
     module = _import_recipe(parser, args.recipe)
     # The recipe's parser checks its flags and that --output is writable.
     recipe_args = module.parse_args([*args.recipe_args, "--output", args.output])
@@ -356,7 +389,16 @@ def _tune(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         directory=os.path.join(args.output, "tuner"),
         executions_per_trial=args.executions_per_trial,
         overwrite=args.overwrite,
+        tuner_id=args.tuner_id,
+        oracle=args.oracle,
     )
+    if args.tuner_id not in (None, "chief"):
+        print(
+            f"{args.tuner_id} ran trials {', '.join(metrics['trials_run']) or 'none'}; "
+            f"the chief at {args.oracle} writes the run. Wrote "
+            f"{os.path.join(args.output, tuning.WORKER_FILE.format(tuner_id=args.tuner_id))}"
+        )
+        return 0
     print("Best hyperparameters:", json.dumps(metrics["best_hyperparameters"]))
     _common.print_metrics(metrics)
     print(f"Wrote {args.output}: model.keras, run.json, metrics.json, export/, tuner/")
