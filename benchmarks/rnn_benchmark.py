@@ -16,8 +16,8 @@ FLOP floor: the time the case's matrix products would take at the large float32
 matrix-product rate measured at the start and end of the run.
 
 Only the public layer API is used (``rnn_zoo.layers.LSTM`` ...), so the figures
-are for whatever kernel the layers choose; ``rnn_zoo.explain`` output is
-recorded per case where it exists. Keras runs on the backend that
+are for whatever kernel the layers choose; ``rnn_zoo.explain``'s report is
+recorded per case. Keras runs on the backend that
 ``KERAS_BACKEND`` selects (TensorFlow by default) through ``train_on_batch`` /
 ``predict_on_batch``; PyTorch is called directly, on the CPU. Results go to
 ``--output``: results.json, results.md and results.png. Nothing here asserts
@@ -152,36 +152,16 @@ def case_flops(cell: str, mode: str, real_steps: int, features: int, units: int)
 # ---------------------------------------------------------------- the cases
 
 
-def _explain(layer) -> object:
-    """rnn_zoo.explain(layer) as something JSON can hold, or None without it."""
-    explain = getattr(rnn_zoo, "explain", None)
-    if explain is None:
-        return None
-    try:
-        report = explain(layer)
-    except Exception as error:  # a report must never stop the benchmark
-        return {"error": f"{type(error).__name__}: {error}"}
-    if isinstance(report, list | tuple):
-        return [item if isinstance(item, dict) else str(item) for item in report]
-    if isinstance(report, dict):
-        return report
-    return str(report)
+def _explain(layer) -> list[dict]:
+    """``rnn_zoo.explain(layer)``: the kernel the layer runs in each mode, and why."""
+    return [dict(row) for row in rnn_zoo.explain(layer)]
 
 
-def _kernel_label(explained: object) -> str:
-    """A short name for the Markdown table, from whatever explain returned."""
-    if explained is None:
+def _kernel_label(explained: list[dict] | None, mode: str) -> str:
+    """The kernel rnn_zoo ran for ``mode``, for the Markdown table."""
+    if not explained:
         return ""
-    first = explained[0] if isinstance(explained, list) and explained else explained
-    if isinstance(first, dict):
-        if "error" in first:
-            return "explain failed"
-        for key in ("kernel", "name", "implementation"):
-            if key in first:
-                return str(first[key])
-        return str(first)[:40]
-    lines = [line.strip() for line in str(first).splitlines() if line.strip()]
-    return lines[0][:40] if lines else ""
+    return explained[0]["training" if mode == "train" else "inference"]
 
 
 def _keras_cases(layer, x, y, mask) -> dict[str, Callable[[], object]]:
@@ -478,7 +458,7 @@ def markdown(result: dict) -> str:
                 f"{_fmt(zoo.get('vs_torch'), '.2f')} | "
                 f"{_fmt(_any(impls, 'flops') / 1e9, '.2f')} | "
                 f"{_fmt(zoo.get('x_floor'), '.2f')} | "
-                f"{_kernel_label(zoo.get('kernel'))} |"
+                f"{_kernel_label(zoo.get('kernel'), key[1])} |"
             )
     else:
         lines.append("(not in this run: it needs --dtypes float32 --masks none)")
