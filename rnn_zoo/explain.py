@@ -3,11 +3,11 @@
 >>> import keras
 >>> from rnn_zoo import explain, layers
 >>> inputs = keras.Input((None, 8))
->>> x = layers.LSTM(16, return_sequences=True)(inputs)
->>> model = keras.Model(inputs, layers.GRU(16, recurrent_dropout=0.2)(x))
->>> report = explain(model)
+>>> x = layers.LSTM(16, return_sequences=True, name="encoder")(inputs)
+>>> outputs = layers.GRU(16, recurrent_dropout=0.2, name="summary")(x)
+>>> report = explain(keras.Model(inputs, outputs))
 >>> [(row["layer"], row["training"], row["inference"]) for row in report]
-[('lstm', 'tf-fused', 'tf-fused'), ('gru', 'reference', 'tf-fused')]
+[('encoder', 'tf-fused', 'tf-fused'), ('summary', 'reference', 'tf-fused')]
 >>> report[1]["reasons"]
 ['recurrent_dropout=0.2 (in training; the fused kernels have no recurrent dropout)']
 >>> print(report)  # doctest: +SKIP

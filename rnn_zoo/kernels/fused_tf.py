@@ -324,7 +324,8 @@ def run_fused(
         m = None if m is None else tf.reverse(m, [0])
     states = list(initial_states)
     dtype = xs.dtype
-    if dtype != tf.float32 and not tf.config.list_logical_devices("GPU"):
+    low_precision = dtype in (tf.float16, tf.bfloat16)
+    if low_precision and not tf.config.list_logical_devices("GPU"):
         # Mixed precision on a CPU: XLA's CPU loops in bfloat16/float16 run
         # slower than in float32 (CPUs emulate them), so the recurrence runs
         # in float32 and hands back the policy's dtype.

@@ -13,8 +13,8 @@ Masks: a right-padded mask becomes sequence lengths and a packed sequence,
 as ``torch.nn.utils.rnn.pack_padded_sequence`` does; the outputs after a
 sequence's end then repeat its last output (Keras's masking semantics) or
 are zero with ``zero_output_for_mask``. Any other mask (left padding, holes,
-an all-padding row) and ``go_backwards`` with a mask return None so that the
-caller runs the reference loop.
+an all-padding row), ``go_backwards`` with a mask and an empty batch return
+None so that the caller runs the reference loop.
 """
 
 from __future__ import annotations
@@ -83,6 +83,8 @@ def run_torch(
     ``(last_output, outputs or None, final_states)`` as
     :func:`~rnn_zoo.kernels.run_reference` does.
     """
+    if sequences.shape[0] == 0:
+        return None  # PyTorch's ops refuse an empty batch; the reference loop takes it
     op = OPS[kind]
     params = _params(kind, weights, units)
     hx = [s[None] for s in initial_states]

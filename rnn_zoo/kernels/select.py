@@ -93,6 +93,12 @@ def choose(layer, training: bool = True) -> KernelChoice:
     """The kernel ``layer`` runs on the current backend, in training or inference."""
     backend = keras.backend.backend()
     fused = FUSED_KERNELS.get(backend)
+    if backend == "torch":
+        import torch
+
+        if torch.compiler.is_compiling():
+            # Dynamo traces the keras.ops loop; it cannot trace this choice.
+            return KernelChoice("reference", fused, ("inside torch.compile",))
     reasons: list[str] = []
     if fused is None:
         reasons.append(f"the {backend} backend has no fused kernel yet")
