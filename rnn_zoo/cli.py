@@ -277,7 +277,13 @@ def _list(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     module = _import_recipe(parser, args.recipe)
-    module.main(list(args.recipe_args))
+    from rnn_zoo.recipes import _training
+
+    try:
+        module.main(list(args.recipe_args))
+    except _training.NonFiniteLossError as error:
+        # Diverged: exit 1 with the reason; its checkpoints stay finite.
+        parser.exit(1, f"\n{parser.prog}: error: {error}\n")
     return 0
 
 
