@@ -205,6 +205,8 @@ def fit_resumable(
         NonFiniteLossError: the loss or a variable became NaN or infinite;
             the model holds the newest checkpoint's values.
     """
+    import tensorflow as tf
+
     directory = checkpoint_dir(args)
     every = getattr(args, "checkpoint_every", DEFAULT_CHECKPOINT_EVERY)
     plan = resume_plan(args)
@@ -254,7 +256,7 @@ def fit_resumable(
         path, state = plan
         _restore(path, state, model, variables, stoppers, history)
         made = state["iterators_made"]
-        iterator = _restored_iterator(dataset, path, made)
+        iterator = _restored_iterator(dataset, path, made, state["step"])
         epoch, step, global_step = state["epoch"], state["step"], state["global_step"]
         seconds_before = state["train_seconds"]
         model.stop_training = state["stop_training"]
@@ -302,8 +304,13 @@ def fit_resumable(
             "early_stopping": stopper_state,
             "iterators_made": made,
         }
+        saveable = isinstance(iterator, tf.data.Iterator)
         _checkpoint.write_checkpoint(
-            directory, global_step, state, arrays, {"iterator": iterator}
+            directory,
+            global_step,
+            state,
+            arrays,
+            {"iterator": iterator} if saveable else None,
         )
 
     def roll_back(reason: str) -> None:
@@ -377,7 +384,7 @@ def fit_resumable(
     return history, seconds_before + time.time() - start
 
 
-def _restored_iterator(dataset, path: str, made: int):
+def _restored_iterator(dataset, path: str, made: int, step: int):
     """The checkpoint's iterator, with the dataset's shuffle seed state as it was.
 
     The iterator's own state (position, shuffle buffer, this epoch's seeds)
@@ -387,12 +394,21 @@ def _restored_iterator(dataset, path: str, made: int):
     read all of its input (TF 2.21). So it is set again from an iterator
     made here after as many draws as the interrupted run had made, saved
     untouched and restored.
+
+    An iterator that ``tf.train.Checkpoint`` cannot save (a distribution
+    strategy's) is not in the checkpoint: the same draws are made again and
+    the epoch's first ``step`` batches read and dropped, which puts a seeded
+    pipeline where it was.
     """
     import tensorflow as tf
 
     for _ in range(made - 1):
         iter(dataset)
     iterator = iter(dataset)
+    if not os.path.exists(os.path.join(path, os.path.dirname(_checkpoint.TF_PREFIX))):
+        for _ in range(step):
+            next(iterator)
+        return iterator
     with tempfile.TemporaryDirectory() as scratch:
         untouched = os.path.join(scratch, "untouched")
         tf.train.Checkpoint(iterator=iterator).write(untouched)
