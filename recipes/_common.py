@@ -178,10 +178,6 @@ def check_args(
             pass
     except OSError as error:
         parser.error(f"--output {args.output!r} is not a writable directory: {error}")
-    try:
-        _training.resume_plan(args)
-    except _training.ResumeError as error:
-        parser.error(str(error))
     return args
 
 
