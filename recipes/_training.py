@@ -33,6 +33,7 @@ says so.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -152,7 +153,8 @@ def _build(model: keras.Model, element_spec: Any) -> None:
     # Keras builds the metrics and the optimizer at the first train step; a
     # resumed run must build them before it can restore their state. This is
     # what fit does under a distribution strategy (Trainer._symbolic_build).
-    with model.distribute_strategy.scope():
+    strategy = getattr(model, "distribute_strategy", None)  # TensorFlow only
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
         model._symbolic_build(data_batch=element_spec)
 
 
@@ -224,8 +226,10 @@ def fit_resumable(
             )
         shutil.rmtree(directory, ignore_errors=True)
 
-    strategy = model.distribute_strategy
-    dataset = strategy.experimental_distribute_dataset(train)
+    strategy = getattr(model, "distribute_strategy", None)  # TensorFlow only
+    dataset = train
+    if strategy is not None:
+        dataset = strategy.experimental_distribute_dataset(train)
     _build(model, train.element_spec)
     steps = int(train.cardinality())
     steps = steps if steps > 0 else None
