@@ -19,7 +19,8 @@ defines the same names:
 - ``main(argv)``: the whole run, top to bottom; returns the metrics.
 
 A run directory holds ``model.keras``, ``run.json`` (recipe, flags, info),
-``metrics.json`` and ``export/``.
+``metrics.json``, ``export/`` and ``checkpoints/`` (the training state, to
+resume a run that was stopped: see :mod:`rnn_zoo.recipes._training`).
 
 ``--strategy`` and ``--devices`` (:mod:`rnn_zoo.distribute`) train a recipe
 on several devices or hosts; ``--batch-size`` is then the global batch, split
@@ -42,6 +43,7 @@ import numpy as np
 
 from rnn_zoo import distribute
 from rnn_zoo.layers import cell_names
+from rnn_zoo.recipes import _training
 
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.json"
@@ -143,7 +145,28 @@ def base_parser(
         help="write TensorBoard logs to OUTPUT/logs",
     )
     distribute.add_flags(parser)
+    _add_checkpoint_flags(parser)
     return parser
+
+
+def _add_checkpoint_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=_training.DEFAULT_CHECKPOINT_EVERY,
+        metavar="STEPS",
+        help="write a checkpoint to OUTPUT/checkpoints every STEPS training steps, "
+        "besides each epoch's end; 0: at epoch ends only "
+        f"(default {_training.DEFAULT_CHECKPOINT_EVERY})",
+    )
+    parser.add_argument(
+        "--resume",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="continue the run whose checkpoint OUTPUT holds (the default when "
+        "there is one; its flags must be the same); --no-resume deletes the "
+        "checkpoints and starts over",
+    )
 
 
 def check_args(
@@ -166,6 +189,11 @@ def check_args(
         parser.error(f"--dropout must be in [0, 1), got {args.dropout}")
     if not args.learning_rate > 0.0:
         parser.error(f"--learning-rate must be positive, got {args.learning_rate}")
+    if getattr(args, "checkpoint_every", 0) < 0:
+        parser.error(
+            "--checkpoint-every must be a number of steps >= 0 (0: at epoch ends "
+            f"only), got {args.checkpoint_every}"
+        )
     distribute.check_flags(parser, args)
     if args.strategy != "none":
         try:
@@ -230,25 +258,35 @@ def fit(
     patience: int,
     smoke_epochs: int = 1,
 ) -> tuple[int, int, float]:
-    """Trains on ``data.train`` with early stopping on ``data.validation``.
+    """Trains on ``data.train`` with early stopping on ``data.validation``, checkpointed.
 
     ``--smoke`` runs ``smoke_epochs`` epochs, otherwise ``args.epochs`` at most.
+    The loop is Keras's ``fit`` loop written out so that it can resume in the
+    middle of an epoch (:func:`rnn_zoo.recipes._training.fit_resumable`): it
+    checkpoints to ``OUTPUT/checkpoints`` every ``--checkpoint-every`` steps
+    and at each epoch's end, and continues from the newest checkpoint when
+    OUTPUT holds one (unless ``--no-resume``).
 
     Returns:
         ``(epochs_run, best_epoch, train_seconds)``; the model holds the best
-        epoch's weights.
+        epoch's weights. ``train_seconds`` sums the resumed attempts.
+
+    Raises:
+        rnn_zoo.recipes._training.NonFiniteLossError: the loss or a weight
+            became NaN or infinite; the model holds the newest checkpoint's
+            weights.
     """
-    start = time.time()
-    history = model.fit(
-        data.train,
-        validation_data=data.validation,
+    history, train_seconds = _training.fit_resumable(
+        model,
+        data.train,  # reshuffles itself, with the seed, every epoch
+        data.validation,
+        args,
         epochs=smoke_epochs if args.smoke else args.epochs,
         callbacks=callbacks(args, patience=patience),
-        shuffle=False,  # data.train reshuffles itself, with the seed, every epoch
     )
     epochs_run = len(history.history["loss"])
     best_epoch = int(np.argmin(history.history["val_loss"])) + 1
-    return epochs_run, best_epoch, time.time() - start
+    return epochs_run, best_epoch, train_seconds
 
 
 def _jsonable(args: argparse.Namespace) -> dict:

@@ -348,7 +348,18 @@ def _list(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     module = _import_recipe(parser, args.recipe)
-    module.main(list(args.recipe_args))
+    from rnn_zoo.recipes import _training
+
+    # A checkpoint in --output that these flags cannot resume is refused
+    # before the data loads (the recipe's parser checks the flags themselves).
+    try:
+        _training.resume_plan(module.parse_args(list(args.recipe_args)))
+        module.main(list(args.recipe_args))
+    except _training.ResumeError as error:
+        parser.error(str(error))
+    except _training.NonFiniteLossError as error:
+        # Diverged: exit 1 with the reason; its checkpoints stay finite.
+        parser.exit(1, f"\n{parser.prog}: error: {error}\n")
     return 0
 
 
