@@ -21,19 +21,14 @@ from __future__ import annotations
 
 import torch
 
+from rnn_zoo.layers.convert import gru_gate_order
+
 OPS = {
     "lstm": torch.lstm,
     "gru": torch.gru,
     "simple_tanh": torch.rnn_tanh,
     "simple_relu": torch.rnn_relu,
 }
-
-
-def _gru_order(w, units):
-    """Keras's ``z, r, h`` blocks on the last axis -> PyTorch's ``r, z, n``."""
-    return torch.cat(
-        [w[..., units : 2 * units], w[..., :units], w[..., 2 * units :]], -1
-    )
 
 
 def _params(kind, weights, units):
@@ -47,8 +42,9 @@ def _params(kind, weights, units):
     else:
         b_ih, b_hh = bias, torch.zeros_like(bias)
     if kind == "gru":
-        kernel, recurrent = _gru_order(kernel, units), _gru_order(recurrent, units)
-        b_ih, b_hh = _gru_order(b_ih, units), _gru_order(b_hh, units)
+        order = torch.as_tensor(gru_gate_order(units), device=kernel.device)
+        kernel, recurrent = kernel[..., order], recurrent[..., order]
+        b_ih, b_hh = b_ih[..., order], b_hh[..., order]
     return [kernel.T, recurrent.T, b_ih, b_hh]
 
 

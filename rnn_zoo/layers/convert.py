@@ -30,11 +30,19 @@ def _numpy(value) -> np.ndarray:
     return np.array(value)
 
 
-def _gru_reorder(rows: np.ndarray, units: int) -> np.ndarray:
-    """Swaps the first two gate blocks: torch's (r, z, n) <-> Keras's (z, r, h)."""
+def gru_gate_order(units: int) -> np.ndarray:
+    """Indices that swap the first two of three gate blocks: torch's (r, z, n) <-> Keras's (z, r, h).
+
+    Its own inverse; index a gate axis with it (``w[..., order]``) to go either way.
+    """
     return np.concatenate(
-        [rows[units : 2 * units], rows[:units], rows[2 * units :]], axis=0
+        [np.arange(units, 2 * units), np.arange(units), np.arange(2 * units, 3 * units)]
     )
+
+
+def _gru_reorder(rows: np.ndarray, units: int) -> np.ndarray:
+    """The gate blocks of ``rows`` (gates on axis 0) in the other framework's order."""
+    return rows[gru_gate_order(units)]
 
 
 def _directions(layer):
