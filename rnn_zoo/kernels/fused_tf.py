@@ -284,7 +284,10 @@ def fused_recurrence(kind, xp, states0, wh, rb=None, mask=None, training=True):
             dwh = tf.matmul(
                 flat_h, tf.reshape(drec, (-1, wh.shape[-1])), transpose_a=True
             )
-            drb = tf.reduce_sum(drec, axis=(0, 1))
+            if cell.has_recurrent_bias:
+                drb = tf.reduce_sum(drec, axis=(0, 1))
+            else:  # rb is a constant zero made above: no gradient to sum
+                drb = tf.zeros_like(rb)
             return [dx, dwh, drb, *d0]
 
         return [seqs[0], *finals], grad
