@@ -296,14 +296,12 @@ class RNN(keras.layers.Layer):
         recurrent_bias = None
         if kind == "gru" and weights["bias"] is not None:
             recurrent_bias = weights["bias"][1]
-        # Time-major from the start: transposing the inputs is cheaper than
-        # transposing their (gates * units)-wide projection.
-        projected = self.cell.project_inputs(
-            ops.transpose(sequences, (1, 0, 2)), weights
-        )
+        # Time-major from the start; the fused loop projects the inputs itself.
         return run_fused(
             kind,
-            projected,
+            ops.transpose(sequences, (1, 0, 2)),
+            weights["kernel"],
+            self.cell.input_bias(weights),
             initial_state,
             weights["recurrent_kernel"],
             recurrent_bias,

@@ -61,6 +61,17 @@ def _pair(cell, **kwargs):
     return fast, slow
 
 
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Three steps per chunk on TensorFlow, so that T=7 spans two full chunks
+    and one padded with two steps (by default T=7 is one chunk)."""
+    if keras.backend.backend() == "tensorflow":
+        from rnn_zoo.kernels import fused_tf
+
+        monkeypatch.setattr(fused_tf, "MAX_CHUNK", 3)
+        monkeypatch.setattr(fused_tf, "MIN_CHUNK", 3)
+
+
 def _close(a, b, tol=1e-5):
     a, b = keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b)
     scale = max(1.0, float(np.abs(b).max()) if b.size else 1.0)
@@ -70,7 +81,7 @@ def _close(a, b, tol=1e-5):
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("mask_kind", ["none", "right", "left", "holes"])
 @pytest.mark.parametrize("cell", sorted(CELLS))
-def test_fused_outputs_match_reference(cell, mask_kind, go_backwards):
+def test_fused_outputs_match_reference(cell, mask_kind, go_backwards, small_chunks):
     rng = np.random.default_rng(0)
     fast, slow = _pair(
         cell, return_sequences=True, return_state=True, go_backwards=go_backwards
@@ -81,6 +92,34 @@ def test_fused_outputs_match_reference(cell, mask_kind, go_backwards):
     for training in (False, True):
         got = fast(x, initial_state=h0, mask=mask, training=training)
         want = slow(x, initial_state=h0, mask=mask, training=training)
+        for g, w in zip(got, want):
+            _close(g, w)
+
+
+@pytest.mark.parametrize("zero_output_for_mask", [False, True])
+@pytest.mark.parametrize("mask_kind", ["none", "right", "left", "holes"])
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_last_output_without_the_sequence_matches_reference(
+    cell, mask_kind, zero_output_for_mask
+):
+    # In inference with return_sequences=False the fused loop writes nothing
+    # per step; the last output comes from the final state (zero for a row
+    # with no real step). T=41 (a prime) takes 3 chunks of 14 steps, the last
+    # padded with one.
+    steps = 41
+    rng = np.random.default_rng(3)
+    kwargs = dict(return_state=True, zero_output_for_mask=zero_output_for_mask)
+    fast, slow = _pair(cell, **kwargs)
+    x = rng.normal(size=(B, steps, F)).astype("float32")
+    mask = None
+    if mask_kind != "none":
+        mask = _mask(mask_kind, rng)
+        mask = np.concatenate([mask, np.repeat(mask[:, -1:], steps - T, 1)], 1)
+        if mask_kind == "holes":
+            mask[1, ::3] = False
+    for training in (False, True):
+        got = fast(x, mask=mask, training=training)
+        want = slow(x, mask=mask, training=training)
         for g, w in zip(got, want):
             _close(g, w)
 
@@ -119,7 +158,9 @@ def _gradients(layer, x, h0, mask, probes, training):
 @pytest.mark.parametrize("return_sequences", [False, True])
 @pytest.mark.parametrize("mask_kind", ["none", "right", "left", "holes"])
 @pytest.mark.parametrize("cell", sorted(CELLS))
-def test_fused_gradients_match_reference(cell, mask_kind, return_sequences):
+def test_fused_gradients_match_reference(
+    cell, mask_kind, return_sequences, small_chunks
+):
     rng = np.random.default_rng(2)
     fast, slow = _pair(cell, return_sequences=return_sequences, return_state=True)
     x = rng.normal(size=(B, T, F)).astype("float32")
