@@ -5,10 +5,13 @@ lets autodiff build the backward loop: each step's weight gradient is its
 own small product and each elementwise op of the cell its own kernel
 launch. These kernels work as cuDNN and oneDNN do instead:
 
-- the input projection ``x @ W + b`` is one large product before the loop
-  (the layer does it; its gradients are autodiff's, one product each);
+- in training the input projection ``x @ W + b`` is one large product
+  before the loop, and its two gradients one product each after the
+  backward loop;
 - the forward loop, compiled by XLA, does only the recurrent product and
-  the gates per step, saving the gate activations when training;
+  the gates per step, saving the gate activations;
+- in inference the forward loop projects the inputs itself, a chunk of
+  steps per product (no (T, B, gates * units) buffer), and saves nothing;
 - the backward loop, also compiled, walks time in reverse computing each
   step's gate gradients and ``dh = dz @ W_h^T``, nothing else;
 - the recurrent weight gradient is one ``(units, T*B) @ (T*B, gates*units)``
@@ -16,9 +19,9 @@ launch. These kernels work as cuDNN and oneDNN do instead:
 
 Masks of any pattern (right padding, left padding, holes) are exact: at a
 masked step the states are carried over, as on the reference path, and the
-backward loop passes their gradients through. In inference
-(``training=False``) the forward loop saves nothing; if a gradient is asked
-for anyway, the backward pass first reruns the saving forward loop.
+backward loop passes their gradients through. If a gradient of an
+inference call (``training=False``) is asked for, the backward pass first
+runs the saving forward loop.
 
 Functions here work on time-major tensors and only on the recurrence;
 :func:`run_fused` adapts them to a layer's batch-major inputs and Keras's
