@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SUITES = ("tests/layers", "tests/decoding")
 
 
-def run_suites_on(backend: str, paths: tuple[str, ...] = SUITES) -> None:
+def run_suites_on(
+    backend: str, paths: tuple[str, ...] = SUITES, ignore: tuple[str, ...] = ()
+) -> None:
     """Runs ``paths`` (by default tests/layers and tests/decoding) under ``KERAS_BACKEND=backend``."""
     env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONHASHSEED": "0"}
     result = subprocess.run(
@@ -28,6 +30,7 @@ def run_suites_on(backend: str, paths: tuple[str, ...] = SUITES) -> None:
             "-m",
             "pytest",
             *paths,
+            *(f"--ignore={path}" for path in ignore),
             "-q",
             "-p",
             "no:cacheprovider",
@@ -51,11 +54,16 @@ def run_suites_on(backend: str, paths: tuple[str, ...] = SUITES) -> None:
     reason="the other backends are driven from the TensorFlow run",
 )
 def test_layer_and_decoding_suites_pass_on_jax():
-    # Beam search and sampling (tests/decoding/test_beam.py) are backend-neutral
-    # keras.ops code that the torch run covers; on JAX, where each eager op
-    # dispatches separately, that file alone took minutes of CI. The decoding
-    # layers (traced through Keras models) still run here.
-    run_suites_on("jax", ("tests/layers", "tests/decoding/test_decoding_layer.py"))
+    # Beam search and sampling (tests/decoding/test_beam.py) and the attention
+    # layers (tests/layers/test_attention.py) are backend-neutral keras.ops
+    # code that the torch run covers; on JAX, where each eager op dispatches
+    # separately, they took minutes of CI. The decoding layers, which run
+    # attention decoders traced through Keras models, still run here.
+    run_suites_on(
+        "jax",
+        ("tests/layers", "tests/decoding/test_decoding_layer.py"),
+        ignore=("tests/layers/test_attention.py",),
+    )
 
 
 @pytest.mark.backends
