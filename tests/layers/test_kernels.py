@@ -64,7 +64,8 @@ def _pair(cell, **kwargs):
 @pytest.fixture
 def small_chunks(monkeypatch):
     """Three steps per chunk on TensorFlow, so that T=7 spans two full chunks
-    and one padded with two steps (by default T=7 is one chunk)."""
+    and one padded with two steps (by default: a chunk of 4 and one padded
+    with one)."""
     if keras.backend.backend() == "tensorflow":
         from rnn_zoo.kernels import fused_tf
 
@@ -104,7 +105,7 @@ def test_last_output_without_the_sequence_matches_reference(
 ):
     # In inference with return_sequences=False the fused loop writes nothing
     # per step; the last output comes from the final state (zero for a row
-    # with no real step). T=41 (a prime) takes 3 chunks of 14 steps, the last
+    # with no real step). T=41 (a prime) takes 14 chunks of 3 steps, the last
     # padded with one.
     steps = 41
     rng = np.random.default_rng(3)
