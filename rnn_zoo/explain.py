@@ -20,23 +20,6 @@ import keras
 from rnn_zoo.kernels import select
 
 
-def _device() -> str:
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
-    if backend == "jax":
-        import jax
-
-        return jax.devices()[0].platform.upper()
-    if backend == "torch":
-        import torch
-
-        return "GPU" if torch.cuda.is_available() else "CPU"
-    return "CPU"
-
-
 class KernelReport(list):
     """A list of one dict per recurrent layer, printed as a table.
 
@@ -93,7 +76,7 @@ def explain(model_or_layer) -> KernelReport:
             "`model_or_layer` must be a Keras model or layer. "
             f"Received: model_or_layer={model_or_layer!r}"
         )
-    backend, device = keras.backend.backend(), _device()
+    backend, device = keras.backend.backend(), select.current_device()
     report = KernelReport()
     for path, layer in _walk(model_or_layer):
         if isinstance(layer, RNN):

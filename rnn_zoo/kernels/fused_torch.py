@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from rnn_zoo.layers.convert import gru_gate_order
+from rnn_zoo.kernels.cudnn import canonical_weights
 
 OPS = {
     "lstm": torch.lstm,
@@ -32,20 +32,17 @@ OPS = {
 
 
 def _params(kind, weights, units):
-    kernel, recurrent = weights["kernel"], weights["recurrent_kernel"]
-    bias = weights["bias"]
-    width = kernel.shape[-1]
-    if bias is None:
-        b_ih = b_hh = torch.zeros(width, dtype=kernel.dtype, device=kernel.device)
-    elif kind == "gru":
-        b_ih, b_hh = bias[0], bias[1]
-    else:
-        b_ih, b_hh = bias, torch.zeros_like(bias)
-    if kind == "gru":
-        order = torch.as_tensor(gru_gate_order(units), device=kernel.device)
-        kernel, recurrent = kernel[..., order], recurrent[..., order]
-        b_ih, b_hh = b_ih[..., order], b_hh[..., order]
-    return [kernel.T, recurrent.T, b_ih, b_hh]
+    # cuDNN's canonical layout is torch.nn's parameter layout. On a GPU cuDNN
+    # wants the four tensors as consecutive views of one buffer (as
+    # torch.nn.LSTM.flatten_parameters leaves them), else it copies them into
+    # one at every call.
+    parts = canonical_weights(kind, weights, units)
+    flat = torch.cat([p.reshape(-1) for p in parts])
+    views, start = [], 0
+    for p in parts:
+        views.append(flat[start : start + p.numel()].view(p.shape))
+        start += p.numel()
+    return views
 
 
 def _right_padded_lengths(mask):
@@ -83,6 +80,12 @@ def run_torch(
         return None  # PyTorch's ops refuse an empty batch; the reference loop takes it
     op = OPS[kind]
     params = _params(kind, weights, units)
+    # cuDNN keeps what its backward needs only in training mode; a gradient
+    # of a training=False call (as TensorFlow and JAX allow) needs it too.
+    training = bool(training) or (
+        torch.is_grad_enabled()
+        and (sequences.requires_grad or any(p.requires_grad for p in params))
+    )
     hx = [s[None] for s in initial_states]
     hx = tuple(hx) if kind == "lstm" else hx[0]
     if mask is None:

@@ -22,20 +22,70 @@ import keras
 
 KERNEL_MODES = ("auto", "fused", "reference")
 
-# What each backend's fast kernel is, in words, for the report.
+# The fast kernels, in words, for the report and the docs.
+DESCRIPTIONS = {
+    "tf-fused": "TensorFlow fused sequence op: XLA-compiled forward and backward "
+    "loops, weight gradients as one product after the loop",
+    "tf-cudnn": "cuDNN through TensorFlow's CudnnRNNV3 op (GPU); a mask that is "
+    "not right padding runs the reference loop, chosen in the graph",
+    "torch-fused": "PyTorch's own sequence op (torch.lstm/gru/rnn_tanh/rnn_relu, "
+    "as torch.nn.LSTM runs it); right-padded masks as packed sequences; other "
+    "masks, and go_backwards with a mask, run the reference loop",
+    "torch-cudnn": "torch-fused on a CUDA device, where PyTorch runs it with cuDNN",
+    "reference": "keras.ops loop (lax.scan on JAX, a while loop on TensorFlow, a "
+    "Python loop on torch) with the input projection hoisted",
+}
+# What each backend's fast kernel is on a CPU, by backend.
 FUSED_KERNELS = {
     "tensorflow": "tf-fused",
     "torch": "torch-fused",
 }
-DESCRIPTIONS = {
-    "tf-fused": "TensorFlow fused sequence op: XLA-compiled forward and backward "
-    "loops, weight gradients as one product after the loop",
-    "torch-fused": "PyTorch's own sequence op (torch.lstm/gru/rnn_tanh/rnn_relu, "
-    "as torch.nn.LSTM runs it); right-padded masks as packed sequences; other "
-    "masks, and go_backwards with a mask, run the reference loop",
-    "reference": "keras.ops loop (lax.scan on JAX, a while loop on TensorFlow, a "
-    "Python loop on torch) with the input projection hoisted",
-}
+
+
+def current_device() -> str:
+    """``"GPU"`` where the backend computes on one, else ``"CPU"`` (or JAX's platform)."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
+    if backend == "jax":
+        import jax
+
+        return jax.devices()[0].platform.upper()
+    if backend == "torch":
+        import torch
+
+        return "GPU" if torch.cuda.is_available() else "CPU"
+    return "CPU"
+
+
+def fast_kernel(backend: str, device: str, kind: str, dtype: str):
+    """The fastest kernel for a fusable cell ``kind`` at ``dtype``, and why not a faster one.
+
+    Returns ``(kernel or None, reasons)``.
+    """
+    if backend == "tensorflow":
+        if device != "GPU":
+            return "tf-fused", []
+        if dtype in ("float32", "float16"):
+            return "tf-cudnn", []
+        return "tf-fused", [f"compute dtype {dtype} (cuDNN: float32 or float16)"]
+    if backend == "torch":
+        return ("torch-cudnn" if device == "GPU" else "torch-fused"), []
+    if backend == "jax":
+        if device != "GPU":
+            return None, [
+                "JAX has no fused op on CPU: the reference lax.scan with the "
+                "input projection hoisted is its fastest path"
+            ]
+        return None, [
+            "jax.experimental.rnn's cuDNN LSTM is not used: its lowering leaves "
+            "the layout of its outputs to XLA, which read them transposed "
+            "inside a lax.cond (an H100, jax 0.11.2); the reference lax.scan "
+            "runs"
+        ]
+    return None, [f"the {backend} backend has no fused kernel"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,9 +93,12 @@ class KernelChoice:
     """The kernel a layer runs and why no faster one was chosen.
 
     Attributes:
-        kernel: ``"tf-fused"``, ``"torch-fused"`` or ``"reference"``.
-        fused: the fused kernel's name this backend has, or None.
-        reasons: why ``fused`` was not chosen (empty when it was).
+        kernel: a key of :data:`DESCRIPTIONS`: ``"tf-fused"``, ``"tf-cudnn"``,
+            ``"torch-fused"``, ``"torch-cudnn"`` or ``"reference"``.
+        fused: the fastest kernel the backend and device have for the cell,
+            or None.
+        reasons: why ``fused`` was not chosen; when it was, why no faster
+            kernel (cuDNN) was (usually empty).
     """
 
     kernel: str
@@ -89,31 +142,51 @@ def fused_kind(cell) -> tuple[str | None, list[str]]:
     return (None if reasons else kind), reasons
 
 
+def _in_xla_function() -> bool:
+    """Whether TensorFlow is tracing an XLA-compiled function (``jit_compile=True``)."""
+    try:
+        import tensorflow as tf
+        from tensorflow.python.ops import control_flow_util
+    except ImportError:  # pragma: no cover - TensorFlow without its private modules
+        return False
+    graph = tf.compat.v1.get_default_graph()
+    return bool(control_flow_util.GraphOrParentsInXlaContext(graph))
+
+
 def choose(layer, training: bool = True) -> KernelChoice:
-    """The kernel ``layer`` runs on the current backend, in training or inference."""
+    """The kernel ``layer`` runs on the current backend and device, in training or inference."""
     backend = keras.backend.backend()
-    fused = FUSED_KERNELS.get(backend)
     if backend == "torch":
         import torch
 
         if torch.compiler.is_compiling():
             # Dynamo traces the keras.ops loop; it cannot trace this choice.
-            return KernelChoice("reference", fused, ("inside torch.compile",))
-    reasons: list[str] = []
+            return KernelChoice(
+                "reference", FUSED_KERNELS["torch"], ("inside torch.compile",)
+            )
+    kind, reasons = fused_kind(layer.cell)
+    dtype = keras.backend.standardize_dtype(layer.compute_dtype)
+    if kind is None:
+        fused, device_reasons = FUSED_KERNELS.get(backend), []
+    else:
+        fused, device_reasons = fast_kernel(backend, current_device(), kind, dtype)
+    if fused == "tf-cudnn" and _in_xla_function():
+        fused = "tf-fused"
+        device_reasons = [
+            "inside an XLA-compiled function: cuDNN's op does not compile"
+        ]
     if fused is None:
-        reasons.append(f"the {backend} backend has no fused kernel yet")
+        reasons = device_reasons + reasons
     if getattr(layer, "kernel", "auto") == "reference":
         reasons.append("kernel='reference' was asked for")
-    _, cell_reasons = fused_kind(layer.cell)
-    reasons += cell_reasons
     if training and layer.cell.recurrent_dropout > 0:
         reasons.append(
             f"recurrent_dropout={layer.cell.recurrent_dropout} (in training; "
             "the fused kernels have no recurrent dropout)"
         )
-    if reasons:
+    if reasons or fused is None:
         return KernelChoice("reference", fused, tuple(reasons))
-    return KernelChoice(fused, fused, ())
+    return KernelChoice(fused, fused, tuple(device_reasons))
 
 
 def check_strict(layer, choice: KernelChoice) -> None:

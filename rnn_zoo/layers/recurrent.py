@@ -166,6 +166,16 @@ class RNN(keras.layers.Layer):
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self.supports_masking = True
         self.carried_states = None
+        if (
+            keras.backend.backend() == "tensorflow"
+            and self.kernel != "reference"
+            and select.fused_kind(cell)[0] is not None
+            and select.current_device() == "GPU"
+        ):
+            # cuDNN's op does not compile with XLA: keep compile()'s
+            # jit_compile="auto" from turning XLA on around it, as
+            # keras.layers.LSTM does.
+            self.supports_jit = False
 
     @property
     def state_size(self) -> list[int]:
@@ -254,16 +264,25 @@ class RNN(keras.layers.Layer):
         training = bool(training) if isinstance(training, (bool, type(None))) else True
         choice = select.choose(self, training=training)
         select.check_strict(self, choice)
+
+        def reference():
+            return self._run_reference(
+                sequences, initial_state, weights, recurrent_mask, mask
+            )
+
         if choice.kernel == "tf-fused":
             result = self._run_tf(sequences, initial_state, weights, mask, training)
-        elif choice.kernel == "torch-fused":
+        elif choice.kernel == "tf-cudnn":
+            # A mask that is not right padding takes the reference loop, in a
+            # tf.cond branch: the fused op's hand-written gradient cannot be
+            # taken through one (TensorFlow loses the tensors it captures).
+            result = self._run_cudnn(sequences, initial_state, weights, mask, reference)
+        elif choice.kernel in ("torch-fused", "torch-cudnn"):
             result = self._run_torch(sequences, initial_state, weights, mask, training)
         else:
             result = None
         if result is None:
-            result = self._run_reference(
-                sequences, initial_state, weights, recurrent_mask, mask
-            )
+            result = reference()
         last_output, outputs, states = result
         if self.stateful:
             for variable, state in zip(self.states, states):
@@ -311,6 +330,25 @@ class RNN(keras.layers.Layer):
             zero_output_for_mask=self.zero_output_for_mask,
             training=bool(training),
             time_major=True,
+        )
+
+    def _run_cudnn(self, sequences, initial_state, weights, mask, fallback):
+        from rnn_zoo.kernels import cudnn
+
+        if sequences.shape[0] == 0:
+            return fallback()  # cuDNN refuses an empty batch
+        kind, _ = select.fused_kind(self.cell)
+        return cudnn.run_tf(
+            kind,
+            sequences,
+            initial_state,
+            weights,
+            self.cell.units,
+            fallback,
+            mask=mask,
+            go_backwards=self.go_backwards,
+            return_sequences=self.return_sequences,
+            zero_output_for_mask=self.zero_output_for_mask,
         )
 
     def _run_torch(self, sequences, initial_state, weights, mask, training):

@@ -31,6 +31,14 @@ CELLS = {
 }
 
 
+CUDNN_MODE = {
+    "lstm": "lstm",
+    "gru": "gru",
+    "simple_tanh": "rnn_tanh",
+    "simple_relu": "rnn_relu",
+}
+
+
 def _mask(kind, rng):
     if kind == "none":
         return None
@@ -59,6 +67,41 @@ def _pair(cell, **kwargs):
     )
     fast.set_weights(slow.get_weights())
     return fast, slow
+
+
+ON_GPU = select.current_device() == "GPU"
+
+
+@pytest.fixture(autouse=True)
+def full_float32_matmuls():
+    """On a GPU, float32 products in full precision (no TF32), so that cuDNN and
+    the reference loop agree to 1e-5 as they do on a CPU."""
+    if not ON_GPU:
+        yield
+        return
+    backend = keras.backend.backend()
+    if backend == "jax":
+        yield  # JAX runs the reference loop on every device
+    elif backend == "torch":
+        import torch
+
+        before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = (
+                before
+            )
+    else:
+        import tensorflow as tf
+
+        before = tf.config.experimental.tensor_float_32_execution_enabled()
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+        try:
+            yield
+        finally:
+            tf.config.experimental.enable_tensor_float_32_execution(before)
 
 
 @pytest.fixture
@@ -146,8 +189,9 @@ def _gradients(layer, x, h0, mask, probes, training):
         return tape.gradient(loss, [x, *h0, *layer.trainable_weights])
     import torch
 
-    x = torch.tensor(x, requires_grad=True)
-    h0 = [torch.tensor(h, requires_grad=True) for h in h0]
+    # On the layer's device (a GPU where there is one), as Keras puts it.
+    x = keras.ops.convert_to_tensor(x).requires_grad_(True)
+    h0 = [keras.ops.convert_to_tensor(h).requires_grad_(True) for h in h0]
     loss = loss_of(x, h0)
     weights = [w.value for w in layer.trainable_weights]
     return torch.autograd.grad(loss, [x, *h0, *weights])
@@ -172,9 +216,13 @@ def test_fused_gradients_match_reference(
     want = _gradients(slow, x, h0, mask, probes, True)
     # On TensorFlow, training=False saves nothing in the forward loop and
     # recomputes for the backward pass: the same gradients either way.
+    # cuDNN's vanilla-RNN backward on an H100 (torch 2.11, cuDNN 9.19) gave
+    # input gradients 2e-4 off in relative terms, without TF32; its LSTM and
+    # GRU stay within 1e-5.
+    tol = 3e-4 if ON_GPU and cell.startswith("simple") else 1e-5
     for training in (True, False):
         for g, w in zip(_gradients(fast, x, h0, mask, probes, training), want):
-            _close(g, w)
+            _close(g, w, tol)
 
 
 @TF_ONLY
@@ -185,6 +233,215 @@ def test_fused_kernel_is_the_default_on_tensorflow(cell):
     report = rnn_zoo.explain(layer)
     assert report[0]["training"] == report[0]["inference"] == "tf-fused"
     assert report[0]["reasons"] == []
+
+
+def test_cudnn_weights_are_in_torch_nn_layout():
+    # cuDNN's flat weight vector is torch.nn's parameters, flattened in
+    # order: checked against rnn_zoo's own converter to torch.nn, per cell.
+    torch = pytest.importorskip("torch")
+    from rnn_zoo.kernels import cudnn
+    from rnn_zoo.layers import convert
+
+    modules = {"lstm": "LSTM", "gru": "GRU", "simple_tanh": "RNN", "simple_relu": "RNN"}
+    for cell in sorted(CELLS):
+        layer, _ = _pair(cell)
+        state = convert.to_torch_state_dict(layer)
+        names = ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
+        want = np.concatenate([np.asarray(state[n]).reshape(-1) for n in names])
+        weights = layer.cell.step_weights("float32")
+        got = keras.ops.convert_to_numpy(cudnn.flat_params(cell, weights, U))
+        assert got.shape == (cudnn.num_params(cell, F, U),)
+        np.testing.assert_array_equal(got, want)
+        module = getattr(torch.nn, modules[cell])(F, U, batch_first=True)
+        assert sum(p.numel() for p in module.parameters()) == got.size
+
+
+@pytest.mark.parametrize(
+    "kind, ok", [("right", True), ("none", True), ("left", False), ("holes", False)]
+)
+def test_cudnn_takes_right_padding_only(kind, ok):
+    from rnn_zoo.kernels import cudnn
+
+    mask = _mask(kind, np.random.default_rng(0))
+    if mask is None:
+        mask = np.ones((B, T), bool)
+    lengths, right = cudnn.right_padded_lengths(keras.ops.convert_to_tensor(mask))
+    assert bool(keras.ops.convert_to_numpy(right)) is ok
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(lengths), mask.sum(1))
+    empty_row = np.arange(T)[None] < np.array([[T], [0], [2]])
+    _, right = cudnn.right_padded_lengths(keras.ops.convert_to_tensor(empty_row))
+    assert not bool(keras.ops.convert_to_numpy(right))
+
+
+def _emulated_cudnn_rnn_v3(calls):
+    """``CudnnRNNV3``'s documented contract in TensorFlow ops, for a CPU.
+
+    Written from cuDNN's formulas, not from rnn_zoo's cells: time-major
+    input, one layer, the canonical flat weights (``W_ih``, ``W_hh``, ``b_ih``,
+    ``b_hh``; gates ``i, f, g, o`` or ``r, z, n``), zero outputs past each
+    sequence's length and the states of its last real step.
+    """
+    import tensorflow as tf
+
+    def op(input, input_h, input_c, params, sequence_lengths, rnn_mode, **kwargs):
+        assert kwargs["time_major"] and kwargs["direction"] == "unidirectional"
+        calls.append(rnn_mode)
+        steps, _, features = input.shape
+        units = input_h.shape[-1]
+        gates = {"lstm": 4, "gru": 3}.get(rnn_mode, 1)
+        sizes = [gates * units * features, gates * units * units, gates * units]
+        w_ih, w_hh, b_ih, b_hh = tf.split(params, sizes + [gates * units])
+        w_ih = tf.reshape(w_ih, (gates * units, features))
+        w_hh = tf.reshape(w_hh, (gates * units, units))
+        h, c = input_h[0], input_c[0] if rnn_mode == "lstm" else None
+        outputs = []
+        for t in range(steps):
+            xw = tf.matmul(input[t], w_ih, transpose_b=True) + b_ih
+            hw = tf.matmul(h, w_hh, transpose_b=True) + b_hh
+            if rnn_mode == "lstm":
+                i, f, g, o = tf.split(xw + hw, 4, axis=-1)
+                c_new = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+                h_new = tf.sigmoid(o) * tf.tanh(c_new)
+            elif rnn_mode == "gru":
+                xr, xz, xn = tf.split(xw, 3, axis=-1)
+                hr, hz, hn = tf.split(hw, 3, axis=-1)
+                r, z = tf.sigmoid(xr + hr), tf.sigmoid(xz + hz)
+                n = tf.tanh(xn + r * hn)
+                h_new = (1 - z) * n + z * h
+            else:
+                act = tf.tanh if rnn_mode == "rnn_tanh" else tf.nn.relu
+                h_new = act(xw + hw)
+            real = (t < sequence_lengths)[:, None]
+            h = tf.where(real, h_new, h)
+            if c is not None:
+                c = tf.where(real, c_new, c)
+            outputs.append(tf.where(real, h_new, tf.zeros_like(h_new)))
+        c_out = c[None] if c is not None else input_c
+        return tf.stack(outputs), h[None], c_out, tf.zeros(()), tf.zeros(())
+
+    return op
+
+
+@pytest.fixture
+def emulated_gpu(monkeypatch):
+    """rnn_zoo sees a GPU and runs its cuDNN path with the op emulated on the CPU;
+    yields the list of the op's calls (one RNN mode per call)."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the cuDNN op is TensorFlow's")
+    from rnn_zoo.kernels import cudnn
+
+    calls = []
+    monkeypatch.setattr(select, "current_device", lambda: "GPU")
+    monkeypatch.setattr(cudnn, "_cudnn_rnn_v3", _emulated_cudnn_rnn_v3(calls))
+    yield calls
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("mask_kind", ["none", "right", "left", "holes"])
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_tf_cudnn_path_matches_reference(cell, mask_kind, go_backwards, emulated_gpu):
+    # The real op needs TensorFlow's GPU build (test_cudnn_is_chosen_on_a_gpu
+    # and the matrices above run it there). Here its contract is emulated:
+    # the weight layout, masks as lengths, go_backwards and the fallback
+    # for masks that are not right padding are rnn_zoo's and are checked.
+    rng = np.random.default_rng(5)
+    fast, slow = _pair(
+        cell,
+        return_sequences=True,
+        return_state=True,
+        go_backwards=go_backwards,
+        zero_output_for_mask=mask_kind == "holes",
+    )
+    assert select.choose(fast).kernel == "tf-cudnn"
+    assert fast.supports_jit is False  # compile(jit_compile="auto") keeps XLA off
+    x = rng.normal(size=(B, T, F)).astype("float32")
+    mask = _mask(mask_kind, rng)
+    h0 = [rng.normal(size=(B, U)).astype("float32") for _ in fast.state_size]
+    emulated_gpu.clear()
+    for got, want in zip(
+        fast(x, initial_state=h0, mask=mask), slow(x, initial_state=h0, mask=mask)
+    ):
+        _close(got, want)
+    # Eagerly tf.cond runs one branch: cuDNN for right padding, else the
+    # reference loop.
+    mode = CUDNN_MODE[cell]
+    assert emulated_gpu == ([mode] if mask_kind in ("none", "right") else [])
+    probes = [rng.normal(size=(U,)).astype("float32") for _ in range(3)]
+    want = _gradients(slow, x, h0, mask, probes, True)
+    for g, w in zip(_gradients(fast, x, h0, mask, probes, True), want):
+        _close(g, w)
+
+
+def test_tf_cudnn_path_in_a_compiled_model(emulated_gpu):
+    # In a tf.function both branches of the mask's tf.cond are traced; a
+    # left-padded batch takes the reference loop at run time.
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(4, T, F)).astype("float32")
+    y = rng.normal(size=(4, U)).astype("float32")
+    masks = [np.arange(T)[None] < np.array([[T], [3], [5], [1]])]
+    masks.append(masks[0][:, ::-1].copy())  # left padding
+    weights = []
+    for kernel in ("auto", "reference"):
+        keras.utils.set_random_seed(0)
+        sequences = keras.Input((T, F))
+        mask = keras.Input((T,), dtype="bool")
+        out = layers.LSTM(U, kernel=kernel)(sequences, mask=mask)
+        model = keras.Model([sequences, mask], out)
+        model.compile(optimizer="sgd", loss="mse")
+        assert model.jit_compile is False
+        for m in masks:
+            model.train_on_batch([x, m], y)
+        weights.append(model.get_weights())
+    assert "lstm" in emulated_gpu  # traced into the training graph
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_tf_cudnn_steps_aside_under_xla(emulated_gpu):
+    # cuDNN's op does not compile with XLA. compile(jit_compile=True) on a
+    # model with a cuDNN layer proceeds without XLA (Keras warns: the layer
+    # has supports_jit=False, as keras.layers.LSTM on a GPU); inside a
+    # user's own XLA function the layer runs tf-fused, and says why.
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(4, T, F)).astype("float32")
+    y = rng.normal(size=(4, U)).astype("float32")
+    sequences = keras.Input((T, F))
+    layer = layers.GRU(U)
+    model = keras.Model(sequences, layer(sequences))
+    with pytest.warns(UserWarning, match="jit_compile"):
+        model.compile(optimizer="sgd", loss="mse", jit_compile=True)
+    assert model.jit_compile is False
+    emulated_gpu.clear()
+    model.train_on_batch(x, y)
+    assert emulated_gpu == ["gru"]
+    import tensorflow as tf
+
+    @tf.function(jit_compile=True)
+    def choice():
+        picked = select.choose(layer, training=True)
+        assert picked.kernel == "tf-fused"
+        assert "XLA" in picked.reasons[0]
+        return tf.constant(0)
+
+    choice()
+
+
+@pytest.mark.skipif(not ON_GPU, reason="cuDNN needs a GPU")
+def test_cudnn_is_chosen_on_a_gpu():
+    backend = keras.backend.backend()
+    want = {"jax": "reference", "torch": "torch-cudnn", "tensorflow": "tf-cudnn"}
+    for cell in ("lstm", "gru"):
+        layer = CELLS[cell]()
+        assert select.choose(layer, training=True).kernel == want[backend]
+        report = rnn_zoo.explain(layer)[0]
+        assert report["device"] == "GPU"
+        assert report["training"] == report["inference"] == want[backend]
+    if backend == "jax":
+        assert "jax.experimental.rnn" in report["reasons"][0]
+    if backend == "tensorflow":
+        bf16 = select.choose(CELLS["lstm"](dtype="mixed_bfloat16"), training=True)
+        assert bf16.kernel == "tf-fused"
+        assert any("bfloat16" in r for r in bf16.reasons), bf16
 
 
 def test_explain_lists_each_recurrent_layer_and_why():
@@ -198,9 +455,13 @@ def test_explain_lists_each_recurrent_layer_and_why():
     names = [row["layer"] for row in report]
     assert len(report) == 6, names
     by_type = [(row["type"], row["training"], row["inference"]) for row in report]
-    fused = select.FUSED_KERNELS.get(keras.backend.backend(), "reference")
-    assert by_type[:2] == [("LSTM", fused, fused)] * 2
-    assert by_type[2] == ("GRU", "reference", fused)
+    backend, device = keras.backend.backend(), select.current_device()
+
+    def fast(kind):
+        return select.fast_kernel(backend, device, kind, "float32")[0] or "reference"
+
+    assert by_type[:2] == [("LSTM", fast("lstm"), fast("lstm"))] * 2
+    assert by_type[2] == ("GRU", "reference", fast("gru"))
     assert "recurrent_dropout=0.25" in report[2]["reasons"][-1]
     assert by_type[3] == ("SimpleRNN", "reference", "reference")
     assert any("activation='sigmoid'" in r for r in report[3]["reasons"])
