@@ -19,7 +19,8 @@ Only the public layer API is used (``rnn_zoo.layers.LSTM`` ...), so the figures
 are for whatever kernel the layers choose; ``rnn_zoo.explain``'s report is
 recorded per case. Keras runs on the backend that
 ``KERAS_BACKEND`` selects (TensorFlow by default) through ``train_on_batch`` /
-``predict_on_batch``; PyTorch is called directly, on the CPU. Results go to
+``predict_on_batch``; PyTorch is called directly, on a CUDA GPU where it
+sees one (each case then waits for the GPU), else on the CPU. Results go to
 ``--output``: results.json, results.md and results.png. Nothing here asserts
 anything about time: run it on a quiet machine and say when it was not.
 """
@@ -50,6 +51,9 @@ CELLS = {
     "simple": (zoo_layers.SimpleRNN, keras.layers.SimpleRNN, "RNN", 1),
 }
 IMPLS = ("rnn_zoo", "keras", "torch")
+# Opt-in (--impls): rnn_zoo's layers with kernel="reference", the generic
+# keras.ops loop, to show what the fast kernel (cuDNN on a GPU) is worth.
+GENERIC = "rnn_zoo-generic"
 MODES = ("train", "inference")
 DTYPES = ("float32", "mixed")
 MASKS = ("none", "right")
@@ -58,8 +62,9 @@ MIXED_MEANS = (
     "Keras (rnn_zoo and keras.layers): the recurrent layer under the "
     "`mixed_bfloat16` dtype policy (float32 variables, bfloat16 computation and "
     "output; the loss is computed in float32, no loss scaling). PyTorch: the "
-    "forward pass inside `torch.autocast('cpu', dtype=torch.bfloat16)` (float32 "
-    "parameters; only the ops on autocast's CPU bfloat16 list run in bfloat16; "
+    "forward pass inside `torch.autocast(device, dtype=torch.bfloat16)` on its "
+    "device, CPU or CUDA (float32 "
+    "parameters; only the ops on autocast's bfloat16 list run in bfloat16; "
     "the table below says what each torch.nn module returned), loss and "
     "backward in float32. Where autocast fails (oneDNN's LSTM on CPUs without "
     "AVX512-BF16), the module and inputs are cast to bfloat16 instead, and "
@@ -129,6 +134,16 @@ def _matmul_rates(size: int, repeats: int = 5) -> dict[str, float]:
 
         ta, tb = torch.from_numpy(a), torch.from_numpy(b)
         products["torch"] = lambda: torch.mm(ta, tb)
+        if torch.cuda.is_available():
+            # Full float32 (no TF32), as the recurrent cases run by default
+            # only where a library allows TF32 itself.
+            ca, cb = ta.cuda(), tb.cuda()
+
+            def cuda_mm():
+                torch.mm(ca, cb)
+                torch.cuda.synchronize()
+
+            products["torch-cuda"] = cuda_mm
     with contextlib.suppress(ImportError):
         import tensorflow as tf
 
@@ -182,15 +197,26 @@ def _keras_cases(layer, x, y, mask) -> dict[str, Callable[[], object]]:
     }
 
 
+def torch_device() -> str:
+    """Where torch.nn runs: ``"cuda"`` where PyTorch sees a GPU, else ``"cpu"``."""
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def _torch_cases(cell, x, y, lengths, dtype, units):
     """Train and inference closures for torch.nn, and how "mixed" ran there."""
     import torch
     from torch.nn.utils.rnn import pack_padded_sequence
 
+    device = torch_device()
     torch.manual_seed(0)
     module = getattr(torch.nn, CELLS[cell][2])(x.shape[-1], units, batch_first=True)
+    module.to(device)
     optimizer = torch.optim.Adam(module.parameters())
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
     lengths_t = None if lengths is None else torch.from_numpy(lengths)
     use_autocast = dtype == "mixed"
 
@@ -201,7 +227,7 @@ def _torch_cases(cell, x, y, lengths, dtype, units):
                 xt, lengths_t, batch_first=True, enforce_sorted=False
             )
         context = (
-            torch.autocast("cpu", dtype=torch.bfloat16)
+            torch.autocast(device, dtype=torch.bfloat16)
             if use_autocast
             else contextlib.nullcontext()
         )
@@ -210,15 +236,22 @@ def _torch_cases(cell, x, y, lengths, dtype, units):
         final = final[0] if isinstance(final, tuple) else final
         return final[-1]  # (batch, units): the state after each real last step
 
+    def wait():
+        # CUDA runs asynchronously: a case ends when the GPU is done.
+        if device == "cuda":
+            torch.cuda.synchronize()
+
     def train():
         optimizer.zero_grad()
         loss = torch.mean((forward().float() - yt) ** 2)
         loss.backward()
         optimizer.step()
+        wait()
 
     def infer():
         with torch.inference_mode():
             forward()
+        wait()
 
     how = {}
     if dtype == "mixed":
@@ -244,6 +277,8 @@ def _torch_cases(cell, x, y, lengths, dtype, units):
 
 def _make_layer(impl: str, cell: str, dtype: str, units: int):
     layer_dtype = "mixed_bfloat16" if dtype == "mixed" else "float32"
+    if impl == GENERIC:
+        return CELLS[cell][0](units, dtype=layer_dtype, kernel="reference")
     layer_class = CELLS[cell][0] if impl == "rnn_zoo" else CELLS[cell][1]
     return layer_class(units, dtype=layer_dtype)
 
@@ -292,7 +327,7 @@ def _run_config(args, cell, dtype, mask_kind, steps) -> list[dict]:
             else:
                 layer = _make_layer(impl, cell, dtype, args.units)
                 fns = _keras_cases(layer, x, y, mask)
-                if impl == "rnn_zoo":
+                if impl in ("rnn_zoo", GENERIC):
                     extra["kernel"] = _explain(layer)
         except Exception as error:
             fns, setup_error = {}, f"{type(error).__name__}: {error}"
@@ -312,7 +347,7 @@ def _run_config(args, cell, dtype, mask_kind, steps) -> list[dict]:
             found[(impl, mode)] = case
     for mode in args.modes:
         zoo = found.get(("rnn_zoo", mode))
-        for other in ("keras", "torch"):
+        for other in ("keras", "torch", GENERIC):
             theirs = found.get((other, mode))
             if zoo and theirs and zoo["ms"] and theirs["ms"]:
                 zoo[f"vs_{other}"] = theirs["ms"] / zoo["ms"]
@@ -333,7 +368,7 @@ def _print_cases(cases):
     zoo = next((c for c in cases if c["impl"] == "rnn_zoo"), {})
     ratios = "  ".join(
         f"{other}/rnn_zoo {zoo[f'vs_{other}']:.2f}"
-        for other in ("keras", "torch")
+        for other in ("keras", "torch", GENERIC)
         if f"vs_{other}" in zoo
     )
     print(
@@ -348,6 +383,21 @@ def _print_cases(cases):
 
 
 # ---------------------------------------------------------------- reporting
+
+
+def _keras_device() -> str:
+    from rnn_zoo.kernels.select import current_device
+
+    return current_device()
+
+
+def _gpu_name() -> str | None:
+    with contextlib.suppress(ImportError):
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_name(0)
+    return None
 
 
 def machine_info() -> dict:
@@ -370,7 +420,9 @@ def machine_info() -> dict:
         "cores": os.cpu_count(),
         "platform": platform.platform(),
         "keras_backend": keras.backend.backend(),
-        "torch_device": "cpu",
+        "keras_device": _keras_device(),
+        "torch_device": torch_device(),
+        "gpu": _gpu_name(),
         "versions": versions,
     }
 
@@ -403,8 +455,11 @@ def markdown(result: dict) -> str:
     lines = [
         "# rnn_zoo recurrent layers vs keras.layers vs torch.nn",
         "",
-        f"{machine['cpu']}, {machine['cores']} cores; Keras backend "
-        f"{machine['keras_backend']}, torch on {machine['torch_device']}; {versions}.",
+        f"{machine['cpu']}, {machine['cores']} cores"
+        + (f", {machine['gpu']}" if machine.get("gpu") else "")
+        + f"; Keras backend {machine['keras_backend']} on "
+        f"{machine.get('keras_device', 'CPU')}, torch on {machine['torch_device']}; "
+        f"{versions}.",
         f"Run {result['started']} to {result['finished']}; load average "
         f"{result['load_before']} before, {result['load_after']} after.",
         f"One layer, batch {config['batch']}, {config['features']} inputs, "
@@ -484,6 +539,29 @@ def markdown(result: dict) -> str:
             + " | ".join(_fmt(impls.get(i, {}).get("x_floor"), ".2f") for i in IMPLS)
             + " |"
         )
+    generic = [
+        (key, impls)
+        for key, impls in groups.items()
+        if impls.get(GENERIC, {}).get("ms")
+    ]
+    if generic:
+        lines += [
+            "",
+            "## rnn_zoo's kernel against its generic loop (kernel='reference')",
+            "",
+            "| cell | mode | dtype | mask | T | kernel | ms | generic ms | "
+            "generic / kernel |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for key, impls in generic:
+            zoo = impls.get("rnn_zoo", {})
+            lines.append(
+                "| "
+                + " | ".join(str(k) for k in key)
+                + f" | {_kernel_label(zoo.get('kernel'), key[1])} | "
+                f"{_fmt(zoo.get('ms'))} | {_fmt(impls[GENERIC]['ms'])} | "
+                f"{_fmt(zoo.get('vs_' + GENERIC), '.2f')} |"
+            )
     failed = [c for c in cases if "error" in c]
     if failed:
         lines += ["", "## Failed cases", ""]
@@ -575,7 +653,9 @@ def _parser() -> argparse.ArgumentParser:
         help="tiny sizes (batch 8, T=10, 16 inputs, 32 units), 1 repeat, float32",
     )
     parser.add_argument("--cells", nargs="+", choices=list(CELLS), default=list(CELLS))
-    parser.add_argument("--impls", nargs="+", choices=IMPLS, default=list(IMPLS))
+    parser.add_argument(
+        "--impls", nargs="+", choices=[*IMPLS, GENERIC], default=list(IMPLS)
+    )
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--dtypes", nargs="+", choices=DTYPES, default=None)
     parser.add_argument("--masks", nargs="+", choices=MASKS, default=list(MASKS))
