@@ -100,8 +100,8 @@ def right_padded_lengths(mask):
     return lengths, ok
 
 
-def _keras_masking(outputs, last, mask, zero_output_for_mask, go_backwards):
-    """Keras's outputs at padded steps from cuDNN's (zeros there).
+def keras_masking(outputs, last, mask, zero_output_for_mask, go_backwards):
+    """Keras's outputs at padded steps from cuDNN's or a packed sequence's (zeros there).
 
     ``outputs`` is batch-major, in processing order; ``last`` the output at
     each row's last real step (cuDNN's final ``h``).
@@ -193,7 +193,7 @@ def run_tf(
                 tf.reverse_sequence(ys, lengths, seq_axis=0, batch_axis=1), [0]
             )
         outputs = tf.transpose(ys, (1, 0, 2))
-        last, outputs = _keras_masking(
+        last, outputs = keras_masking(
             outputs, states[0], mask, zero_output_for_mask, go_backwards
         )
         return last, outputs if return_sequences else None, states
@@ -211,6 +211,7 @@ __all__ = [
     "CUDNN_MODES",
     "canonical_weights",
     "flat_params",
+    "keras_masking",
     "num_params",
     "right_padded_lengths",
     "run_tf",

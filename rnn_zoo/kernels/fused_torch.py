@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from rnn_zoo.kernels.cudnn import canonical_weights
+from rnn_zoo.kernels.cudnn import canonical_weights, keras_masking, right_padded_lengths
 
 OPS = {
     "lstm": torch.lstm,
@@ -47,15 +47,10 @@ def _params(kind, weights, units):
 
 def _right_padded_lengths(mask):
     """Sequence lengths if ``mask`` is right padding with no empty row, else None."""
+    lengths, ok = right_padded_lengths(mask)
     if mask.device.type == "meta":  # Keras computing output shapes
-        return mask.sum(dim=1)
-    lengths = mask.sum(dim=1)
-    steps = torch.arange(mask.shape[1], device=mask.device)
-    if bool((lengths == 0).any()) or not bool(
-        torch.equal(mask, steps[None] < lengths[:, None])
-    ):
-        return None
-    return lengths
+        return lengths
+    return lengths if bool(ok) else None
 
 
 def run_torch(
@@ -117,10 +112,8 @@ def run_torch(
     outputs, _ = torch.nn.utils.rnn.pad_packed_sequence(
         packed_out, batch_first=True, total_length=sequences.shape[1]
     )
-    last = finals[0]  # the output at each sequence's last real step
-    if zero_output_for_mask:
-        last_output = torch.where(mask[:, -1:], last, torch.zeros_like(last))
-    else:
-        outputs = torch.where(mask[..., None], outputs, last[:, None])
-        last_output = last
+    # finals[0]: the output at each sequence's last real step.
+    last_output, outputs = keras_masking(
+        outputs, finals[0], mask, zero_output_for_mask, go_backwards=False
+    )
     return last_output, outputs if return_sequences else None, finals
