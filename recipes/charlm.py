@@ -49,9 +49,8 @@ import time
 import keras
 import numpy as np
 
-from rnn_zoo import build_generator, generate
+from rnn_zoo import build_generator, generate, training
 from rnn_zoo.data import austen
-from rnn_zoo.recipes import _common
 
 RECIPE = "charlm"
 DESCRIPTION = (
@@ -129,7 +128,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     >>> args.units, args.cell
     (64, 'gru')
     """
-    parser = _common.base_parser(
+    parser = training.base_parser(
         RECIPE,
         "Train a character-level language model on Pride and Prejudice.",
         defaults=dict(
@@ -143,7 +142,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             seed=SEED,
         ),
     )
-    return _common.check_args(parser, parser.parse_args(argv))
+    return training.check_args(parser, parser.parse_args(argv))
 
 
 """
@@ -159,14 +158,14 @@ def _split(args: argparse.Namespace) -> austen.AustenData:
     return austen.load_austen(max_chars=SMOKE_CHARS if args.smoke else None)
 
 
-def load_data(args: argparse.Namespace) -> _common.RecipeData:
+def load_data(args: argparse.Namespace) -> training.RecipeData:
     """The three splits as batched ``tf.data`` pipelines of ``(inputs, targets)``.
 
     Args:
         args: the recipe's flags (``batch_size``, ``seed``, ``smoke`` are read).
 
     Returns:
-        A :class:`~rnn_zoo.recipes._common.RecipeData` whose ``info`` holds
+        A :class:`~rnn_zoo.recipes.training.RecipeData` whose ``info`` holds
         ``vocabulary`` (``vocabulary[i]`` has id ``i + 4``), ``vocab_size``,
         ``start_id``, ``seq_length``, ``generate_length`` (characters the
         export samples), ``chapters`` and ``num_characters`` per split.
@@ -201,7 +200,7 @@ def load_data(args: argparse.Namespace) -> _common.RecipeData:
             name: len(getattr(split, name)) for name in ("train", "validation", "test")
         },
     }
-    return _common.RecipeData(
+    return training.RecipeData(
         train=dataset("train", shuffle=True),
         validation=dataset("validation"),
         test=dataset("test"),
@@ -286,7 +285,7 @@ one chunk position), and the n-gram baselines on the same characters.
 
 
 def evaluate(
-    model: keras.Model, data: _common.RecipeData, args: argparse.Namespace
+    model: keras.Model, data: training.RecipeData, args: argparse.Namespace
 ) -> dict:
     """Test bits per character of a language model, and of the n-gram baselines.
 
@@ -573,12 +572,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     # ## Model
     # In --strategy's scope: the variables are mirrored on every replica.
-    with _common.strategy_scope(args):
+    with training.strategy_scope(args):
         model = build_model(args, info)
     model.summary()
 
     # ## Train
-    epochs_run, best_epoch, train_seconds = _common.fit(
+    epochs_run, best_epoch, train_seconds = training.fit(
         model, data, args, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS
     )
 
@@ -605,7 +604,7 @@ def main(argv: list[str] | None = None) -> dict:
         {
             "samples": {prompt: text for prompt, text in zip(PROMPTS, samples)},
             "num_characters": info["num_characters"],
-            **_common.run_record(
+            **training.run_record(
                 args,
                 start,
                 epochs_run,
@@ -623,8 +622,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
     # ## Save and export
-    _common.save_run(RECIPE, args, model, info, metrics)
-    export_dir = export(model, info, os.path.join(args.output, _common.EXPORT_DIR))
+    training.save_run(RECIPE, args, model, info, metrics)
+    export_dir = export(model, info, os.path.join(args.output, training.EXPORT_DIR))
 
     # ## Inference
     # The exported SavedModel continues raw strings in its own graph; loading

@@ -46,9 +46,8 @@ import time
 import keras
 import numpy as np
 
-from rnn_zoo import build_forecaster
+from rnn_zoo import build_forecaster, training
 from rnn_zoo.data import co2 as co2_data
-from rnn_zoo.recipes import _common
 
 RECIPE = "co2"
 DESCRIPTION = "Mauna Loa CO2: forecast the next weeks vs a seasonal-naive baseline"
@@ -108,7 +107,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     >>> args.mode, args.window, args.horizon
     ('autoregressive', 104, 52)
     """
-    parser = _common.base_parser(
+    parser = training.base_parser(
         RECIPE,
         "Train a weekly CO2 forecaster on the Mauna Loa record (statsmodels).",
         defaults=dict(
@@ -152,7 +151,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         )
     if args.horizon < 1:
         parser.error(f"--horizon must be a positive integer, got {args.horizon}")
-    return _common.check_args(parser, args)
+    return training.check_args(parser, args)
 
 
 """
@@ -175,7 +174,7 @@ def _load(args: argparse.Namespace) -> co2_data.Co2Data:
     )
 
 
-def load_data(args: argparse.Namespace) -> _common.RecipeData:
+def load_data(args: argparse.Namespace) -> training.RecipeData:
     """The three splits as batched ``tf.data`` pipelines of scaled windows.
 
     Args:
@@ -183,7 +182,7 @@ def load_data(args: argparse.Namespace) -> _common.RecipeData:
             ``seed``, ``smoke`` are read).
 
     Returns:
-        A :class:`~rnn_zoo.recipes._common.RecipeData` of ``(inputs
+        A :class:`~rnn_zoo.recipes.training.RecipeData` of ``(inputs
         (batch, window, 1), targets (batch, horizon, 1))`` whose ``info``
         holds ``window``, ``horizon``, ``scale``, the periods and the window
         counts.
@@ -205,7 +204,7 @@ def load_data(args: argparse.Namespace) -> _common.RecipeData:
             seed=args.seed,
         )
 
-    return _common.RecipeData(
+    return training.RecipeData(
         train=dataset(data.train, shuffle=True),
         validation=dataset(data.validation),
         test=dataset(data.test),
@@ -340,7 +339,7 @@ def _errors(forecast: np.ndarray, targets: np.ndarray, prefix: str) -> dict:
 
 
 def evaluate(
-    model: keras.Model, data: _common.RecipeData, args: argparse.Namespace
+    model: keras.Model, data: training.RecipeData, args: argparse.Namespace
 ) -> dict:
     """Test-split errors of a trained forecaster in ppm, and the baseline's.
 
@@ -518,12 +517,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     # ## Model
     # In --strategy's scope: the variables are mirrored on every replica.
-    with _common.strategy_scope(args):
+    with training.strategy_scope(args):
         model = build_model(args, info)
     model.summary()
 
     # ## Train
-    epochs_run, best_epoch, train_seconds = _common.fit(
+    epochs_run, best_epoch, train_seconds = training.fit(
         model, data, args, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS
     )
 
@@ -538,7 +537,7 @@ def main(argv: list[str] | None = None) -> dict:
     metrics.update(
         {
             "num_windows": counts,
-            **_common.run_record(
+            **training.run_record(
                 args,
                 start,
                 epochs_run,
@@ -551,8 +550,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
     # ## Save and export
-    _common.save_run(RECIPE, args, model, info, metrics)
-    export_dir = export(model, info, os.path.join(args.output, _common.EXPORT_DIR))
+    training.save_run(RECIPE, args, model, info, metrics)
+    export_dir = export(model, info, os.path.join(args.output, training.EXPORT_DIR))
 
     # ## Inference
     # The exported SavedModel takes the last `window` weeks in ppm and needs

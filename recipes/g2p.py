@@ -76,10 +76,15 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from rnn_zoo import beam_search, build_decoding_model, build_seq2seq, greedy_decode
+from rnn_zoo import (
+    beam_search,
+    build_decoding_model,
+    build_seq2seq,
+    greedy_decode,
+    training,
+)
 from rnn_zoo.data import cmudict as cmudict_data
 from rnn_zoo.export import export_char_seq2seq
-from rnn_zoo.recipes import _common
 
 RECIPE = "g2p"
 DESCRIPTION = (
@@ -153,7 +158,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     >>> args.max_train_words, args.bidirectional
     (0, True)
     """
-    parser = _common.base_parser(
+    parser = training.base_parser(
         RECIPE,
         "Train an English grapheme -> phoneme encoder-decoder on CMUdict.",
         defaults=dict(
@@ -199,7 +204,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="predict stress-marked vowels (69 phonemes) instead of CMUdict's 39",
     )
-    args = _common.check_args(parser, parser.parse_args(argv))
+    args = training.check_args(parser, parser.parse_args(argv))
     if args.max_train_words < 0:
         parser.error(
             f"--max-train-words must be 0 (all) or positive, got {args.max_train_words}"
@@ -234,7 +239,7 @@ def _splits(args: argparse.Namespace):
     return data, train, validation, test
 
 
-def load_data(args: argparse.Namespace) -> _common.RecipeData:
+def load_data(args: argparse.Namespace) -> training.RecipeData:
     """The three splits as batched ``tf.data`` pipelines for teacher forcing.
 
     Args:
@@ -242,7 +247,7 @@ def load_data(args: argparse.Namespace) -> _common.RecipeData:
             ``max_train_words``, ``keep_stress`` are read).
 
     Returns:
-        A :class:`~rnn_zoo.recipes._common.RecipeData` of
+        A :class:`~rnn_zoo.recipes.training.RecipeData` of
         ``({"source_ids", "target_ids"}, targets)`` batches; its ``info``
         holds ``graphemes`` and ``phonemes`` (the token of each id),
         ``max_source_length``, ``max_target_length``, ``keep_stress``,
@@ -276,7 +281,7 @@ def load_data(args: argparse.Namespace) -> _common.RecipeData:
             "test": len(test),
         },
     }
-    return _common.RecipeData(
+    return training.RecipeData(
         train=dataset(train, shuffle=True),
         validation=dataset(validation),
         test=dataset(test),
@@ -500,7 +505,7 @@ def pronounce(
 
 
 def evaluate(
-    model: keras.Model, data: _common.RecipeData, args: argparse.Namespace
+    model: keras.Model, data: training.RecipeData, args: argparse.Namespace
 ) -> dict:
     """Test-word error rates of a trained g2p model, and of the baseline.
 
@@ -704,13 +709,13 @@ def main(argv: list[str] | None = None) -> dict:
 
     # ## Model
     # In --strategy's scope: the variables are mirrored on every replica.
-    with _common.strategy_scope(args):
+    with training.strategy_scope(args):
         model = build_model(args, info)
     model.summary()
 
     # ## Train
     # Teacher forcing: the decoder reads the true previous phoneme.
-    epochs_run, best_epoch, train_seconds = _common.fit(
+    epochs_run, best_epoch, train_seconds = training.fit(
         model, data, args, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS
     )
 
@@ -726,7 +731,7 @@ def main(argv: list[str] | None = None) -> dict:
     metrics.update(
         {
             "num_words": counts,
-            **_common.run_record(
+            **training.run_record(
                 args,
                 start,
                 epochs_run,
@@ -740,11 +745,11 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
     # ## Save and export
-    _common.save_run(RECIPE, args, model, info, metrics)
+    training.save_run(RECIPE, args, model, info, metrics)
     export_dir = export(
         model,
         info,
-        os.path.join(args.output, _common.EXPORT_DIR),
+        os.path.join(args.output, training.EXPORT_DIR),
         beam_width=args.beam_width,
         length_penalty=args.length_penalty,
     )

@@ -53,9 +53,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from rnn_zoo import build_generator, generate
+from rnn_zoo import build_generator, generate, training
 from rnn_zoo.data import names as names_data
-from rnn_zoo.recipes import _common
 
 RECIPE = "generate_names"
 DESCRIPTION = "generate surnames conditioned on a language (faker's surname lists)"
@@ -121,7 +120,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     >>> args.units, args.cell
     (64, 'lstm')
     """
-    parser = _common.base_parser(
+    parser = training.base_parser(
         RECIPE,
         "Train a language-conditioned surname generator on faker's surname lists.",
         defaults=dict(
@@ -135,7 +134,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             seed=SEED,
         ),
     )
-    return _common.check_args(parser, parser.parse_args(argv))
+    return training.check_args(parser, parser.parse_args(argv))
 
 
 """
@@ -238,14 +237,14 @@ def _names(args: argparse.Namespace) -> names_data.NamesData:
     )
 
 
-def load_data(args: argparse.Namespace) -> _common.RecipeData:
+def load_data(args: argparse.Namespace) -> training.RecipeData:
     """The three splits as batched ``tf.data`` pipelines for teacher forcing.
 
     Args:
         args: the recipe's flags (``seed``, ``batch_size``, ``smoke`` are read).
 
     Returns:
-        A :class:`~rnn_zoo.recipes._common.RecipeData` of
+        A :class:`~rnn_zoo.recipes.training.RecipeData` of
         ``({"token_ids", "condition"}, targets)`` batches; its ``info`` holds
         ``languages``, ``tokens`` (the token of each id), ``max_length``
         (steps to generate: the longest training name and its end) and
@@ -275,7 +274,7 @@ def load_data(args: argparse.Namespace) -> _common.RecipeData:
             "test": len(data.test),
         },
     }
-    return _common.RecipeData(
+    return training.RecipeData(
         train=dataset(data.train, shuffle=True),
         validation=dataset(data.validation),
         test=dataset(data.test),
@@ -511,7 +510,7 @@ def sample_names(
 
 
 def evaluate(
-    model: keras.Model, data: _common.RecipeData, args: argparse.Namespace
+    model: keras.Model, data: training.RecipeData, args: argparse.Namespace
 ) -> dict:
     """Held-out perplexities, the bigram baseline's, and what the samples copy.
 
@@ -731,13 +730,13 @@ def main(argv: list[str] | None = None) -> dict:
 
     # ## Model
     # In --strategy's scope: the variables are mirrored on every replica.
-    with _common.strategy_scope(args):
+    with training.strategy_scope(args):
         model = build_model(args, info)
     model.summary()
 
     # ## Train
     # Teacher forcing: the model reads the true previous character.
-    epochs_run, best_epoch, train_seconds = _common.fit(
+    epochs_run, best_epoch, train_seconds = training.fit(
         model, data, args, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS
     )
 
@@ -764,7 +763,7 @@ def main(argv: list[str] | None = None) -> dict:
         {
             "samples": samples,
             "num_names": counts,
-            **_common.run_record(
+            **training.run_record(
                 args,
                 start,
                 epochs_run,
@@ -780,8 +779,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
     # ## Save and export
-    _common.save_run(RECIPE, args, model, info, metrics)
-    export_dir = export(model, info, os.path.join(args.output, _common.EXPORT_DIR))
+    training.save_run(RECIPE, args, model, info, metrics)
+    export_dir = export(model, info, os.path.join(args.output, training.EXPORT_DIR))
 
     # ## Inference
     # The exported SavedModel samples in its own graph; loading it needs only

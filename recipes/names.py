@@ -43,10 +43,9 @@ import time
 import keras
 import numpy as np
 
-from rnn_zoo import build_classifier
+from rnn_zoo import build_classifier, training
 from rnn_zoo.data import names as names_data
 from rnn_zoo.export import export_char_classifier
-from rnn_zoo.recipes import _common
 
 RECIPE = "names"
 DESCRIPTION = "surname -> language (14 languages, faker's surname lists)"
@@ -104,7 +103,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     >>> args.cell, args.units
     ('gru', 128)
     """
-    parser = _common.base_parser(
+    parser = training.base_parser(
         RECIPE,
         "Train a surname -> language classifier on faker's surname lists.",
         defaults=dict(
@@ -125,7 +124,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="build the same model with Keras's own recurrent layers instead of rnn_zoo's",
     )
-    return _common.check_args(parser, parser.parse_args(argv))
+    return training.check_args(parser, parser.parse_args(argv))
 
 
 """
@@ -137,14 +136,14 @@ Surnames from 14 faker locales, ambiguous names dropped, a stratified
 """
 
 
-def load_data(args: argparse.Namespace) -> _common.RecipeData:
+def load_data(args: argparse.Namespace) -> training.RecipeData:
     """The three splits as batched ``tf.data`` pipelines of ``(ids, label)``.
 
     Args:
         args: the recipe's flags (``seed``, ``batch_size``, ``smoke`` are read).
 
     Returns:
-        A :class:`~rnn_zoo.recipes._common.RecipeData` whose ``info`` holds
+        A :class:`~rnn_zoo.recipes.training.RecipeData` whose ``info`` holds
         ``languages``, ``vocabulary``, ``vocab_size``, ``max_length``,
         ``majority_label`` (the most common training language) and
         ``num_names`` (per split).
@@ -183,7 +182,7 @@ def load_data(args: argparse.Namespace) -> _common.RecipeData:
             "ambiguous_dropped": data.num_ambiguous,
         },
     }
-    return _common.RecipeData(
+    return training.RecipeData(
         train=dataset(data.train, shuffle=True),
         validation=dataset(data.validation),
         test=dataset(data.test),
@@ -344,7 +343,7 @@ per-language accuracy shows whether small languages are neglected.
 
 
 def evaluate(
-    model: keras.Model, data: _common.RecipeData, args: argparse.Namespace
+    model: keras.Model, data: training.RecipeData, args: argparse.Namespace
 ) -> dict:
     """Test-split metrics of a trained names model.
 
@@ -447,12 +446,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     # ## Model
     # In --strategy's scope: the variables are mirrored on every replica.
-    with _common.strategy_scope(args):
+    with training.strategy_scope(args):
         model = build_model(args, info)
     model.summary()
 
     # ## Train
-    epochs_run, best_epoch, train_seconds = _common.fit(
+    epochs_run, best_epoch, train_seconds = training.fit(
         model, data, args, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS
     )
 
@@ -467,7 +466,7 @@ def main(argv: list[str] | None = None) -> dict:
     metrics.update(
         {
             "num_names": counts,
-            **_common.run_record(
+            **training.run_record(
                 args,
                 start,
                 epochs_run,
@@ -495,8 +494,8 @@ def main(argv: list[str] | None = None) -> dict:
             ensure_ascii=False,
             indent=1,
         )
-    _common.save_run(RECIPE, args, model, info, metrics)
-    export_dir = export(model, info, os.path.join(args.output, _common.EXPORT_DIR))
+    training.save_run(RECIPE, args, model, info, metrics)
+    export_dir = export(model, info, os.path.join(args.output, training.EXPORT_DIR))
 
     # ## Inference
     # The exported SavedModel answers raw strings; loading it needs only

@@ -52,9 +52,8 @@ import time
 import keras
 import numpy as np
 
-from rnn_zoo import build_classifier
+from rnn_zoo import build_classifier, training
 from rnn_zoo.export import write_classifier_archive
-from rnn_zoo.recipes import _common
 
 RECIPE = "sentiment"
 DESCRIPTION = (
@@ -133,7 +132,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     >>> args.tfds, args.data_dir, args.download
     ('imdb_reviews', '/data/tfds', False)
     """
-    parser = _common.base_parser(
+    parser = training.base_parser(
         RECIPE,
         "Train a review sentiment classifier on a tfds catalog text dataset.",
         defaults=dict(
@@ -179,7 +178,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=SEQUENCE_LENGTH,
         help=f"words read per review (default {SEQUENCE_LENGTH})",
     )
-    args = _common.check_args(parser, parser.parse_args(argv))
+    args = training.check_args(parser, parser.parse_args(argv))
     if args.max_tokens < 3:
         parser.error(
             f"--max-tokens must be at least 3 (padding, unknown word and one "
@@ -352,7 +351,7 @@ def _label_counts(ds, num_labels: int) -> np.ndarray:
     return np.bincount(labels, minlength=num_labels)
 
 
-def load_data(args: argparse.Namespace) -> _common.RecipeData:
+def load_data(args: argparse.Namespace) -> training.RecipeData:
     """The three splits as batched ``tf.data`` pipelines of ``(word ids, label)``.
 
     Args:
@@ -361,7 +360,7 @@ def load_data(args: argparse.Namespace) -> _common.RecipeData:
             ``smoke`` are read).
 
     Returns:
-        A :class:`~rnn_zoo.recipes._common.RecipeData`; word ids are int32
+        A :class:`~rnn_zoo.recipes.training.RecipeData`; word ids are int32
         ``(batch, sequence_length)``, labels int32 ``(batch,)``. Its ``info``
         holds ``tfds``, ``labels``, ``vocabulary``, ``vocab_size``,
         ``sequence_length``, ``splits``, ``num_examples``,
@@ -429,7 +428,7 @@ def load_data(args: argparse.Namespace) -> _common.RecipeData:
         "train_label_counts": label_counts["train"].tolist(),
         "majority_label": int(label_counts["train"].argmax()),
     }
-    return _common.RecipeData(
+    return training.RecipeData(
         train=pipeline(raw["train"], shuffle=True),
         validation=pipeline(raw["validation"]),
         test=pipeline(raw["test"]),
@@ -522,7 +521,7 @@ common training label (IMDB is balanced, so that floor is 50%).
 
 
 def evaluate(
-    model: keras.Model, data: _common.RecipeData, args: argparse.Namespace
+    model: keras.Model, data: training.RecipeData, args: argparse.Namespace
 ) -> dict:
     """Test-split metrics of a trained sentiment model.
 
@@ -644,12 +643,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     # ## Model
     # In --strategy's scope: the variables are mirrored on every replica.
-    with _common.strategy_scope(args):
+    with training.strategy_scope(args):
         model = build_model(args, info)
     model.summary()
 
     # ## Train
-    epochs_run, best_epoch, train_seconds = _common.fit(
+    epochs_run, best_epoch, train_seconds = training.fit(
         model, data, args, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS
     )
 
@@ -663,7 +662,7 @@ def main(argv: list[str] | None = None) -> dict:
     metrics.update(
         {
             "num_examples": counts,
-            **_common.run_record(
+            **training.run_record(
                 args,
                 start,
                 epochs_run,
@@ -681,8 +680,8 @@ def main(argv: list[str] | None = None) -> dict:
     # ## Save and export
     # model.keras is fed word ids (run.json holds the vocabulary); the
     # SavedModel in export/ vectorizes raw text itself.
-    _common.save_run(RECIPE, args, model, info, metrics)
-    export_dir = export(model, info, os.path.join(args.output, _common.EXPORT_DIR))
+    training.save_run(RECIPE, args, model, info, metrics)
+    export_dir = export(model, info, os.path.join(args.output, training.EXPORT_DIR))
 
     # ## Inference
     # The exported SavedModel answers raw strings; loading it needs only

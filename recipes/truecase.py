@@ -48,9 +48,8 @@ import time
 import keras
 import numpy as np
 
-from rnn_zoo import build_tagger
+from rnn_zoo import build_tagger, training
 from rnn_zoo.data import austen
-from rnn_zoo.recipes import _common
 
 RECIPE = "truecase"
 DESCRIPTION = "truecasing: per-character case tags on Pride and Prejudice"
@@ -122,7 +121,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     >>> args.units, args.bidirectional
     (32, True)
     """
-    parser = _common.base_parser(
+    parser = training.base_parser(
         RECIPE,
         "Train a character-level truecaser on Pride and Prejudice.",
         defaults=dict(
@@ -137,7 +136,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             seed=SEED,
         ),
     )
-    return _common.check_args(parser, parser.parse_args(argv))
+    return training.check_args(parser, parser.parse_args(argv))
 
 
 """
@@ -156,14 +155,14 @@ def _split(args: argparse.Namespace) -> austen.AustenData:
     return austen.load_austen(max_chars=SMOKE_CHARS if args.smoke else None)
 
 
-def load_data(args: argparse.Namespace) -> _common.RecipeData:
+def load_data(args: argparse.Namespace) -> training.RecipeData:
     """The three splits as batched ``tf.data`` pipelines of ``(ids, tags)``.
 
     Args:
         args: the recipe's flags (``batch_size``, ``seed``, ``smoke`` are read).
 
     Returns:
-        A :class:`~rnn_zoo.recipes._common.RecipeData` whose ``info`` holds
+        A :class:`~rnn_zoo.recipes.training.RecipeData` whose ``info`` holds
         ``vocabulary`` (the lower-cased characters; ``vocabulary[i]`` has id
         ``i + 4``), ``vocab_size``, ``tags``, ``example_length``,
         ``chapters`` and ``num_examples`` / ``num_characters`` per split.
@@ -203,7 +202,7 @@ def load_data(args: argparse.Namespace) -> _common.RecipeData:
             name: sum(map(len, value)) for name, value in examples.items()
         },
     }
-    return _common.RecipeData(
+    return training.RecipeData(
         train=dataset("train", shuffle=True),
         validation=dataset("validation"),
         test=dataset("test"),
@@ -315,7 +314,7 @@ def predict_tags(model: keras.Model, ids: np.ndarray) -> np.ndarray:
 
 
 def evaluate(
-    model: keras.Model, data: _common.RecipeData, args: argparse.Namespace
+    model: keras.Model, data: training.RecipeData, args: argparse.Namespace
 ) -> dict:
     """Test-split metrics of a truecaser, and of the baselines on the same text.
 
@@ -507,12 +506,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     # ## Model
     # In --strategy's scope: the variables are mirrored on every replica.
-    with _common.strategy_scope(args):
+    with training.strategy_scope(args):
         model = build_model(args, info)
     model.summary()
 
     # ## Train
-    epochs_run, best_epoch, train_seconds = _common.fit(
+    epochs_run, best_epoch, train_seconds = training.fit(
         model, data, args, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS
     )
 
@@ -534,7 +533,7 @@ def main(argv: list[str] | None = None) -> dict:
     metrics.update(
         {
             "num_examples": info["num_examples"],
-            **_common.run_record(
+            **training.run_record(
                 args,
                 start,
                 epochs_run,
@@ -551,8 +550,8 @@ def main(argv: list[str] | None = None) -> dict:
     # ## Save and export
     # model.keras takes character ids (the vocabulary is in run.json); the
     # SavedModel in export/ carries its own lookup and takes raw strings.
-    _common.save_run(RECIPE, args, model, info, metrics)
-    export_dir = export(model, info, os.path.join(args.output, _common.EXPORT_DIR))
+    training.save_run(RECIPE, args, model, info, metrics)
+    export_dir = export(model, info, os.path.join(args.output, training.EXPORT_DIR))
 
     # ## Inference
     # The exported SavedModel answers raw strings; loading it needs only

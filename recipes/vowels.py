@@ -41,10 +41,9 @@ import time
 import keras
 import numpy as np
 
-from rnn_zoo import build_classifier
+from rnn_zoo import build_classifier, training
 from rnn_zoo.data import vowels as vowels_data
 from rnn_zoo.export import write_classifier_archive
-from rnn_zoo.recipes import _common
 
 RECIPE = "vowels"
 DESCRIPTION = "Japanese vowels: 12-dim speech frames -> one of 9 speakers"
@@ -100,7 +99,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     >>> args.cell, args.units
     ('gru', 64)
     """
-    parser = _common.base_parser(
+    parser = training.base_parser(
         RECIPE,
         "Train a speaker classifier on the Japanese vowels speech frames (sktime).",
         defaults=dict(
@@ -115,7 +114,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             seed=SEED,
         ),
     )
-    return _common.check_args(parser, parser.parse_args(argv))
+    return training.check_args(parser, parser.parse_args(argv))
 
 
 """
@@ -138,14 +137,14 @@ def _load(args: argparse.Namespace) -> vowels_data.VowelsData:
     )
 
 
-def load_data(args: argparse.Namespace) -> _common.RecipeData:
+def load_data(args: argparse.Namespace) -> training.RecipeData:
     """The three splits as batched ``tf.data`` pipelines of ``(frames, speaker)``.
 
     Args:
         args: the recipe's flags (``seed``, ``batch_size``, ``smoke`` are read).
 
     Returns:
-        A :class:`~rnn_zoo.recipes._common.RecipeData` whose ``info`` holds
+        A :class:`~rnn_zoo.recipes.training.RecipeData` whose ``info`` holds
         ``speakers``, ``num_features``, ``mean``, ``std``, ``pad_value`` and
         ``num_examples`` (per split).
 
@@ -167,7 +166,7 @@ def load_data(args: argparse.Namespace) -> _common.RecipeData:
             seed=args.seed,
         )
 
-    return _common.RecipeData(
+    return training.RecipeData(
         train=dataset(data.train, shuffle=True),
         validation=dataset(data.validation),
         test=dataset(data.test),
@@ -304,7 +303,7 @@ def nearest_centroid_baseline(
 
 
 def evaluate(
-    model: keras.Model, data: _common.RecipeData, args: argparse.Namespace
+    model: keras.Model, data: training.RecipeData, args: argparse.Namespace
 ) -> dict:
     """Test-split metrics of a trained vowels model, and the baseline's.
 
@@ -436,12 +435,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     # ## Model
     # In --strategy's scope: the variables are mirrored on every replica.
-    with _common.strategy_scope(args):
+    with training.strategy_scope(args):
         model = build_model(args, info)
     model.summary()
 
     # ## Train
-    epochs_run, best_epoch, train_seconds = _common.fit(
+    epochs_run, best_epoch, train_seconds = training.fit(
         model, data, args, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS
     )
 
@@ -455,7 +454,7 @@ def main(argv: list[str] | None = None) -> dict:
     metrics.update(
         {
             "num_examples": counts,
-            **_common.run_record(
+            **training.run_record(
                 args,
                 start,
                 epochs_run,
@@ -468,8 +467,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
     # ## Save and export
-    _common.save_run(RECIPE, args, model, info, metrics)
-    export_dir = export(model, info, os.path.join(args.output, _common.EXPORT_DIR))
+    training.save_run(RECIPE, args, model, info, metrics)
+    export_dir = export(model, info, os.path.join(args.output, training.EXPORT_DIR))
 
     # ## Inference
     # The exported SavedModel takes raw frames and lengths; loading it needs

@@ -11,7 +11,7 @@
 
 A recipe is a module under :mod:`rnn_zoo.recipes` (the repository's
 ``recipes/`` folder) that follows the protocol of
-:mod:`rnn_zoo.recipes._common`; adding it to :data:`RECIPES` makes it a
+:mod:`rnn_zoo.training`; adding it to :data:`RECIPES` makes it a
 ``train`` and ``tune`` target. A run directory (a recipe's ``--output``)
 holds ``model.keras``, ``run.json``, ``metrics.json`` and ``export/``;
 ``evaluate`` and ``export`` read the first two, ``predict`` needs only
@@ -90,15 +90,15 @@ def _recipe_list() -> str:
 
 
 def _missing(recipe: str) -> list[str]:
-    from rnn_zoo.recipes import _common
+    from rnn_zoo import training
 
     requires = RECIPES[recipe][2]
-    return _common.missing_packages({module: module for module in requires})
+    return training.missing_packages({module: module for module in requires})
 
 
 def _import_recipe(parser: argparse.ArgumentParser, recipe: str) -> ModuleType:
     """The recipe's module, after its name and its optional packages are checked."""
-    from rnn_zoo.recipes import _common
+    from rnn_zoo import training
 
     if recipe not in RECIPES:
         parser.error(
@@ -108,7 +108,7 @@ def _import_recipe(parser: argparse.ArgumentParser, recipe: str) -> ModuleType:
     if missing:
         parser.error(
             f"recipe {recipe!r} needs {', '.join(missing)}, which is not installed; "
-            f"install the recipes' data packages with: {_common.RECIPES_EXTRA}"
+            f"install the recipes' data packages with: {training.RECIPES_EXTRA}"
         )
     module_name = RECIPES[recipe][0]
     try:
@@ -121,16 +121,16 @@ def _import_recipe(parser: argparse.ArgumentParser, recipe: str) -> ModuleType:
 
 def _load_run(parser: argparse.ArgumentParser, run_dir: str):
     """(recipe module, recipe name, flags, info) of a run directory."""
-    from rnn_zoo.recipes import _common
+    from rnn_zoo import training
 
     try:
-        recipe, args, info = _common.load_run(run_dir)
+        recipe, args, info = training.load_run(run_dir)
     except FileNotFoundError as error:
         parser.error(str(error))
-    if not os.path.isfile(os.path.join(run_dir, _common.MODEL_FILE)):
+    if not os.path.isfile(os.path.join(run_dir, training.MODEL_FILE)):
         parser.error(
             f"{run_dir!r} is not a complete run directory: it has no "
-            f"{_common.MODEL_FILE}"
+            f"{training.MODEL_FILE}"
         )
     return _import_recipe(parser, recipe), recipe, args, info
 
@@ -325,14 +325,14 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _list(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from rnn_zoo.recipes import _common
+    from rnn_zoo import training
 
     print("recipes (rnn-zoo train RECIPE --output DIR):")
     width = max(map(len, RECIPES))
     for name, (_, description, _) in RECIPES.items():
         missing = _missing(name)
         status = (
-            f"  [needs {', '.join(missing)}: {_common.RECIPES_EXTRA}]"
+            f"  [needs {', '.join(missing)}: {training.RECIPES_EXTRA}]"
             if missing
             else ""
         )
@@ -348,24 +348,23 @@ def _list(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     module = _import_recipe(parser, args.recipe)
-    from rnn_zoo.recipes import _training
+    from rnn_zoo import training
 
     # A checkpoint in --output that these flags cannot resume is refused
     # before the data loads (the recipe's parser checks the flags themselves).
     try:
-        _training.resume_plan(module.parse_args(list(args.recipe_args)))
+        training.resume_plan(module.parse_args(list(args.recipe_args)))
         module.main(list(args.recipe_args))
-    except _training.ResumeError as error:
+    except training.ResumeError as error:
         parser.error(str(error))
-    except _training.NonFiniteLossError as error:
+    except training.NonFiniteLossError as error:
         # Diverged: exit 1 with the reason; its checkpoints stay finite.
         parser.exit(1, f"\n{parser.prog}: error: {error}\n")
     return 0
 
 
 def _tune(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from rnn_zoo import tuning
-    from rnn_zoo.recipes import _common
+    from rnn_zoo import training, tuning
 
     for flag in ("max_trials", "executions_per_trial"):
         if getattr(args, flag) < 1:
@@ -411,30 +410,30 @@ def _tune(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         )
         return 0
     print("Best hyperparameters:", json.dumps(metrics["best_hyperparameters"]))
-    _common.print_metrics(metrics)
+    training.print_metrics(metrics)
     print(f"Wrote {args.output}: model.keras, run.json, metrics.json, export/, tuner/")
     return 0
 
 
 def _load_model(parser: argparse.ArgumentParser, run_dir: str):
-    from rnn_zoo.recipes import _common
+    from rnn_zoo import training
     from rnn_zoo.saving import UnsafeArchiveError
 
     try:
-        return _common.load_model(run_dir)
+        return training.load_model(run_dir)
     except UnsafeArchiveError as error:
         parser.error(str(error))
 
 
 def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from rnn_zoo.recipes import _common
+    from rnn_zoo import training
 
     module, recipe, run_args, _ = _load_run(parser, args.run_dir)
     model = _load_model(parser, args.run_dir)
     data = module.load_data(run_args)
     metrics = module.evaluate(model, data, run_args)
     print(f"{recipe} run {args.run_dir}, test split:")
-    _common.print_metrics(metrics)
+    training.print_metrics(metrics)
     return 0
 
 
@@ -452,10 +451,10 @@ def _check_writable(parser: argparse.ArgumentParser, path: str, flag: str) -> No
 
 
 def _export(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from rnn_zoo.recipes import _common
+    from rnn_zoo import training
 
     module, _, _, info = _load_run(parser, args.run_dir)
-    target = args.to or os.path.join(args.run_dir, _common.EXPORT_DIR)
+    target = args.to or os.path.join(args.run_dir, training.EXPORT_DIR)
     _check_writable(parser, target, "--to")
     model = _load_model(parser, args.run_dir)
     path = module.export(model, info, target)

@@ -1,7 +1,7 @@
 """Hyperparameter search for a recipe with keras-tuner (``rnn-zoo tune``).
 
 :func:`tune` drives a recipe module through its protocol
-(:mod:`rnn_zoo.recipes._common`): it loads the recipe's data, lets
+(:mod:`rnn_zoo.training`): it loads the recipe's data, lets
 ``keras_tuner.RandomSearch`` try ``max_trials`` points of the recipe's
 ``hypermodel``, then trains the best point once more from scratch and writes
 an ordinary run directory (``model.keras``, ``run.json``, ``metrics.json``,
@@ -173,7 +173,7 @@ def tune(
     >>> tune(names, args, max_trials=2, directory="/tmp/tuned/tuner")["trials_run"]  # doctest: +SKIP
     2
     """
-    from rnn_zoo.recipes import _common
+    from rnn_zoo import training
 
     max_trials = _checks.check_positive_int(max_trials, "max_trials")
     executions_per_trial = _checks.check_positive_int(
@@ -230,7 +230,7 @@ def tune(
             data.train,
             validation_data=data.validation,
             epochs=epochs,
-            callbacks=_common.callbacks(args, patience=patience),
+            callbacks=training.callbacks(args, patience=patience),
             shuffle=False,  # a recipe's training split shuffles itself, seeded
         )
     search_seconds = time.time() - start
@@ -253,14 +253,14 @@ def tune(
     # training of the best point, seeded like `train`, gives the run's model.
     keras.backend.clear_session()
     keras.utils.set_random_seed(args.seed)
-    with _common.strategy_scope(args):
+    with training.strategy_scope(args):
         model = hypermodel.build(best)
     fit_start = time.time()
     history = model.fit(
         data.train,
         validation_data=data.validation,
         epochs=epochs,
-        callbacks=_common.callbacks(args, patience=patience),
+        callbacks=training.callbacks(args, patience=patience),
         shuffle=False,
     )
     train_seconds = time.time() - fit_start
@@ -285,14 +285,14 @@ def tune(
                 "patience": patience,
                 "tuner_id": tuner_id,
                 "oracle": oracle,
-                "replicas": _common.num_replicas(args),
+                "replicas": training.num_replicas(args),
                 "keras_version": keras.__version__,
                 "backend": keras.backend.backend(),
             },
         }
     )
-    _common.save_run(recipe, args, model, data.info, metrics)
+    training.save_run(recipe, args, model, data.info, metrics)
     recipe_module.export(
-        model, data.info, os.path.join(args.output, _common.EXPORT_DIR)
+        model, data.info, os.path.join(args.output, training.EXPORT_DIR)
     )
     return metrics

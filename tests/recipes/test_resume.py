@@ -21,7 +21,9 @@ import numpy as np
 import pytest
 
 from rnn_zoo import cli
-from rnn_zoo.recipes import _checkpoint, _training, names
+from rnn_zoo.recipes import names
+from rnn_zoo.training import checkpoint as _checkpoint
+from rnn_zoo.training import resumable as _training
 
 pytestmark = [
     pytest.mark.tensorflow_only,
@@ -239,7 +241,7 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras, numpy as np
-from rnn_zoo.recipes import _training
+from rnn_zoo.training import resumable as _training
 
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
@@ -410,7 +412,7 @@ def test_no_resume_starts_over_and_says_so(tmp_path, capsys):
 
 _WRITER = """
 import sys, numpy as np
-from rnn_zoo.recipes import _checkpoint
+from rnn_zoo.training import checkpoint as _checkpoint
 big = np.random.default_rng(0).normal(size=(2_000_000,))
 step = 0
 while True:

@@ -7,7 +7,7 @@ runs the same loop itself, step by step through ``model.train_function``
 same points as ``fit`` calls them.
 
 Every ``--checkpoint-every`` steps, at the start and at each epoch's end it
-writes a checkpoint (:mod:`rnn_zoo.recipes._checkpoint`) of everything the
+writes a checkpoint (:mod:`rnn_zoo.training.checkpoint`) of everything the
 rest of the run depends on:
 
 - every model variable (weights and the dropout layers' ``SeedGenerator``
@@ -45,7 +45,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from rnn_zoo.recipes import _checkpoint
+from rnn_zoo.training import checkpoint as _checkpoint
 
 # Training steps between two checkpoints (besides each epoch's end).
 DEFAULT_CHECKPOINT_EVERY = 100

@@ -20,7 +20,7 @@ defines the same names:
 
 A run directory holds ``model.keras``, ``run.json`` (recipe, flags, info),
 ``metrics.json``, ``export/`` and ``checkpoints/`` (the training state, to
-resume a run that was stopped: see :mod:`rnn_zoo.recipes._training`).
+resume a run that was stopped: see :mod:`rnn_zoo.training.resumable`).
 
 ``--strategy`` and ``--devices`` (:mod:`rnn_zoo.distribute`) train a recipe
 on several devices or hosts; ``--batch-size`` is then the global batch, split
@@ -43,7 +43,7 @@ import numpy as np
 
 from rnn_zoo import distribute
 from rnn_zoo.layers import cell_names
-from rnn_zoo.recipes import _training
+from rnn_zoo.training import resumable as _training
 
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.json"
@@ -262,7 +262,7 @@ def fit(
 
     ``--smoke`` runs ``smoke_epochs`` epochs, otherwise ``args.epochs`` at most.
     The loop is Keras's ``fit`` loop written out so that it can resume in the
-    middle of an epoch (:func:`rnn_zoo.recipes._training.fit_resumable`): it
+    middle of an epoch (:func:`rnn_zoo.training.resumable.fit_resumable`): it
     checkpoints to ``OUTPUT/checkpoints`` every ``--checkpoint-every`` steps
     and at each epoch's end, and continues from the newest checkpoint when
     OUTPUT holds one (unless ``--no-resume``).
@@ -272,7 +272,7 @@ def fit(
         epoch's weights. ``train_seconds`` sums the resumed attempts.
 
     Raises:
-        rnn_zoo.recipes._training.NonFiniteLossError: the loss or a weight
+        rnn_zoo.training.resumable.NonFiniteLossError: the loss or a weight
             became NaN or infinite; the model holds the newest checkpoint's
             weights.
     """
