@@ -3,10 +3,12 @@
 README.md is at most 300 lines, its Quickstart holds exactly the two commands
 a newcomer runs, every relative link in README.md and docs/ points to a file
 that exists (and, for a `#section` of a Markdown file, to a heading in it), and
-every page under docs/ is linked from README.md. Plain text only: no network,
-no TensorFlow.
+every page under docs/ is linked from README.md, and the Python examples parse
+and use only names the package exports. Plain text only: no network, no
+TensorFlow.
 """
 
+import ast
 import re
 from pathlib import Path
 
@@ -106,6 +108,43 @@ def quickstart_commands(text: str) -> list[str]:
     return commands
 
 
+def python_blocks(text: str) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+
+
+def _exported(package: Path) -> set[str]:
+    """The names in a package's ``__all__``, read without importing it."""
+    tree = ast.parse((package / "__init__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            return set(ast.literal_eval(node.value))
+    raise AssertionError(f"{package} has no __all__")
+
+
+def unknown_names(code: str, root: Path = ROOT) -> list[str]:
+    """``rnn_zoo.X`` and ``from rnn_zoo[.sub] import X`` names that are not exported."""
+    problems = []
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+            "rnn_zoo"
+        ):
+            package = root.joinpath(*node.module.split("."))
+            exported = _exported(package)
+            problems += [
+                f"{node.module}.{a.name}" for a in node.names if a.name not in exported
+            ]
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "rnn_zoo"
+            and node.attr not in _exported(root / "rnn_zoo")
+        ):
+            problems.append(f"rnn_zoo.{node.attr}")
+    return problems
+
+
 def _doc_pages() -> list[Path]:
     return sorted(DOCS.rglob("*.md"))
 
@@ -145,6 +184,16 @@ def test_every_docs_page_is_linked_from_the_readme():
     assert unlinked == []
     for page in MOVED_PAGES:
         assert (ROOT / page).resolve() in linked, f"README.md does not link {page}"
+
+
+@pytest.mark.parametrize(
+    "page",
+    [README, *_doc_pages()],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_python_examples_parse_and_use_exported_names(page):
+    for code in python_blocks(page.read_text(encoding="utf-8")):
+        assert unknown_names(code) == [], code
 
 
 # The checks themselves must be able to fail.
@@ -193,3 +242,20 @@ def test_quickstart_check_sees_an_extra_or_changed_command():
     assert quickstart_commands(extra) != QUICKSTART_COMMANDS
     changed = good.replace("runs/names", "runs/x")
     assert quickstart_commands(changed) != QUICKSTART_COMMANDS
+
+
+def test_an_example_with_a_name_the_package_does_not_export_is_reported():
+    code = (
+        "import rnn_zoo\n"
+        "from rnn_zoo import build_classifier, build_transformer\n"
+        "from rnn_zoo.layers import LSTM, Mamba\n"
+        "rnn_zoo.build_tagger(4, vocab_size=9)\n"
+        "rnn_zoo.build_tagr(4, vocab_size=9)\n"
+    )
+    assert unknown_names(code) == [
+        "rnn_zoo.build_transformer",
+        "rnn_zoo.layers.Mamba",
+        "rnn_zoo.build_tagr",
+    ]
+    with pytest.raises(SyntaxError):
+        unknown_names("model = rnn_zoo.build_tagger(4,\n")
