@@ -10,37 +10,55 @@ same way; recipes only call them. ``rnn_zoo.training`` never imports a recipe.
   N steps: resume after a kill, roll back on a non-finite loss.
 - :mod:`rnn_zoo.training.checkpoint`: checkpoints on disk (atomic writes,
   SHA-256-checked reads, keep 2).
+
+The names below are imported from those modules on first use (PEP 562): the
+``rnn-zoo`` command reads the run-directory constants without importing Keras.
 """
 
-from rnn_zoo.training.resumable import (
-    DEFAULT_CHECKPOINT_EVERY,
-    NonFiniteLossError,
-    ResumeError,
-    fit_resumable,
-    resume_plan,
-    run_flags,
-)
-from rnn_zoo.training.run import (
-    EXPORT_DIR,
-    METRICS_FILE,
-    MODEL_FILE,
-    RECIPES_EXTRA,
-    RUN_FILE,
-    RecipeData,
-    base_parser,
-    callbacks,
-    check_args,
-    fit,
-    load_model,
-    load_run,
-    missing_packages,
-    num_replicas,
-    print_metrics,
-    run_record,
-    save_run,
-    strategy_scope,
-)
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
+# Public name -> the module of this package that defines it.
+_EXPORTS = {
+    **dict.fromkeys(
+        (
+            "DEFAULT_CHECKPOINT_EVERY",
+            "NonFiniteLossError",
+            "ResumeError",
+            "fit_resumable",
+            "resume_plan",
+            "run_flags",
+        ),
+        "resumable",
+    ),
+    **dict.fromkeys(
+        (
+            "EXPORT_DIR",
+            "METRICS_FILE",
+            "MODEL_FILE",
+            "RECIPES_EXTRA",
+            "RUN_FILE",
+            "RecipeData",
+            "base_parser",
+            "callbacks",
+            "check_args",
+            "fit",
+            "load_model",
+            "load_run",
+            "missing_packages",
+            "num_replicas",
+            "print_metrics",
+            "run_record",
+            "save_run",
+            "strategy_scope",
+        ),
+        "run",
+    ),
+}
+
+# Literal, so that linters and IDEs read it; a test checks it against _EXPORTS.
 __all__ = [
     "DEFAULT_CHECKPOINT_EVERY",
     "EXPORT_DIR",
@@ -67,3 +85,47 @@ __all__ = [
     "save_run",
     "strategy_scope",
 ]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; never run
+    from rnn_zoo.training.resumable import (
+        DEFAULT_CHECKPOINT_EVERY,
+        NonFiniteLossError,
+        ResumeError,
+        fit_resumable,
+        resume_plan,
+        run_flags,
+    )
+    from rnn_zoo.training.run import (
+        EXPORT_DIR,
+        METRICS_FILE,
+        MODEL_FILE,
+        RECIPES_EXTRA,
+        RUN_FILE,
+        RecipeData,
+        base_parser,
+        callbacks,
+        check_args,
+        fit,
+        load_model,
+        load_run,
+        missing_packages,
+        num_replicas,
+        print_metrics,
+        run_record,
+        save_run,
+        strategy_scope,
+    )
