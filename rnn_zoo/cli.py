@@ -517,13 +517,17 @@ def _list(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     module = _import_recipe(parser, args, args.recipe)
-    from rnn_zoo import training
+    from rnn_zoo import distribute, training
 
     # A checkpoint in --output that these flags cannot resume is refused
     # before the data loads (the recipe's parser checks the flags themselves).
     try:
-        training.resume_plan(module.parse_args(list(args.recipe_args)))
-        module.main(list(args.recipe_args))
+        recipe_args = module.parse_args(list(args.recipe_args))
+        training.resume_plan(recipe_args)
+        # A recipe evaluates under its --strategy too (predict_on_batch), so
+        # Keras's trainer fixes last for the run (nothing without a strategy).
+        with distribute.keras_fixes(distribute.strategy_for(recipe_args)):
+            module.main(list(args.recipe_args))
     except training.ResumeError as error:
         parser.error(str(error))
     except training.NonFiniteLossError as error:

@@ -202,15 +202,14 @@ def tune(
 
     data = recipe_module.load_data(args)
     hypermodel = recipe_module.hypermodel(args, data.info)
-    strategy = None
-    if strategy_name != "none":
-        from rnn_zoo import distribute
+    from rnn_zoo import distribute
 
-        strategy = distribute.get_strategy(
-            strategy_name, devices=getattr(args, "devices", None)
-        )
+    strategy = distribute.strategy_for(args)
     is_worker = tuner_id is not None and tuner_id != "chief"
-    with _oracle_environment(tuner_id, oracle):
+    # Keras's trainer needs fixes to train under a strategy, for the search's
+    # and the final training's fit and evaluate only.
+    fixes = distribute.keras_fixes(strategy)
+    with _oracle_environment(tuner_id, oracle), fixes:
         tuner = _random_search(
             hypermodel=hypermodel,
             objective="val_loss",
@@ -262,16 +261,16 @@ def tune(
     with training.strategy_scope(args):
         model = hypermodel.build(best)
     fit_start = time.time()
-    history = model.fit(
-        data.train,
-        validation_data=data.validation,
-        epochs=epochs,
-        callbacks=training.callbacks(args, patience=patience),
-        shuffle=False,
-    )
-    train_seconds = time.time() - fit_start
-
-    metrics = recipe_module.evaluate(model, data, args)
+    with distribute.keras_fixes(strategy):
+        history = model.fit(
+            data.train,
+            validation_data=data.validation,
+            epochs=epochs,
+            callbacks=training.callbacks(args, patience=patience),
+            shuffle=False,
+        )
+        train_seconds = time.time() - fit_start
+        metrics = recipe_module.evaluate(model, data, args)
     metrics.update(
         {
             "best_hyperparameters": dict(best.values),

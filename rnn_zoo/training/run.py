@@ -224,19 +224,14 @@ def strategy_scope(args: argparse.Namespace):
     """
     import contextlib
 
-    name = getattr(args, "strategy", "none")
-    if name == "none":
-        return contextlib.nullcontext()
-    return distribute.get_strategy(name, devices=getattr(args, "devices", None)).scope()
+    strategy = distribute.strategy_for(args)
+    return contextlib.nullcontext() if strategy is None else strategy.scope()
 
 
 def num_replicas(args: argparse.Namespace) -> int:
     """How many replicas train under ``--strategy`` (1 with ``none``)."""
-    name = getattr(args, "strategy", "none")
-    if name == "none":
-        return 1
-    strategy = distribute.get_strategy(name, devices=getattr(args, "devices", None))
-    return int(strategy.num_replicas_in_sync)
+    strategy = distribute.strategy_for(args)
+    return 1 if strategy is None else int(strategy.num_replicas_in_sync)
 
 
 def callbacks(
