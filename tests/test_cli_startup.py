@@ -164,3 +164,26 @@ def test_the_lazy_public_api_is_the_declared_one():
     assert rnn_zoo.layers.LSTM.__module__ == "rnn_zoo.layers.lstm"
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         rnn_zoo.nothing  # noqa: B018
+
+
+def test_loading_a_keras_file_registers_rnn_zoos_layers_first(tmp_path):
+    from rnn_zoo import build_classifier
+
+    path = tmp_path / "tiny.keras"
+    build_classifier(3, vocab_size=10, units=4).save(str(path))
+    # A fresh process that has imported none of rnn_zoo's layers yet.
+    script = (
+        "from rnn_zoo.saving import load_model\n"
+        f"model = load_model({str(path)!r})\n"
+        "print(sorted({type(layer).__module__ for layer in model.layers}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=tmp_path,
+        env=_env(TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "rnn_zoo.layers.lstm" in result.stdout
