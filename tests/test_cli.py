@@ -244,6 +244,18 @@ def test_a_directory_without_a_run_is_a_clear_error(command, tmp_path, capsys):
     _expect_usage_error([command, str(tmp_path)], capsys, "is not a run directory")
 
 
+@pytest.mark.parametrize(
+    "run_json", ["{not json", '{"args": {}}', '["names"]', '{"recipe": "names"}']
+)
+def test_an_unreadable_run_json_is_a_clear_error(run_json, tmp_path, capsys):
+    (tmp_path / "run.json").write_text(run_json)
+    (tmp_path / "model.keras").write_bytes(b"")
+    for command in ("evaluate", "export"):
+        _expect_usage_error(
+            [command, str(tmp_path)], capsys, "holds a run.json that cannot be read"
+        )
+
+
 def test_unknown_flags_are_errors(tmp_path, capsys):
     _expect_usage_error(
         ["evaluate", str(tmp_path), "--bogus"],

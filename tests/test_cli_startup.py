@@ -187,3 +187,30 @@ def test_loading_a_keras_file_registers_rnn_zoos_layers_first(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "rnn_zoo.layers.lstm" in result.stdout
+
+
+def test_the_package_never_imports_the_recipes():
+    # The CLI finds recipes through entry points at run time; no module of
+    # rnn_zoo names them in an import (docstring examples aside).
+    import ast
+    from pathlib import Path
+
+    package = Path(cli.__file__).resolve().parent
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                names = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+            else:
+                continue
+            for name in names:
+                if name == "recipes" or name.startswith(
+                    ("recipes.", "rnn_zoo.recipes")
+                ):
+                    offenders.append(
+                        f"{path.relative_to(package)}:{node.lineno} {name}"
+                    )
+    assert offenders == []
