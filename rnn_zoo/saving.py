@@ -148,7 +148,10 @@ def load_model(path: str | os.PathLike, *, compile: bool = True) -> keras.Model:
     >>> load_model("/tmp/tiny.keras").output_shape
     (None, 3)
     """
-    import rnn_zoo  # noqa: F401  (registers rnn_zoo's classes before Keras reads them)
+    # Registers rnn_zoo's serializable classes before Keras reads the config
+    # (`import rnn_zoo` alone imports them lazily, on first use).
+    import rnn_zoo.decoding  # noqa: F401
+    import rnn_zoo.layers  # noqa: F401
 
     check_archive(path)
     return keras.saving.load_model(os.fspath(path), safe_mode=True, compile=compile)

@@ -52,9 +52,16 @@ FALLBACK_MAX_LENGTH = 1024
 MAX_BODY_BYTES = 64 * 1024 * 1024
 # An exported directory holds one version of a model.
 MODEL_VERSION = "1"
-# The run.json info key that holds the longest input a recipe's export takes
-# (names truncates after it, g2p answers valid=False past it).
-EXPORT_INPUT_LIMITS = {"names": "max_length", "g2p": "max_source_length"}
+# Written beside the SavedModel by rnn_zoo's exports (:func:`write_export_info`):
+# the input limits the export was built with, which the server enforces.
+EXPORT_INFO_FILE = "rnn_zoo_export.json"
+# The limits an export may record: the longest string (characters) or
+# sequence (steps) one instance may have.
+EXPORT_LIMITS = ("max_length",)
+# Exports written before EXPORT_INFO_FILE existed: the run.json info key of
+# the recipe that holds the limit. Read for run directories of 0.1.0 only;
+# to be removed in the next release.
+_LEGACY_INPUT_LIMITS = {"names": "max_length", "g2p": "max_source_length"}
 SERVE_EXTRA = 'pip install "rnn_zoo[serve]"'
 
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -82,6 +89,69 @@ class ServingTarget:
     name: str
     max_length: int | None
     recipe: str | None
+
+
+def write_export_info(export_dir: str | os.PathLike, **limits: int) -> str:
+    """Records an export's input limits in ``export_dir/rnn_zoo_export.json``.
+
+    The export functions of :mod:`rnn_zoo.export` call it after they write
+    the SavedModel, so that ``rnn-zoo serve`` refuses the inputs the model
+    was not built for, whatever trained it.
+
+    Args:
+        export_dir: the SavedModel directory.
+        **limits: ``max_length``: the longest string (characters) or
+            sequence (steps) one instance may have.
+
+    Returns:
+        The path of the file written.
+
+    Example:
+
+    >>> import tempfile
+    >>> export_dir = tempfile.mkdtemp()
+    >>> path = write_export_info(export_dir, max_length=24)
+    >>> read_export_info(export_dir)
+    {'max_length': 24}
+    """
+    unknown = sorted(set(limits) - set(EXPORT_LIMITS))
+    if unknown:
+        raise ValueError(
+            f"An export records the limits {list(EXPORT_LIMITS)}. Received: {unknown}"
+        )
+    for name, value in limits.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(
+                f"`{name}` must be a positive integer. Received: {name}={value!r}"
+            )
+    path = os.path.join(os.fspath(export_dir), EXPORT_INFO_FILE)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(dict(sorted(limits.items())), f, indent=1)
+    return path
+
+
+def read_export_info(export_dir: str | os.PathLike) -> dict:
+    """The input limits recorded beside a SavedModel; ``{}`` when it records none.
+
+    A missing or unreadable file, or a value that is not a positive integer,
+    records nothing (the server then applies its own default).
+    """
+    path = os.path.join(os.fspath(export_dir), EXPORT_INFO_FILE)
+    try:
+        with open(path, encoding="utf-8") as f:
+            info = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(info, dict):
+        return {}
+    return {
+        name: value
+        for name, value in info.items()
+        if name in EXPORT_LIMITS
+        and isinstance(value, int)
+        and not isinstance(value, bool)
+        and value > 0
+    }
 
 
 def resolve(model_dir: str | os.PathLike) -> ServingTarget:
@@ -121,9 +191,13 @@ def resolve(model_dir: str | os.PathLike) -> ServingTarget:
                 run = json.load(f)
             break
     recipe = run.get("recipe") if isinstance(run, dict) else None
-    max_length = None
-    if recipe in EXPORT_INPUT_LIMITS:
-        value = run.get("info", {}).get(EXPORT_INPUT_LIMITS[recipe])
+    max_length = read_export_info(saved_model).get("max_length")
+    if max_length is None and recipe in _LEGACY_INPUT_LIMITS:
+        # An export from before it recorded its limits: its run's info.
+        info = run.get("info")
+        value = (
+            info.get(_LEGACY_INPUT_LIMITS[recipe]) if isinstance(info, dict) else None
+        )
         if isinstance(value, int) and value > 0:
             max_length = value
     name = recipe or os.path.basename(saved_model.rstrip(os.sep))

@@ -20,8 +20,9 @@ environment variables that keras-tuner reads, for its own duration.
 
 Example:
 
->>> from rnn_zoo.recipes import names
->>> args = names.parse_args(["--output", "/tmp/names_tuned", "--smoke"])
+>>> import importlib  # the recipe module `rnn-zoo tune names` runs
+>>> names = importlib.import_module("rnn_zoo.recipes.names")  # doctest: +SKIP
+>>> args = names.parse_args(["--output", "/tmp/names_tuned", "--smoke"])  # doctest: +SKIP
 >>> metrics = tune(names, args, max_trials=2, directory="/tmp/names_tuned/tuner")  # doctest: +SKIP
 >>> sorted(metrics["best_hyperparameters"])  # doctest: +SKIP
 ['bidirectional', 'cell', 'dropout', 'learning_rate', 'num_layers', 'units']
@@ -36,11 +37,8 @@ import os
 import time
 from types import ModuleType
 
-import keras
-import keras_tuner
-import numpy as np
-
-from rnn_zoo import _checks
+# Keras and keras-tuner are imported by `tune`: `rnn-zoo tune` checks its
+# flags with `check_distributed` before it imports them.
 
 # Early-stopping patience when a recipe module sets no PATIENCE of its own.
 DEFAULT_PATIENCE = 3
@@ -109,16 +107,20 @@ def _oracle_environment(tuner_id: str | None, oracle: str | None):
                 os.environ[name] = value
 
 
-class _RandomSearch(keras_tuner.RandomSearch):
+def _random_search(**kwargs):
     """keras-tuner's RandomSearch, remembering the trials this process ran."""
+    import keras_tuner
 
-    def __init__(self, *args, **kwargs):
-        self.trials_run_here: list[str] = []
-        super().__init__(*args, **kwargs)
+    class RandomSearch(keras_tuner.RandomSearch):
+        def __init__(self, *args, **kwargs):
+            self.trials_run_here: list[str] = []
+            super().__init__(*args, **kwargs)
 
-    def on_trial_end(self, trial):
-        self.trials_run_here.append(trial.trial_id)
-        super().on_trial_end(trial)
+        def on_trial_end(self, trial):
+            self.trials_run_here.append(trial.trial_id)
+            super().on_trial_end(trial)
+
+    return RandomSearch(**kwargs)
 
 
 def tune(
@@ -168,12 +170,16 @@ def tune(
 
     Example:
 
-    >>> from rnn_zoo.recipes import names
-    >>> args = names.parse_args(["--output", "/tmp/tuned", "--smoke"])
+    >>> import importlib
+    >>> names = importlib.import_module("rnn_zoo.recipes.names")  # doctest: +SKIP
+    >>> args = names.parse_args(["--output", "/tmp/tuned", "--smoke"])  # doctest: +SKIP
     >>> tune(names, args, max_trials=2, directory="/tmp/tuned/tuner")["trials_run"]  # doctest: +SKIP
     2
     """
-    from rnn_zoo import training
+    import keras
+    import numpy as np
+
+    from rnn_zoo import _checks, training
 
     max_trials = _checks.check_positive_int(max_trials, "max_trials")
     executions_per_trial = _checks.check_positive_int(
@@ -196,17 +202,16 @@ def tune(
 
     data = recipe_module.load_data(args)
     hypermodel = recipe_module.hypermodel(args, data.info)
-    strategy = None
-    if strategy_name != "none":
-        from rnn_zoo import distribute
+    from rnn_zoo import distribute
 
-        strategy = distribute.get_strategy(
-            strategy_name, devices=getattr(args, "devices", None)
-        )
+    strategy = distribute.strategy_for(args)
     is_worker = tuner_id is not None and tuner_id != "chief"
-    with _oracle_environment(tuner_id, oracle):
-        tuner = _RandomSearch(
-            hypermodel,
+    # Keras's trainer needs fixes to train under a strategy, for the search's
+    # and the final training's fit and evaluate only.
+    fixes = distribute.keras_fixes(strategy)
+    with _oracle_environment(tuner_id, oracle), fixes:
+        tuner = _random_search(
+            hypermodel=hypermodel,
             objective="val_loss",
             max_trials=max_trials,
             executions_per_trial=executions_per_trial,
@@ -256,16 +261,16 @@ def tune(
     with training.strategy_scope(args):
         model = hypermodel.build(best)
     fit_start = time.time()
-    history = model.fit(
-        data.train,
-        validation_data=data.validation,
-        epochs=epochs,
-        callbacks=training.callbacks(args, patience=patience),
-        shuffle=False,
-    )
-    train_seconds = time.time() - fit_start
-
-    metrics = recipe_module.evaluate(model, data, args)
+    with distribute.keras_fixes(strategy):
+        history = model.fit(
+            data.train,
+            validation_data=data.validation,
+            epochs=epochs,
+            callbacks=training.callbacks(args, patience=patience),
+            shuffle=False,
+        )
+        train_seconds = time.time() - fit_start
+        metrics = recipe_module.evaluate(model, data, args)
     metrics.update(
         {
             "best_hyperparameters": dict(best.values),

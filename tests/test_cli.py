@@ -1,8 +1,11 @@
 """The rnn-zoo command: every subcommand's help, its errors, and evaluate,
 export and predict on a real names run (one smoke run shared by the module)."""
 
+import ast
+import importlib.util
 import json
 import re
+import textwrap
 
 import keras
 import numpy as np
@@ -71,16 +74,59 @@ def test_every_command_has_help(argv, fragments, capsys):
         assert fragment in out
 
 
+OWN_RECIPES = [
+    "charlm",
+    "co2",
+    "g2p",
+    "generate_names",
+    "names",
+    "sentiment",
+    "truecase",
+    "vowels",
+]
+
+
+def _source_constants(module_name):
+    spec = importlib.util.find_spec(module_name)
+    with open(spec.origin, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    found = {}
+    for node in tree.body:
+        target = node.targets[0] if isinstance(node, ast.Assign) else None
+        target = node.target if isinstance(node, ast.AnnAssign) else target
+        if isinstance(target, ast.Name):
+            found[target.id] = node.value
+    return found
+
+
+def test_the_recipes_come_from_entry_points_and_their_modules():
+    recipes = cli.find_recipes()
+    assert sorted(recipes) == OWN_RECIPES
+    for name, recipe in recipes.items():
+        assert recipe.module == f"rnn_zoo.recipes.{name}"
+        assert recipe.distribution.replace("-", "_") == "rnn_zoo"
+        constants = _source_constants(recipe.module)
+        # The module is the one place for these: the run records RECIPE, so
+        # it must be the name `rnn-zoo evaluate` finds the recipe under.
+        assert ast.literal_eval(constants["RECIPE"]) == name
+        assert recipe.description == " ".join(
+            ast.literal_eval(constants["DESCRIPTION"]).split()
+        )
+        assert recipe.requires == ast.literal_eval(constants["REQUIRES"])
+    assert cli.find_recipes()["vowels"].requires == {"sktime": "sktime"}
+
+
 def test_list_shows_every_recipe_and_the_named_models(capsys):
     import rnn_zoo
 
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out
-    for name, (_, description, _) in cli.RECIPES.items():
-        assert re.search(rf"^  {name} +{re.escape(description)}", out, re.MULTILINE)
-    if hasattr(rnn_zoo, "list_models"):
-        for model_name in rnn_zoo.list_models():
-            assert f"  {model_name}\n" in out
+    for name, recipe in cli.find_recipes().items():
+        description = re.escape(recipe.description)
+        assert re.search(rf"^  {name} +{description}", out, re.MULTILINE)
+    # Read from the registry's source, they are the names the registry holds.
+    models = out.split("models (rnn_zoo.create_model(NAME)):\n")[1].split()
+    assert models == rnn_zoo.list_models()
 
 
 @pytest.mark.parametrize("command", ["train", "tune"])
@@ -89,33 +135,80 @@ def test_unknown_recipe_lists_the_known_ones(command, capsys):
     if command == "tune":
         argv += ["--max-trials", "1"]
     err = _expect_usage_error(argv, capsys, "unknown recipe 'poems'")
-    for name in cli.RECIPES:
+    for name in OWN_RECIPES:
         assert name in err
 
 
-def test_missing_data_package_names_the_install_command(monkeypatch, capsys):
-    # A recipe whose data needs a package that is not installed: the error
-    # comes before its module (which does not exist either) is imported.
-    monkeypatch.setitem(
-        cli.RECIPES,
-        "fake",
-        (
-            "rnn_zoo.recipes.fake",
-            "a recipe for this test",
-            ("rnn_zoo_no_such_package",),
-        ),
+@pytest.fixture
+def third_party_recipe(tmp_path, monkeypatch):
+    """An installed package that declares a recipe in rnn_zoo's entry-point group.
+
+    Its data needs a package that is not installed, and its module cannot be
+    imported: the CLI must read it without importing it.
+    """
+    (tmp_path / "zoo_extra_recipe.py").write_text(
+        textwrap.dedent(
+            """
+            raise AssertionError("list and --help must not import a recipe")
+            RECIPE = "fake"
+            DESCRIPTION = (
+                "a recipe for this test"
+            )
+            REQUIRES: dict[str, str] = {"rnn_zoo_no_such_package": "rnn-zoo-nsp>=1"}
+            """
+        )
     )
+    dist_info = tmp_path / "zoo_extra-1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: zoo-extra\nVersion: 1.0\n"
+    )
+    (dist_info / "entry_points.txt").write_text(
+        "[rnn_zoo.recipes]\nfake = zoo_extra_recipe\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "fake"
+
+
+def test_a_package_can_add_a_recipe(third_party_recipe, capsys):
+    recipe = cli.find_recipes()[third_party_recipe]
+    assert recipe.module == "zoo_extra_recipe"
+    assert recipe.description == "a recipe for this test"
+    assert recipe.distribution == "zoo-extra"
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    assert "fake" in capsys.readouterr().out
+
+
+def test_missing_data_package_names_the_install_command(
+    third_party_recipe, monkeypatch, capsys
+):
+    # The error comes before the recipe's module (which raises) is imported.
     for argv in (
         ["train", "fake", "--output", "x"],
         ["tune", "fake", "--max-trials", "1", "--output", "x"],
     ):
         _expect_usage_error(
-            argv, capsys, "recipe 'fake' needs rnn_zoo_no_such_package", INSTALL
+            argv,
+            capsys,
+            "recipe 'fake' needs rnn-zoo-nsp>=1, which is not installed",
+            "pip install 'rnn-zoo-nsp>=1'",
         )
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out.splitlines()
     line = [ln for ln in out if ln.startswith("  fake ")][0]
-    assert "needs rnn_zoo_no_such_package" in line and INSTALL in line
+    assert "needs rnn-zoo-nsp>=1" in line and "pip install 'rnn-zoo-nsp>=1'" in line
+
+    # One of rnn_zoo's own recipes names rnn_zoo's extra instead.
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "sktime" else find_spec(name, *a),
+    )
+    _expect_usage_error(
+        ["train", "vowels", "--output", "x"], capsys, "needs sktime", INSTALL
+    )
 
 
 def test_unwritable_output_is_a_clear_error(tmp_path, capsys):
@@ -149,6 +242,18 @@ def test_bad_tune_flags_are_errors(capsys):
 @pytest.mark.parametrize("command", ["evaluate", "export"])
 def test_a_directory_without_a_run_is_a_clear_error(command, tmp_path, capsys):
     _expect_usage_error([command, str(tmp_path)], capsys, "is not a run directory")
+
+
+@pytest.mark.parametrize(
+    "run_json", ["{not json", '{"args": {}}', '["names"]', '{"recipe": "names"}']
+)
+def test_an_unreadable_run_json_is_a_clear_error(run_json, tmp_path, capsys):
+    (tmp_path / "run.json").write_text(run_json)
+    (tmp_path / "model.keras").write_bytes(b"")
+    for command in ("evaluate", "export"):
+        _expect_usage_error(
+            [command, str(tmp_path)], capsys, "holds a run.json that cannot be read"
+        )
 
 
 def test_unknown_flags_are_errors(tmp_path, capsys):

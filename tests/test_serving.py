@@ -10,6 +10,7 @@ on numeric and multi-input signatures run in-process on a small SavedModel.
 """
 
 import json
+import re
 
 import keras
 import numpy as np
@@ -432,6 +433,54 @@ def test_resolve_finds_the_savedmodel_name_and_limit(names_run, tmp_path):
         assert (target.name, target.recipe, target.max_length) == ("names", "names", 24)
     with pytest.raises(FileNotFoundError, match="no SavedModel in"):
         serving.resolve(tmp_path)
+    # The export recorded its own limit (the recipe's name plays no part).
+    assert serving.read_export_info(names_run / "export") == {"max_length": 24}
+
+
+def _fake_export(directory, limits=None, run=None):
+    """A directory that resolve() takes for a run with an export."""
+    export = directory / "export"
+    export.mkdir(parents=True)
+    (export / "saved_model.pb").write_bytes(b"")
+    if limits is not None:
+        serving.write_export_info(export, **limits)
+    if run is not None:
+        (directory / "run.json").write_text(json.dumps(run))
+    return directory
+
+
+def test_the_limit_comes_from_the_export_then_from_an_old_runs_info(tmp_path):
+    own = _fake_export(tmp_path / "own", {"max_length": 5}, {"recipe": "mine"})
+    assert serving.resolve(own).max_length == 5
+    # The export's record wins over what an old run.json says.
+    both = _fake_export(
+        tmp_path / "both",
+        {"max_length": 5},
+        {"recipe": "g2p", "info": {"max_source_length": 9}},
+    )
+    assert serving.resolve(both).max_length == 5
+    # A run directory written before exports recorded their limits.
+    old = _fake_export(
+        tmp_path / "old", None, {"recipe": "g2p", "info": {"max_source_length": 9}}
+    )
+    assert serving.resolve(old).max_length == 9
+    bare = _fake_export(tmp_path / "bare")
+    assert serving.resolve(bare).max_length is None
+    (bare / "export" / serving.EXPORT_INFO_FILE).write_text("{not json")
+    assert serving.resolve(bare).max_length is None
+
+
+@pytest.mark.parametrize(
+    "limits, fragment",
+    [
+        ({"max_length": 0}, "`max_length` must be a positive integer"),
+        ({"max_length": True}, "`max_length` must be a positive integer"),
+        ({"max_steps": 3}, "Received: ['max_steps']"),
+    ],
+)
+def test_write_export_info_checks_the_limits(limits, fragment, tmp_path):
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        serving.write_export_info(tmp_path, **limits)
 
 
 @pytest.mark.parametrize(

@@ -207,6 +207,28 @@ def fit_resumable(
         NonFiniteLossError: the loss or a variable became NaN or infinite;
             the model holds the newest checkpoint's values.
     """
+    from rnn_zoo import distribute
+
+    # Keras's trainer needs fixes to train under a strategy; they last as
+    # long as this loop (rnn_zoo.distribute.keras_fixes).
+    strategy = distribute.strategy_for(args)
+    if strategy is None:
+        strategy = getattr(model, "_distribute_strategy", None)
+    with distribute.keras_fixes(strategy):
+        return _fit_resumable(
+            model, train, validation, args, epochs=epochs, callbacks=callbacks
+        )
+
+
+def _fit_resumable(
+    model: keras.Model,
+    train: Any,
+    validation: Any,
+    args: argparse.Namespace,
+    *,
+    epochs: int,
+    callbacks: list[keras.callbacks.Callback],
+) -> tuple[keras.callbacks.History, float]:
     import tensorflow as tf
 
     directory = checkpoint_dir(args)

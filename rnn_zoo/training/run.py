@@ -36,14 +36,15 @@ import json
 import os
 import tempfile
 import time
-from typing import Any
-
-import keras
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from rnn_zoo import distribute
-from rnn_zoo.layers import cell_names
-from rnn_zoo.training import resumable as _training
+
+# Keras, NumPy and the training loop are imported by the functions that use
+# them: the `rnn-zoo` command reads this module's constants and run
+# directories before it knows whether it will train.
+if TYPE_CHECKING:
+    import keras
 
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.json"
@@ -99,6 +100,8 @@ def base_parser(
     recipe also gets ``--strategy`` and ``--devices``
     (:func:`rnn_zoo.distribute.add_flags`).
     """
+    from rnn_zoo.layers import cell_names
+
     parser = argparse.ArgumentParser(
         prog=f"rnn-zoo train {recipe}", description=description
     )
@@ -150,6 +153,8 @@ def base_parser(
 
 
 def _add_checkpoint_flags(parser: argparse.ArgumentParser) -> None:
+    from rnn_zoo.training import resumable as _training
+
     parser.add_argument(
         "--checkpoint-every",
         type=int,
@@ -219,25 +224,22 @@ def strategy_scope(args: argparse.Namespace):
     """
     import contextlib
 
-    name = getattr(args, "strategy", "none")
-    if name == "none":
-        return contextlib.nullcontext()
-    return distribute.get_strategy(name, devices=getattr(args, "devices", None)).scope()
+    strategy = distribute.strategy_for(args)
+    return contextlib.nullcontext() if strategy is None else strategy.scope()
 
 
 def num_replicas(args: argparse.Namespace) -> int:
     """How many replicas train under ``--strategy`` (1 with ``none``)."""
-    name = getattr(args, "strategy", "none")
-    if name == "none":
-        return 1
-    strategy = distribute.get_strategy(name, devices=getattr(args, "devices", None))
-    return int(strategy.num_replicas_in_sync)
+    strategy = distribute.strategy_for(args)
+    return 1 if strategy is None else int(strategy.num_replicas_in_sync)
 
 
 def callbacks(
     args: argparse.Namespace, *, patience: int, monitor: str = "val_loss"
 ) -> list[keras.callbacks.Callback]:
     """Early stopping on ``monitor`` (best weights restored), TensorBoard with ``--tensorboard``."""
+    import keras
+
     result: list[keras.callbacks.Callback] = [
         keras.callbacks.EarlyStopping(
             monitor=monitor, patience=patience, restore_best_weights=True, verbose=1
@@ -276,6 +278,10 @@ def fit(
             became NaN or infinite; the model holds the newest checkpoint's
             weights.
     """
+    import numpy as np
+
+    from rnn_zoo.training import resumable as _training
+
     history, train_seconds = _training.fit_resumable(
         model,
         data.train,  # reshuffles itself, with the seed, every epoch
@@ -309,6 +315,8 @@ def run_record(
     of ``replicas`` that trained (1 without ``--strategy``), and the Keras
     version and backend.
     """
+    import keras
+
     return {
         "epochs_run": epochs_run,
         "best_epoch": best_epoch,
@@ -332,6 +340,8 @@ def save_run(
     metrics: dict,
 ) -> None:
     """Writes ``model.keras``, ``run.json`` and ``metrics.json`` to ``args.output``."""
+    import keras
+
     model.save(os.path.join(args.output, MODEL_FILE))
     run = {
         "recipe": recipe,

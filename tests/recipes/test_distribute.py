@@ -216,15 +216,20 @@ with strategy.scope():
     model = build_classifier(3, vocab_size=20, units=8)
     model.compile(loss="sparse_categorical_crossentropy")
 ids = np.random.default_rng(0).integers(1, 20, size=(5, 7)).astype("int32")
-got = model.predict_on_batch(ids)
+with distribute.keras_fixes(strategy):
+    got = model.predict_on_batch(ids)
 print("replicas", strategy.num_replicas_in_sync, "rows", got.shape[0])
+np.testing.assert_allclose(got, model(ids, training=False), atol=1e-6)
+# The plain call that needs no fix.
+got = model.predict(ids, batch_size=len(ids), verbose=0)
 np.testing.assert_allclose(got, model(ids, training=False), atol=1e-6)
 """
 
 
 def test_predict_on_batch_under_two_replicas_answers_each_row_once(tmp_path):
-    # truecase and charlm evaluate with predict_on_batch; Keras 3.15 alone
-    # would return every row once per replica.
+    # truecase and charlm evaluate with predict_on_batch (under `rnn-zoo
+    # train`'s keras_fixes); Keras 3.15 alone would return every row once
+    # per replica.
     result = subprocess.run(
         [sys.executable, "-c", PREDICT_ON_BATCH],
         capture_output=True,
@@ -235,6 +240,65 @@ def test_predict_on_batch_under_two_replicas_answers_each_row_once(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "replicas 2 rows 5" in result.stdout
+
+
+def _trainer_attributes():
+    from keras.src.backend.tensorflow import trainer
+
+    cls = trainer.TensorFlowTrainer
+    return {
+        "reduce_per_replica": vars(trainer)["reduce_per_replica"],
+        "_maybe_symbolic_build": vars(cls)["_maybe_symbolic_build"],
+        "predict_on_batch": vars(cls)["predict_on_batch"],
+    }
+
+
+def test_keras_fixes_last_for_the_block_only():
+    import tensorflow as tf
+
+    originals = _trainer_attributes()
+    # Not a strategy this process trains under (that is chosen once).
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    with distribute.keras_fixes(None):
+        assert _trainer_attributes() == originals
+    with distribute.keras_fixes(strategy):
+        fixed = _trainer_attributes()
+        assert all(fixed[name] is not originals[name] for name in originals)
+        with distribute.keras_fixes(strategy):
+            assert _trainer_attributes() == fixed
+        # Leaving an inner block keeps the outer one's fixes.
+        assert _trainer_attributes() == fixed
+    assert _trainer_attributes() == originals
+    # Undone on an exception too.
+    with pytest.raises(KeyError), distribute.keras_fixes(strategy):
+        fixed = _trainer_attributes()
+        assert all(fixed[name] is not originals[name] for name in originals)
+        raise KeyError("inside")
+    assert _trainer_attributes() == originals
+
+
+def test_choosing_a_strategy_patches_nothing(tmp_path):
+    # A flag-parsing side effect no more: parsing --strategy mirrored (which
+    # creates the strategy) leaves Keras's trainer as it is.
+    script = (
+        "from rnn_zoo.recipes import names\n"
+        "from keras.src.backend.tensorflow import trainer\n"
+        "before = (trainer.reduce_per_replica, trainer.TensorFlowTrainer.__dict__.copy())\n"
+        f"names.parse_args(['--output', {str(tmp_path)!r}, '--strategy', 'mirrored', "
+        "'--devices', '2'])\n"
+        "after = (trainer.reduce_per_replica, trainer.TensorFlowTrainer.__dict__.copy())\n"
+        "print('unchanged', before == after)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=tmp_path,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "unchanged True" in result.stdout
 
 
 # The scale-out documentation (moved out of README.md); its examples must run.
