@@ -49,7 +49,7 @@ import time
 import keras
 import numpy as np
 
-from rnn_zoo import build_generator, generate, training
+from rnn_zoo import baselines, build_generator, generate, metrics, training
 from rnn_zoo.data import austen
 
 RECIPE = "charlm"
@@ -313,12 +313,14 @@ def evaluate(
         targets = targets.numpy()
         logits = np.asarray(model.predict_on_batch(inputs))
         n = int(np.sum(targets != austen.PAD_ID))
-        total_bits += austen.bits_per_character(logits, targets) * n
+        total_bits += metrics.bits_per_character(logits, targets) * n
         count += n
     bits = total_bits / count
 
     split = _split(args)
-    ngram = austen.NGramModel(split.train, split.vocabulary, max_order=MAX_NGRAM_ORDER)
+    ngram = baselines.NGramModel(
+        split.train, split.vocabulary, max_order=MAX_NGRAM_ORDER
+    )
     validation = {
         order: ngram.bits_per_character(split.validation, order=order)
         for order in range(1, MAX_NGRAM_ORDER + 1)

@@ -81,6 +81,7 @@ from rnn_zoo import (
     build_decoding_model,
     build_seq2seq,
     greedy_decode,
+    metrics,
     training,
 )
 from rnn_zoo.data import cmudict as cmudict_data
@@ -548,13 +549,13 @@ def evaluate(
     table = letter_baseline(train.words, train.pronunciations)
     baseline = [baseline_pronounce(word, table) for word in test.words]
     return {
-        "test_wer": cmudict_data.word_error_rate(predicted, test.pronunciations),
-        "test_per": cmudict_data.phoneme_error_rate(predicted, test.pronunciations),
-        "beam_wer": cmudict_data.word_error_rate(beamed, test.pronunciations),
-        "beam_per": cmudict_data.phoneme_error_rate(beamed, test.pronunciations),
+        "test_wer": metrics.word_error_rate(predicted, test.pronunciations),
+        "test_per": metrics.phoneme_error_rate(predicted, test.pronunciations),
+        "beam_wer": metrics.word_error_rate(beamed, test.pronunciations),
+        "beam_per": metrics.phoneme_error_rate(beamed, test.pronunciations),
         "beam_width": beam,
-        "baseline_wer": cmudict_data.word_error_rate(baseline, test.pronunciations),
-        "baseline_per": cmudict_data.phoneme_error_rate(baseline, test.pronunciations),
+        "baseline_wer": metrics.word_error_rate(baseline, test.pronunciations),
+        "baseline_per": metrics.phoneme_error_rate(baseline, test.pronunciations),
         "test_loss": float(test_loss),
         "test_phoneme_accuracy": float(test_accuracy),
     }

@@ -49,7 +49,9 @@ import keras
 import numpy as np
 
 from rnn_zoo import build_tagger, training
+from rnn_zoo.baselines import UnigramTruecaser, rule_truecase
 from rnn_zoo.data import austen
+from rnn_zoo.metrics import casing_metrics
 
 RECIPE = "truecase"
 DESCRIPTION = "truecasing: per-character case tags on Pride and Prejudice"
@@ -347,18 +349,18 @@ def evaluate(
             true.append(row_tags[:length])
             predicted.append(row_predicted[:length])
             texts.append(austen.decode(row_ids[:length], vocabulary))
-    scores = austen.casing_metrics(true, predicted)
+    scores = casing_metrics(true, predicted)
 
-    unigram = austen.UnigramTruecaser(
+    unigram = UnigramTruecaser(
         austen.truecase_examples(_split(args).train, EXAMPLE_LENGTH)
     )
-    rule_tags = [austen.rule_truecase(text) for text in texts]
+    rule_tags = [rule_truecase(text) for text in texts]
     unigram_tags = [unigram.tags(text) for text in texts]
     baselines = {
-        "rule": austen.casing_metrics(true, rule_tags),
-        "unigram": austen.casing_metrics(true, unigram_tags),
+        "rule": casing_metrics(true, rule_tags),
+        "unigram": casing_metrics(true, unigram_tags),
         # Upper where either says upper: sentence starts plus known names.
-        "rule_and_unigram": austen.casing_metrics(
+        "rule_and_unigram": casing_metrics(
             true, [np.maximum(r, u) for r, u in zip(rule_tags, unigram_tags)]
         ),
     }
