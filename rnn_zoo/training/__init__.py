@@ -10,8 +10,12 @@ same way; recipes only call them. ``rnn_zoo.training`` never imports a recipe.
   N steps: resume after a kill, roll back on a non-finite loss.
 - :mod:`rnn_zoo.training.checkpoint`: checkpoints on disk (atomic writes,
   SHA-256-checked reads, keep 2).
+- :mod:`rnn_zoo.training.recipe`: the skeleton every recipe's ``main()``
+  shares (:class:`RecipeRun`: seed, clock, build, fit, save;
+  :func:`recipe_parser`: flags from the recipe's constants).
 """
 
+from rnn_zoo.training.recipe import RecipeRun, recipe_parser, targets_of
 from rnn_zoo.training.resumable import (
     DEFAULT_CHECKPOINT_EVERY,
     NonFiniteLossError,
@@ -50,6 +54,7 @@ __all__ = [
     "RECIPES_EXTRA",
     "RUN_FILE",
     "RecipeData",
+    "RecipeRun",
     "ResumeError",
     "base_parser",
     "callbacks",
@@ -61,9 +66,11 @@ __all__ = [
     "missing_packages",
     "num_replicas",
     "print_metrics",
+    "recipe_parser",
     "resume_plan",
     "run_flags",
     "run_record",
     "save_run",
     "strategy_scope",
+    "targets_of",
 ]

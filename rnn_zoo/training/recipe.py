@@ -1,0 +1,218 @@
+"""The skeleton every recipe's ``main()`` shares, written once.
+
+A recipe reads top to bottom like a keras-io example: configuration
+constants, data, model, train, evaluate, export, a few predictions. What
+every recipe does the same way between those steps (flags from the
+constants, seeding, the clock, building in ``--strategy``'s scope, the
+checkpointed fit, ``metrics.json``/``run.json``/``model.keras``) lives here,
+so that a recipe's ``main()`` is only the part that is its own::
+
+    def main(argv=None):
+        args = parse_args(argv)  # recipe_parser(RECIPE, "...", globals())
+        run = training.RecipeRun(RECIPE, args)  # seeds, starts the clock
+        data = load_data(args)
+        model = run.build(build_model, data.info)
+        run.fit(model, data, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS)
+        metrics = evaluate(model, data, args)
+        run.save(model, data.info, metrics, patience=PATIENCE)
+        export_dir = export(model, data.info, run.export_dir)
+        ...  # a few predictions from export_dir
+        return metrics
+
+It fits every task pattern (classifier, tagger, forecaster, language model,
+seq2seq): nothing here knows what the model predicts. The recipe protocol
+the CLI drives (``parse_args``, ``load_data``, ``build_model``, ...) is
+described in :mod:`rnn_zoo.training.run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import keras
+import numpy as np
+
+from rnn_zoo.training import run as _run
+
+# The flags every recipe has, each defaulting to the recipe's constant of the
+# same name in upper case (EPOCHS, BATCH_SIZE, ...).
+COMMON_FLAGS = (
+    "epochs",
+    "batch_size",
+    "cell",
+    "units",
+    "num_layers",
+    "dropout",
+    "learning_rate",
+    "seed",
+)
+# Flags a recipe has only when it defines the constant (BIDIRECTIONAL).
+OPTIONAL_FLAGS = ("bidirectional",)
+
+
+def recipe_parser(
+    recipe: str, description: str, constants: Mapping[str, Any]
+) -> argparse.ArgumentParser:
+    """:func:`rnn_zoo.training.base_parser` with defaults from a recipe's constants.
+
+    Args:
+        recipe: the recipe's name (``rnn-zoo train NAME``).
+        description: one line for ``--help``.
+        constants: the recipe's configuration, usually its ``globals()``:
+            ``EPOCHS``, ``BATCH_SIZE``, ``CELL``, ``UNITS``, ``NUM_LAYERS``,
+            ``DROPOUT``, ``LEARNING_RATE``, ``SEED`` and, for a recipe that
+            can read both ways, ``BIDIRECTIONAL``.
+
+    Returns:
+        The parser; add the recipe's own flags, then
+        ``training.check_args(parser, parser.parse_args(argv))``.
+
+    Example:
+
+    >>> constants = dict(EPOCHS=3, BATCH_SIZE=8, CELL="gru", UNITS=4,
+    ...     NUM_LAYERS=1, DROPOUT=0.0, LEARNING_RATE=1e-3, SEED=0)
+    >>> parser = recipe_parser("demo", "A demo.", constants)
+    >>> args = parser.parse_args(["--output", "/tmp/demo", "--units", "16"])
+    >>> args.cell, args.units, hasattr(args, "bidirectional")
+    ('gru', 16, False)
+    """
+    missing = [name.upper() for name in COMMON_FLAGS if name.upper() not in constants]
+    if missing:
+        raise ValueError(
+            f"`constants` must define every common flag's default; missing "
+            f"{missing}. Received: {sorted(k for k in constants if k.isupper())}"
+        )
+    defaults = {
+        name: constants[name.upper()]
+        for name in COMMON_FLAGS + OPTIONAL_FLAGS
+        if name.upper() in constants
+    }
+    return _run.base_parser(recipe, description, defaults=defaults)
+
+
+def targets_of(dataset) -> np.ndarray:
+    """The targets of a batched ``(inputs, targets)`` dataset, concatenated.
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> ds = tf.data.Dataset.from_tensor_slices(([1, 2, 3], [0, 1, 1])).batch(2)
+    >>> targets_of(ds).tolist()
+    [0, 1, 1]
+    """
+    return np.concatenate([np.asarray(y) for _, y in dataset])
+
+
+class RecipeRun:
+    """One training run of a recipe, from its flags to its run directory.
+
+    Creating it seeds Keras (``args.seed``: the split's shuffling, initial
+    weights and dropout) and starts the clock that ``metrics.json``'s
+    ``total_seconds`` reads; create it right after parsing the flags and
+    before loading data, so that every random draw follows the seed.
+
+    Args:
+        recipe: the recipe's name, written to ``run.json``.
+        args: the parsed flags (``output``, ``seed``, ``smoke``, ...).
+
+    Attributes:
+        export_dir: where the recipe writes its SavedModel (``OUTPUT/export``).
+        epochs_run, best_epoch, train_seconds: set by :meth:`fit`.
+
+    Example:
+
+    >>> import argparse
+    >>> run = RecipeRun("demo", argparse.Namespace(seed=0, output="/tmp/demo"))
+    >>> run.export_dir
+    '/tmp/demo/export'
+    """
+
+    def __init__(self, recipe: str, args: argparse.Namespace):
+        self.recipe = recipe
+        self.args = args
+        self.start = time.time()
+        keras.utils.set_random_seed(args.seed)
+        self.export_dir = os.path.join(args.output, _run.EXPORT_DIR)
+        self.epochs_run: int | None = None
+        self.best_epoch: int | None = None
+        self.train_seconds: float | None = None
+
+    def build(
+        self,
+        build_model: Callable[[argparse.Namespace, dict], keras.Model],
+        info: dict,
+        *,
+        summary: bool = True,
+    ) -> keras.Model:
+        """``build_model(args, info)`` in ``--strategy``'s scope, summarised.
+
+        In the scope the variables (weights, optimizer slots, metrics) are
+        mirrored on every replica; without ``--strategy`` nothing changes.
+        """
+        with _run.strategy_scope(self.args):
+            model = build_model(self.args, info)
+        if summary:
+            model.summary()
+        return model
+
+    def fit(
+        self,
+        model: keras.Model,
+        data: _run.RecipeData,
+        *,
+        patience: int,
+        smoke_epochs: int = 1,
+    ) -> None:
+        """Trains with :func:`rnn_zoo.training.fit` and records how it went.
+
+        Early stopping on the validation loss after ``patience`` epochs
+        without improvement (the best weights restored); ``--smoke`` runs
+        ``smoke_epochs``; checkpointed and resumable.
+        """
+        self.epochs_run, self.best_epoch, self.train_seconds = _run.fit(
+            model, data, self.args, patience=patience, smoke_epochs=smoke_epochs
+        )
+
+    def save(
+        self, model: keras.Model, info: dict, metrics: dict, **config: Any
+    ) -> dict:
+        """Adds the training record to ``metrics``, then writes the run directory.
+
+        ``metrics`` gains ``epochs_run``, ``best_epoch``, ``train_seconds``,
+        ``total_seconds`` and ``config`` (the flags, ``config``: the recipe's
+        fixed settings, the replicas, the Keras version and backend; see
+        :func:`rnn_zoo.training.run_record`); then ``model.keras``,
+        ``run.json`` (recipe, flags, ``info``) and ``metrics.json`` are
+        written to ``OUTPUT``.
+
+        Returns:
+            ``metrics``, updated in place.
+
+        Raises:
+            RuntimeError: when :meth:`fit` has not run.
+        """
+        if self.epochs_run is None:
+            raise RuntimeError(
+                "RecipeRun.save() records the training: call RecipeRun.fit() first."
+            )
+        metrics.update(
+            _run.run_record(
+                self.args,
+                self.start,
+                self.epochs_run,
+                self.best_epoch,
+                self.train_seconds,
+                **config,
+            )
+        )
+        _run.save_run(self.recipe, self.args, model, info, metrics)
+        return metrics
+
+    def wrote(self, *names: str) -> None:
+        """Prints the run directory's artifacts: ``model.keras``, ``names``, the JSON files."""
+        written = ("model.keras", *names, _run.METRICS_FILE, _run.RUN_FILE)
+        print(f"Wrote {self.args.output}: {', '.join(written)}")

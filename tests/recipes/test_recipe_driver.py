@@ -1,0 +1,131 @@
+"""rnn_zoo.training.recipe: the skeleton of a recipe's main(), on a tiny recipe."""
+
+import json
+import random
+
+import keras
+import numpy as np
+import pytest
+
+from rnn_zoo import training
+
+pytestmark = [
+    pytest.mark.tensorflow_only,
+    pytest.mark.skipif(
+        keras.backend.backend() != "tensorflow",
+        reason="recipes train on tf.data",
+    ),
+]
+
+CONSTANTS = dict(
+    EPOCHS=2,
+    BATCH_SIZE=8,
+    CELL="gru",
+    UNITS=4,
+    NUM_LAYERS=1,
+    DROPOUT=0.0,
+    LEARNING_RATE=1e-2,
+    SEED=7,
+)
+
+
+def _parse(output, constants=CONSTANTS, *argv):
+    parser = training.recipe_parser("tiny", "A tiny recipe.", constants)
+    return training.check_args(
+        parser, parser.parse_args(["--output", str(output), *argv])
+    )
+
+
+def _data(seed=0):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(48, 5, 3)).astype("float32")
+    y = (x.sum(axis=(1, 2)) > 0).astype("int32")
+
+    def dataset(a, b):
+        return tf.data.Dataset.from_tensor_slices((a, b)).batch(8)
+
+    return training.RecipeData(
+        train=dataset(x[:32], y[:32]),
+        validation=dataset(x[32:40], y[32:40]),
+        test=dataset(x[40:], y[40:]),
+        info={"classes": 2},
+    )
+
+
+def _build_model(args, info):
+    inputs = keras.Input((5, 3))
+    x = keras.layers.GRU(args.units)(inputs)
+    outputs = keras.layers.Dense(info["classes"], activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(
+        optimizer=keras.optimizers.Adam(args.learning_rate),
+        loss="sparse_categorical_crossentropy",
+    )
+    return model
+
+
+def test_parser_defaults_come_from_the_constants(tmp_path):
+    args = _parse(tmp_path)
+    assert (args.epochs, args.batch_size, args.cell, args.units) == (2, 8, "gru", 4)
+    assert (args.dropout, args.learning_rate, args.seed) == (0.0, 1e-2, 7)
+    assert not hasattr(args, "bidirectional")
+    args = _parse(tmp_path, {**CONSTANTS, "BIDIRECTIONAL": True}, "--units", "9")
+    assert args.bidirectional is True and args.units == 9
+
+
+def test_parser_names_the_missing_constants():
+    constants = {k: v for k, v in CONSTANTS.items() if k not in ("SEED", "UNITS")}
+    with pytest.raises(ValueError, match=r"\['UNITS', 'SEED'\]"):
+        training.recipe_parser("tiny", "A tiny recipe.", constants)
+
+
+def test_a_run_seeds_keras(tmp_path):
+    args = _parse(tmp_path)
+    training.RecipeRun("tiny", args)
+    first = (random.random(), keras.random.uniform((3,)).numpy())
+    training.RecipeRun("tiny", args)
+    again = (random.random(), keras.random.uniform((3,)).numpy())
+    assert first[0] == again[0]
+    np.testing.assert_array_equal(first[1], again[1])
+
+
+def test_save_needs_a_fit_first(tmp_path):
+    run = training.RecipeRun("tiny", _parse(tmp_path))
+    with pytest.raises(RuntimeError, match="fit"):
+        run.save(_build_model(run.args, {"classes": 2}), {}, {})
+
+
+def test_a_run_trains_and_writes_its_directory(tmp_path, capsys):
+    run = training.RecipeRun("tiny", _parse(tmp_path))
+    data = _data()
+    model = run.build(_build_model, data.info)
+    run.fit(model, data, patience=5)
+    assert run.epochs_run == 2 and run.best_epoch in (1, 2)
+    metrics = run.save(model, data.info, {"test_thing": 0.5}, patience=5)
+    run.wrote("export/")
+
+    written = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
+    assert written == metrics
+    assert written["test_thing"] == 0.5 and written["epochs_run"] == 2
+    assert written["config"]["patience"] == 5 and written["config"]["units"] == 4
+    run_json = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
+    assert run_json["recipe"] == "tiny" and run_json["info"] == {"classes": 2}
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(
+        loaded.predict(np.ones((1, 5, 3)), verbose=0),
+        model.predict(np.ones((1, 5, 3)), verbose=0),
+    )
+    assert run.export_dir == str(tmp_path / "export")
+    out = capsys.readouterr().out
+    assert "Total params" in out  # build() summarised the model
+    assert out.strip().endswith(
+        f"Wrote {tmp_path}: model.keras, export/, metrics.json, run.json"
+    )
+
+
+def test_targets_of_concatenates_the_batches():
+    data = _data()
+    expected = np.concatenate([y.numpy() for _, y in data.test])
+    np.testing.assert_array_equal(training.targets_of(data.test), expected)
