@@ -11,7 +11,7 @@ the graph on :mod:`rnn_zoo.decoding`, and everything is written out with
 - tagger: :func:`export_truecaser`;
 - generator: :func:`export_char_generator` (prompt -> continuation) and
   :func:`export_conditioned_generator` (class name + seed -> a string);
-- encoder-decoder: :func:`export_char_seq2seq`.
+- encoder-decoder: :func:`export_seq2seq` on :func:`export_char_seq2seq`.
 
 Example (after ``rnn-zoo train names --output DIR``):
 
@@ -746,3 +746,39 @@ def export_conditioned_generator(
     filepath = os.fspath(filepath)
     archive.write_out(filepath, verbose=verbose)
     return filepath
+
+
+def export_seq2seq(
+    model: keras.Model,
+    filepath: str | os.PathLike,
+    *,
+    beam_width: int = 1,
+    length_penalty: float = 0.0,
+    max_length: int,
+    start_id: int,
+    end_id: int,
+    **options,
+) -> str:
+    """Writes a trained character-level encoder-decoder that decodes in its graph.
+
+    :func:`rnn_zoo.build_decoding_model` wraps ``model`` (beam search of
+    ``beam_width`` with ``length_penalty``, greedy decoding for 1; at most
+    ``max_length`` target tokens from ``start_id`` to ``end_id``), and
+    :func:`export_char_seq2seq` writes it with ``options`` (its vocabularies
+    and serving names).
+
+    Returns:
+        ``filepath`` as a string.
+    """
+    from rnn_zoo.decoding import build_decoding_model
+
+    decoding = build_decoding_model(
+        model,
+        method="beam" if beam_width > 1 else "greedy",
+        beam_width=beam_width,
+        length_penalty=length_penalty,
+        max_length=max_length,
+        start_id=start_id,
+        end_id=end_id,
+    )
+    return export_char_seq2seq(decoding, filepath, **options)

@@ -395,6 +395,21 @@ def encode_words(words: Sequence[str], graphemes: Sequence[str]) -> list[list[in
     return [[ids.get(char, UNKNOWN_ID) for char in word.lower()] for word in words]
 
 
+def encode_batch(words: Sequence[str], graphemes: Sequence[str]) -> np.ndarray:
+    """:func:`encode_words`, padded with 0 into one int32 array (at least one step).
+
+    Example:
+
+    >>> encode_batch(["ab", "a"], RESERVED_TOKENS + LETTERS).tolist()
+    [[5, 6], [5, 0]]
+    """
+    rows = encode_words(words, graphemes)
+    ids = np.zeros((len(rows), max(1, *map(len, rows))), "int32")
+    for row, word_ids in zip(ids, rows):
+        row[: len(word_ids)] = word_ids
+    return ids
+
+
 def encode_pronunciations(
     pronunciations: Sequence[Sequence[str]], phonemes: Sequence[str]
 ) -> list[list[int]]:
