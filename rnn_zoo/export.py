@@ -7,7 +7,9 @@ rebuilt here as TensorFlow ops (``tf.strings.unicode_split`` and a
 the graph on :mod:`rnn_zoo.decoding`, and everything is written out with
 ``keras.export.ExportArchive``.
 
-- classifier: :func:`export_char_classifier`, :func:`write_classifier_archive`;
+- classifier: :func:`export_char_classifier`, :func:`export_text_classifier`,
+  :func:`export_frames_classifier`, all on :func:`write_classifier_archive`;
+- forecaster: :func:`export_forecaster`;
 - tagger: :func:`export_truecaser`;
 - generator: :func:`export_char_generator` (prompt -> continuation) and
   :func:`export_conditioned_generator` (class name + seed -> a string);
@@ -782,3 +784,168 @@ def export_seq2seq(
         end_id=end_id,
     )
     return export_char_seq2seq(decoding, filepath, **options)
+
+
+def export_frames_classifier(
+    model: keras.Model,
+    filepath: str | os.PathLike,
+    *,
+    labels: Sequence[str],
+    num_features: int,
+    preprocess,
+    verbose: bool = False,
+) -> str:
+    """Writes a classifier of float frame sequences as a SavedModel over raw frames.
+
+    ``classify`` (also ``serving_default``) takes ``frames`` float32
+    ``(batch, time, num_features)`` (rows right-padded with any value) and
+    ``lengths`` int32 ``(batch,)`` (the frames used per row), runs
+    ``preprocess(frames, lengths)`` (e.g. standardization and padding, the
+    same function the training pipeline uses) and the model, and returns
+    ``label``, ``index`` and ``probabilities``; ``labels`` lists the labels
+    (:func:`write_classifier_archive`).
+
+    Args:
+        model: a classifier with softmax outputs ``(batch, len(labels))``.
+        filepath: the SavedModel directory to write.
+        labels: the label names, in output order.
+        num_features: the size of a frame.
+        preprocess: TensorFlow function ``(frames, lengths) -> model input``.
+        verbose: print ExportArchive's summary.
+
+    Returns:
+        ``filepath`` as a string.
+    """
+    import tensorflow as tf
+
+    num_features = _checks.check_positive_int(num_features, "num_features")
+    return write_classifier_archive(
+        model,
+        filepath,
+        preprocess=preprocess,
+        input_signature=[
+            tf.TensorSpec((None, None, num_features), tf.float32, name="frames"),
+            tf.TensorSpec((None,), tf.int32, name="lengths"),
+        ],
+        labels=labels,
+        verbose=verbose,
+    )
+
+
+def export_text_classifier(
+    model: keras.Model,
+    filepath: str | os.PathLike,
+    *,
+    labels: Sequence[str],
+    vectorizer: keras.layers.TextVectorization,
+    verbose: bool = False,
+) -> str:
+    """Writes a word-level classifier as a SavedModel that reads raw text.
+
+    ``classify`` (also ``serving_default``) takes ``texts``, tf.string
+    ``(batch,)``, turns them into word ids with ``vectorizer`` in the graph,
+    runs the model and returns ``label``, ``index`` and ``probabilities``;
+    ``labels`` lists the labels (:func:`write_classifier_archive`). An empty
+    text is all padding, which the model masks entirely: it gets the softmax
+    of the output layer's bias (the model's prior).
+
+    Args:
+        model: a classifier from int32 word ids to softmax outputs
+            ``(batch, len(labels))``.
+        filepath: the SavedModel directory to write.
+        labels: the label names, in output order.
+        vectorizer: the ``TextVectorization`` the model was trained behind
+            (its vocabulary; a custom ``standardize`` must be a TensorFlow
+            function).
+        verbose: print ExportArchive's summary.
+
+    Returns:
+        ``filepath`` as a string.
+    """
+    import tensorflow as tf
+
+    def preprocess(texts):
+        return tf.cast(vectorizer(texts), tf.int32)  # (batch, sequence_length)
+
+    # The vectorizer's lookup table must be saved with the graph; ExportArchive
+    # tracks built layers only.
+    vectorizer.build((None,))
+    return write_classifier_archive(
+        model,
+        filepath,
+        preprocess=preprocess,
+        input_signature=[tf.TensorSpec(shape=(None,), dtype=tf.string, name="texts")],
+        labels=labels,
+        track=[vectorizer],
+        verbose=verbose,
+    )
+
+
+def export_forecaster(
+    model: keras.Model,
+    filepath: str | os.PathLike,
+    *,
+    window: int,
+    normalize=None,
+    denormalize=None,
+    verbose: bool = False,
+) -> str:
+    """Writes a forecaster as a SavedModel that reads raw history in its own units.
+
+    The signature ``forecast`` (also ``serving_default``) takes ``history``,
+    float32 ``(batch, window)`` (the last ``window`` values, oldest first),
+    and returns ``forecast``, float32 ``(batch, horizon)``, in the same units.
+    The scaling runs in the graph: ``normalize(history)`` gives the model's
+    input and a per-row state (e.g. each window's anchor), and
+    ``denormalize(outputs, state)`` turns the model's output back.
+
+    Args:
+        model: a forecaster from ``(batch, window, 1)`` to
+            ``(batch, horizon, 1)`` (:func:`rnn_zoo.build_forecaster`).
+        filepath: the SavedModel directory to write.
+        window: history steps in.
+        normalize: TensorFlow function ``history -> (inputs, state)``;
+            ``None``: no scaling.
+        denormalize: TensorFlow function ``(outputs, state) -> forecast``;
+            ``None``: no scaling.
+        verbose: print ExportArchive's summary.
+
+    Returns:
+        ``filepath`` as a string.
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> from rnn_zoo import build_forecaster
+    >>> model = build_forecaster(3, window=8, units=4)
+    >>> path = export_forecaster(model, "/tmp/rnn_zoo_forecaster_example", window=8)
+    >>> served = tf.saved_model.load(path)
+    >>> served.forecast(tf.zeros((2, 8)))["forecast"].shape
+    TensorShape([2, 3])
+    """
+    import tensorflow as tf
+
+    window = _checks.check_positive_int(window, "window")
+    if normalize is None:
+
+        def normalize(history):
+            return history[:, :, None], None
+
+    if denormalize is None:
+
+        def denormalize(outputs, state):
+            del state
+            return outputs[:, :, 0]
+
+    def forecast(history):
+        inputs, state = normalize(history)
+        outputs = model(inputs, training=False)
+        return {"forecast": denormalize(outputs, state)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    signature = [tf.TensorSpec((None, window), tf.float32, name="history")]
+    archive.add_endpoint("forecast", forecast, input_signature=signature)
+    filepath = os.fspath(filepath)
+    archive.write_out(filepath, verbose=verbose)
+    return filepath

@@ -184,7 +184,7 @@ def test_keras_baseline_runs_the_same_script(tmp_path):
     [("lstm", 1, False), ("gru", 2, True), ("simple", 2, False)],
 )
 def test_keras_baseline_is_the_same_architecture(cell, num_layers, bidirectional):
-    from rnn_zoo.recipes.names import build_keras_baseline
+    from rnn_zoo.baselines import build_keras_classifier
 
     kwargs = dict(
         vocab_size=12,
@@ -196,7 +196,7 @@ def test_keras_baseline_is_the_same_architecture(cell, num_layers, bidirectional
         embedding_dim=4,
     )
     ours = build_classifier(5, **kwargs)
-    theirs = build_keras_baseline(5, **kwargs)
+    theirs = build_keras_classifier(5, **kwargs)
     # Same weights in the same layout give the same probabilities, padding included.
     theirs.set_weights(ours.get_weights())
     ids = np.array([[3, 4, 5, 0, 0], [6, 7, 8, 9, 10]], "int32")

@@ -1,0 +1,103 @@
+"""rnn_zoo.export: the classifier and forecaster SavedModels, on tiny models."""
+
+import keras
+import numpy as np
+import pytest
+
+from rnn_zoo import build_classifier, build_forecaster
+from rnn_zoo.export import (
+    export_forecaster,
+    export_frames_classifier,
+    export_text_classifier,
+)
+
+pytestmark = [
+    pytest.mark.tensorflow_only,
+    pytest.mark.skipif(
+        keras.backend.backend() != "tensorflow",
+        reason="a SavedModel is TensorFlow's",
+    ),
+]
+
+
+def test_forecaster_scales_in_the_graph(tmp_path):
+    import tensorflow as tf
+
+    model = build_forecaster(3, window=6, units=4)
+    history = np.random.default_rng(0).normal(size=(2, 6)).astype("float32")
+
+    def normalize(h):
+        anchor = tf.reduce_mean(h, axis=1, keepdims=True)
+        return ((h - anchor) / 2.0)[:, :, None], anchor
+
+    def denormalize(outputs, anchor):
+        return outputs[:, :, 0] * 2.0 + anchor
+
+    plain = tf.saved_model.load(export_forecaster(model, tmp_path / "a", window=6))
+    scaled = tf.saved_model.load(
+        export_forecaster(
+            model,
+            tmp_path / "b",
+            window=6,
+            normalize=normalize,
+            denormalize=denormalize,
+        )
+    )
+    raw = model.predict(history[:, :, None], verbose=0)[:, :, 0]
+    np.testing.assert_allclose(
+        plain.forecast(history=tf.constant(history))["forecast"].numpy(), raw, atol=1e-5
+    )
+    inputs, anchor = normalize(tf.constant(history))
+    expected = model.predict(inputs, verbose=0)[:, :, 0] * 2.0 + anchor.numpy()
+    out = scaled.signatures["serving_default"](history=tf.constant(history))
+    np.testing.assert_allclose(out["forecast"].numpy(), expected, atol=1e-5)
+
+
+def test_frames_classifier_preprocesses_frames_and_lengths(tmp_path):
+    import tensorflow as tf
+
+    model = build_classifier(3, input_features=2, mask_value=0.0, units=4)
+
+    def preprocess(frames, lengths):
+        real = tf.sequence_mask(lengths, tf.shape(frames)[1])
+        return tf.where(real[:, :, None], frames + 1.0, 0.0)
+
+    path = export_frames_classifier(
+        model,
+        tmp_path / "x",
+        labels=["a", "b", "c"],
+        num_features=2,
+        preprocess=preprocess,
+    )
+    served = tf.saved_model.load(path)
+    frames = np.full((2, 4, 2), 0.5, "float32")
+    out = served.classify(frames=tf.constant(frames), lengths=tf.constant([4, 2]))
+    expected = model.predict(preprocess(frames, [4, 2]), verbose=0)
+    np.testing.assert_allclose(out["probabilities"].numpy(), expected, atol=1e-5)
+    assert [x.decode() for x in out["label"].numpy()] == [
+        "abc"[i] for i in expected.argmax(axis=-1)
+    ]
+    assert [x.decode() for x in served.labels()["labels"].numpy()] == ["a", "b", "c"]
+
+
+def test_text_classifier_vectorizes_raw_text(tmp_path):
+    import tensorflow as tf
+
+    vectorizer = keras.layers.TextVectorization(
+        output_sequence_length=5, vocabulary=["great", "film", "dull"]
+    )
+    model = build_classifier(2, vocab_size=5, units=4)
+    path = export_text_classifier(
+        model, tmp_path / "t", labels=["neg", "pos"], vectorizer=vectorizer
+    )
+    served = tf.saved_model.load(path)
+    texts = ["great film", "dull dull unknown", ""]
+    out = served.classify(tf.constant(texts))
+    ids = vectorizer(texts).numpy().astype("int32")
+    np.testing.assert_allclose(
+        out["probabilities"].numpy(), model.predict(ids, verbose=0), atol=1e-5
+    )
+    default = served.signatures["serving_default"](texts=tf.constant(texts))
+    np.testing.assert_allclose(
+        default["probabilities"].numpy(), out["probabilities"].numpy(), atol=1e-6
+    )
