@@ -42,10 +42,11 @@ REQUIRES: dict[str, str] = {}
 ## Configuration
 """
 
-# Upper bound on epochs: EarlyStopping ends training once validation loss stalls.
-EPOCHS = 30
-# Names per training step (194 steps per epoch on the full training split).
-BATCH_SIZE = 64
+# Longer names are truncated to their first 24 characters (2 of 15,502).
+MAX_LENGTH = names_data.DEFAULT_MAX_LENGTH
+# --smoke: names per language (the same real data, a small slice) and epochs.
+SMOKE_NAMES_PER_LANGUAGE = 40
+SMOKE_EPOCHS = 1
 # The recurrent cell: "lstm", "gru" or "simple".
 CELL = "lstm"
 # Recurrent units per layer (per direction); 128 trains in ~8 s per epoch on 2 CPU cores.
@@ -55,37 +56,31 @@ NUM_LAYERS = 1
 # Reading both ways (64 units each) reached 82% validation accuracy, not more
 # than one direction of 128 (83%), at ~1.5x the time per epoch.
 BIDIRECTIONAL = False
-# Dropout on embeddings, between layers and before the softmax.
-DROPOUT = 0.2
 # Size of each character's embedding vector.
 EMBEDDING_DIM = 64
+# Dropout on embeddings, between layers and before the softmax.
+DROPOUT = 0.2
 # Adam's learning rate; with 2e-3 validation loss bottoms out after ~10 epochs.
 LEARNING_RATE = 2e-3
+# Upper bound on epochs: EarlyStopping ends training once validation loss stalls.
+EPOCHS = 30
+# Names per training step (194 steps per epoch on the full training split).
+BATCH_SIZE = 64
 # Epochs without a better validation loss before training stops.
 PATIENCE = 3
-# Longer names are truncated to their first 24 characters (2 of 15,502).
-MAX_LENGTH = names_data.DEFAULT_MAX_LENGTH
 # Seeds the split, the shuffling, the initial weights and dropout.
 SEED = 1337
-# --smoke: names per language (the same real data, a small slice) and epochs.
-SMOKE_NAMES_PER_LANGUAGE = 40
-SMOKE_EPOCHS = 1
 # Names the script classifies at the end, to show the exported model at work.
 EXAMPLE_NAMES = ["Rossi", "Schmidt", "Nowak", "Virtanen", "de Vries", "Ó Briain"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The recipe's flags (``rnn-zoo train names --help``); bad values exit with status 2.
+    """``rnn-zoo train names``'s flags: the constants above, and ``--baseline``.
 
-    >>> args = parse_args(["--output", "/tmp/names", "--cell", "gru"])
-    >>> args.cell, args.units
-    ('gru', 128)
+    >>> parse_args(["--output", "/tmp/names", "--baseline", "keras"]).baseline
+    'keras'
     """
-    parser = training.recipe_parser(
-        RECIPE,
-        "Train a surname -> language classifier on faker's surname lists.",
-        globals(),
-    )
+    parser = training.recipe_parser(RECIPE, DESCRIPTION, globals())
     parser.add_argument(
         "--baseline",
         choices=["keras"],
@@ -139,12 +134,7 @@ def load_data(args: argparse.Namespace) -> training.RecipeData:
             "ambiguous_dropped": data.num_ambiguous,
         },
     }
-    return training.RecipeData(
-        train=dataset(data.train, shuffle=True),
-        validation=dataset(data.validation),
-        test=dataset(data.test),
-        info=info,
-    )
+    return training.recipe_data(dataset, (data.train, data.validation, data.test), info)
 
 
 """
@@ -163,24 +153,20 @@ def build_model(args: argparse.Namespace, info: dict) -> keras.Model:
     >>> build_model(args, {"languages": ["a", "b"], "vocab_size": 10}).output_shape
     (None, 2)
     """
+    # cell, units, num_layers, bidirectional and dropout come from the flags.
     architecture = dict(
         vocab_size=info["vocab_size"],
-        cell=args.cell,
-        units=args.units,
-        num_layers=args.num_layers,
-        bidirectional=args.bidirectional,
-        dropout=args.dropout,
         embedding_dim=EMBEDDING_DIM,
+        **training.builder_args(args),
     )
     num_classes = len(info["languages"])
     if args.baseline == "keras":
         model = baselines.build_keras_classifier(num_classes, **architecture)
     else:
         model = build_classifier(num_classes, name="names_classifier", **architecture)
+    optimizer = keras.optimizers.Adam(args.learning_rate)
     model.compile(
-        optimizer=keras.optimizers.Adam(args.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"]
     )
     return model
 
@@ -263,10 +249,9 @@ def main(argv: list[str] | None = None) -> dict:
         f"{len(info['vocabulary'])} characters"
     )
 
-    # ## Model, built in --strategy's scope
+    # ## Model (built in --strategy's scope) and training (early stopping on
+    # the validation loss, checkpointed)
     model = run.build(build_model, info)
-
-    # ## Train: early stopping on the validation loss, checkpointed
     run.fit(model, data, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS)
 
     # ## Evaluate

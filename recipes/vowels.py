@@ -42,10 +42,11 @@ REQUIRES: dict[str, str] = {"sktime": "sktime"}
 ## Configuration
 """
 
-# Upper bound on epochs: EarlyStopping ends training once validation loss stalls.
-EPOCHS = 150
-# Utterances per training step (7 steps per epoch on the 216 training utterances).
-BATCH_SIZE = 32
+# Share of each speaker's 30 official training utterances held out for validation.
+VALIDATION_FRACTION = 0.2
+# --smoke: utterances per speaker (the same real data, a small slice) and epochs.
+SMOKE_PER_SPEAKER = 10
+SMOKE_EPOCHS = 1
 # The recurrent cell: "lstm", "gru" or "simple".
 CELL = "lstm"
 # Recurrent units per layer (per direction).
@@ -59,32 +60,26 @@ BIDIRECTIONAL = False
 DROPOUT = 0.2
 # Adam's learning rate.
 LEARNING_RATE = 3e-3
+# Upper bound on epochs: EarlyStopping ends training once validation loss stalls.
+EPOCHS = 150
+# Utterances per training step (7 steps per epoch on the 216 training utterances).
+BATCH_SIZE = 32
 # Epochs without a better validation loss before training stops; the 54
 # validation utterances make val_loss noisy, so wait a while.
 PATIENCE = 15
-# Share of each speaker's 30 official training utterances held out for validation.
-VALIDATION_FRACTION = 0.2
 # Seeds the validation split, the shuffling, the initial weights and dropout.
 SEED = 1337
-# --smoke: utterances per speaker (the same real data, a small slice) and epochs.
-SMOKE_PER_SPEAKER = 10
-SMOKE_EPOCHS = 1
 # Test utterances the script classifies at the end through the exported model.
 NUM_EXAMPLES = 5
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The recipe's flags (``rnn-zoo train vowels --help``); bad values exit with status 2.
+    """``rnn-zoo train vowels``'s flags, defaulting to the constants above.
 
-    >>> args = parse_args(["--output", "/tmp/vowels", "--cell", "gru"])
-    >>> args.cell, args.units
-    ('gru', 64)
+    >>> vars(parse_args(["--output", "/tmp/vowels", "--units", "8"]))["units"]
+    8
     """
-    parser = training.recipe_parser(
-        RECIPE,
-        "Train a speaker classifier on the Japanese vowels speech frames (sktime).",
-        globals(),
-    )
+    parser = training.recipe_parser(RECIPE, DESCRIPTION, globals())
     return training.check_args(parser, parser.parse_args(argv))
 
 
@@ -127,11 +122,8 @@ def load_data(args: argparse.Namespace) -> training.RecipeData:
             seed=args.seed,
         )
 
-    return training.RecipeData(
-        train=dataset(data.train, shuffle=True),
-        validation=dataset(data.validation),
-        test=dataset(data.test),
-        info=data.info,
+    return training.recipe_data(
+        dataset, (data.train, data.validation, data.test), data.info
     )
 
 
@@ -155,17 +147,12 @@ def build_model(args: argparse.Namespace, info: dict) -> keras.Model:
         len(info["speakers"]),
         input_features=info["num_features"],
         mask_value=info["pad_value"],
-        cell=args.cell,
-        units=args.units,
-        num_layers=args.num_layers,
-        bidirectional=args.bidirectional,
-        dropout=args.dropout,
         name="vowels_classifier",
+        **training.builder_args(args),  # cell, units, layers, direction, dropout
     )
+    optimizer = keras.optimizers.Adam(args.learning_rate)
     model.compile(
-        optimizer=keras.optimizers.Adam(args.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"]
     )
     return model
 
@@ -246,17 +233,16 @@ def main(argv: list[str] | None = None) -> dict:
 
     # ## Data
     data = load_data(args)
-    info, counts = data.info, data.info["num_examples"]
+    info = data.info
     print(
-        f"{len(info['speakers'])} speakers: {counts['train']} train, "
-        f"{counts['validation']} validation, {counts['test']} test utterances "
-        f"of {info['num_features']} coefficients per frame"
+        f"{len(info['speakers'])} speakers: "
+        + ", ".join(f"{n} {split}" for split, n in info["num_examples"].items())
+        + f" utterances of {info['num_features']} coefficients per frame"
     )
 
-    # ## Model, built in --strategy's scope
+    # ## Model (built in --strategy's scope) and training (early stopping on
+    # the validation loss, checkpointed)
     model = run.build(build_model, info)
-
-    # ## Train: early stopping on the validation loss, checkpointed
     run.fit(model, data, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS)
 
     # ## Evaluate
@@ -268,13 +254,9 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
     # ## Save and export
-    results["num_examples"] = counts
+    results["num_examples"] = info["num_examples"]
     run.save(
-        model,
-        info,
-        results,
-        patience=PATIENCE,
-        validation_fraction=VALIDATION_FRACTION,
+        model, info, results, patience=PATIENCE, validation_fraction=VALIDATION_FRACTION
     )
     export_dir = export(model, info, run.export_dir)
 

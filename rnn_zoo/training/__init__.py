@@ -15,7 +15,13 @@ same way; recipes only call them. ``rnn_zoo.training`` never imports a recipe.
   :func:`recipe_parser`: flags from the recipe's constants).
 """
 
-from rnn_zoo.training.recipe import RecipeRun, recipe_parser, targets_of
+from rnn_zoo.training.recipe import (
+    RecipeRun,
+    builder_args,
+    recipe_data,
+    recipe_parser,
+    targets_of,
+)
 from rnn_zoo.training.resumable import (
     DEFAULT_CHECKPOINT_EVERY,
     NonFiniteLossError,
@@ -57,6 +63,7 @@ __all__ = [
     "RecipeRun",
     "ResumeError",
     "base_parser",
+    "builder_args",
     "callbacks",
     "check_args",
     "fit",
@@ -66,6 +73,7 @@ __all__ = [
     "missing_packages",
     "num_replicas",
     "print_metrics",
+    "recipe_data",
     "recipe_parser",
     "resume_plan",
     "run_flags",

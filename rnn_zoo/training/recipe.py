@@ -7,17 +7,31 @@ constants, seeding, the clock, building in ``--strategy``'s scope, the
 checkpointed fit, ``metrics.json``/``run.json``/``model.keras``) lives here,
 so that a recipe's ``main()`` is only the part that is its own::
 
+    def parse_args(argv=None):
+        parser = training.recipe_parser(RECIPE, DESCRIPTION, globals())
+        ...  # the recipe's own flags
+        return training.check_args(parser, parser.parse_args(argv))
+
+    def load_data(args):
+        ...  # read the splits; dataset(split, shuffle) batches one
+        return training.recipe_data(dataset, (train, validation, test), info)
+
+    def build_model(args, info):
+        model = build_classifier(..., **training.builder_args(args))
+        ...  # compile
+
     def main(argv=None):
-        args = parse_args(argv)  # recipe_parser(RECIPE, "...", globals())
+        args = parse_args(argv)
         run = training.RecipeRun(RECIPE, args)  # seeds, starts the clock
         data = load_data(args)
         model = run.build(build_model, data.info)
         run.fit(model, data, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS)
-        metrics = evaluate(model, data, args)
-        run.save(model, data.info, metrics, patience=PATIENCE)
+        results = evaluate(model, data, args)
+        run.save(model, data.info, results, patience=PATIENCE)
         export_dir = export(model, data.info, run.export_dir)
         ...  # a few predictions from export_dir
-        return metrics
+        run.wrote("export/")
+        return results
 
 It fits every task pattern (classifier, tagger, forecaster, language model,
 seq2seq): nothing here knows what the model predicts. The recipe protocol
@@ -30,7 +44,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import keras
@@ -92,6 +106,57 @@ def recipe_parser(
         if name.upper() in constants
     }
     return _run.base_parser(recipe, description, defaults=defaults)
+
+
+def builder_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The common flags that every builder takes by the same name.
+
+    ``cell``, ``units``, ``num_layers``, ``dropout`` and, for a recipe with
+    ``--bidirectional``, ``bidirectional``: pass them on with
+    ``build_classifier(..., **training.builder_args(args))``.
+
+    Example:
+
+    >>> import argparse
+    >>> args = argparse.Namespace(cell="gru", units=8, num_layers=2, dropout=0.1,
+    ...     learning_rate=1e-3, seed=0)
+    >>> builder_args(args)
+    {'cell': 'gru', 'units': 8, 'num_layers': 2, 'dropout': 0.1}
+    """
+    names = ("cell", "units", "num_layers", "dropout", *OPTIONAL_FLAGS)
+    return {name: getattr(args, name) for name in names if hasattr(args, name)}
+
+
+def recipe_data(
+    dataset: Callable[..., Any], splits: Sequence[Any], info: dict
+) -> _run.RecipeData:
+    """A :class:`RecipeData` from one pipeline function and the three splits.
+
+    Args:
+        dataset: ``dataset(split, shuffle=...)`` -> a batched
+            ``tf.data.Dataset``; it is called on the training split with
+            ``shuffle=True``, then on validation and test with
+            ``shuffle=False``.
+        splits: ``(train, validation, test)``, whatever ``dataset`` takes.
+        info: the JSON-serializable facts for ``run.json``.
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> def dataset(values, shuffle=False):
+    ...     ds = tf.data.Dataset.from_tensor_slices((values, values))
+    ...     return (ds.shuffle(8, seed=0) if shuffle else ds).batch(4)
+    >>> data = recipe_data(dataset, ([1, 2, 3], [4], [5, 6]), {"size": 6})
+    >>> targets_of(data.test).tolist(), data.info
+    ([5, 6], {'size': 6})
+    """
+    train, validation, test = splits
+    return _run.RecipeData(
+        train=dataset(train, shuffle=True),
+        validation=dataset(validation, shuffle=False),
+        test=dataset(test, shuffle=False),
+        info=info,
+    )
 
 
 def targets_of(dataset) -> np.ndarray:

@@ -77,7 +77,7 @@ def test_metrics_hold_the_model_and_the_baseline(metrics):
 
 
 def test_the_baseline_is_last_years_value_on_the_same_test_windows(metrics, smoke_data):
-    from rnn_zoo.recipes.co2 import seasonal_naive
+    from rnn_zoo.baselines import seasonal_naive
 
     test = smoke_data.test
     forecast = seasonal_naive(test.history, 52)

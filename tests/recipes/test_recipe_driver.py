@@ -129,3 +129,32 @@ def test_targets_of_concatenates_the_batches():
     data = _data()
     expected = np.concatenate([y.numpy() for _, y in data.test])
     np.testing.assert_array_equal(training.targets_of(data.test), expected)
+
+
+def test_recipe_data_shuffles_the_training_split_only():
+    calls = []
+
+    def dataset(split, shuffle=True):  # a default that must not be relied on
+        calls.append((split, shuffle))
+        return f"batched {split}"
+
+    data = training.recipe_data(dataset, ("a", "b", "c"), {"n": 3})
+    assert calls == [("a", True), ("b", False), ("c", False)]
+    assert (data.train, data.validation, data.test) == (
+        "batched a",
+        "batched b",
+        "batched c",
+    )
+    assert data.info == {"n": 3}
+
+
+def test_builder_args_pass_the_architecture_flags(tmp_path):
+    args = _parse(tmp_path, CONSTANTS, "--units", "9", "--num-layers", "2")
+    assert training.builder_args(args) == {
+        "cell": "gru",
+        "units": 9,
+        "num_layers": 2,
+        "dropout": 0.0,
+    }
+    args = _parse(tmp_path, {**CONSTANTS, "BIDIRECTIONAL": False}, "--bidirectional")
+    assert training.builder_args(args)["bidirectional"] is True
