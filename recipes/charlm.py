@@ -140,12 +140,7 @@ def load_data(args: argparse.Namespace) -> training.RecipeData:
             name: len(getattr(split, name)) for name in ("train", "validation", "test")
         },
     }
-    return training.RecipeData(
-        train=dataset("train", shuffle=True),
-        validation=dataset("validation"),
-        test=dataset("test"),
-        info=info,
-    )
+    return training.recipe_data(dataset, ("train", "validation", "test"), info)
 
 
 """
@@ -165,10 +160,7 @@ def build_model(args: argparse.Namespace, info: dict) -> keras.Model:
     """
     model = build_generator(
         info["vocab_size"],
-        cell=args.cell,
-        units=args.units,
-        num_layers=args.num_layers,
-        dropout=args.dropout,
+        **training.builder_args(args),  # cell, units, num_layers, dropout
         embedding_dim=EMBEDDING_DIM,
         name="char_lm",
     )

@@ -84,17 +84,26 @@ ATTENTION_EXAMPLE = "photobomb"
 # Words the script pronounces at the end, none of them in CMUdict.
 EXAMPLE_WORDS = ["keras", "grapheme", "brexit", "photobomb", "unfriend", "chatbot"]
 
+_HELP = (  # --help for the recipe's own flags
+    "train on the first N words of the seeded shuffle; 0 = all (default %(default)s)",
+    "the decoder's attention over the letters (default %(default)s)",
+    "beam width at evaluation and in the export; 1 = greedy (default %(default)s)",
+    "beam search's length penalty alpha >= 0 (default %(default)s)",
+    "predict stress-marked vowels (69 phonemes) instead of CMUdict's 39",
+)
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The recipe's flags (``rnn-zoo train g2p --help``), defaults as above."""
     about = "Train an English grapheme -> phoneme encoder-decoder on CMUdict."
     parser = training.recipe_parser(RECIPE, about, globals())
     flag = parser.add_argument
-    flag("--max-train-words", type=int, default=MAX_TRAIN_WORDS, help="0: all words")
-    flag("--attention", choices=["none", "bahdanau", "luong"], default=ATTENTION)
-    flag("--beam-width", type=int, default=BEAM_WIDTH, help="1: greedy decoding")
-    flag("--length-penalty", type=float, default=LENGTH_PENALTY, help="alpha >= 0")
-    flag("--keep-stress", action="store_true", help="69 stress-marked phonemes, not 39")
+    flag("--max-train-words", type=int, default=MAX_TRAIN_WORDS, help=_HELP[0])
+    flag("--attention", choices=["none", "bahdanau", "luong"], help=_HELP[1])
+    flag("--beam-width", type=int, default=BEAM_WIDTH, help=_HELP[2])
+    flag("--length-penalty", type=float, default=LENGTH_PENALTY, help=_HELP[3])
+    flag("--keep-stress", action="store_true", help=_HELP[4])
+    parser.set_defaults(attention=ATTENTION)
     args = training.check_args(parser, parser.parse_args(argv))
     if (count := args.max_train_words) < 0:
         parser.error(f"--max-train-words must be 0 (all) or positive, got {count}")
@@ -149,12 +158,7 @@ def load_data(args: argparse.Namespace) -> training.RecipeData:
             "test": len(test),
         },
     }
-    return training.RecipeData(
-        train=dataset(train, shuffle=True),
-        validation=dataset(validation),
-        test=dataset(test),
-        info=info,
-    )
+    return training.recipe_data(dataset, (train, validation, test), info)
 
 
 """
@@ -168,11 +172,7 @@ def build_model(args: argparse.Namespace, info: dict) -> keras.Model:
     model = build_seq2seq(
         len(info["graphemes"]),
         len(info["phonemes"]),
-        cell=args.cell,
-        units=args.units,
-        num_layers=args.num_layers,
-        bidirectional=args.bidirectional,
-        dropout=args.dropout,
+        **training.builder_args(args),  # cell, units, layers, direction, dropout
         embedding_dim=EMBEDDING_DIM,
         attention=None if args.attention == "none" else args.attention,
         name="g2p_seq2seq",

@@ -128,12 +128,7 @@ def load_data(args: argparse.Namespace) -> training.RecipeData:
         "max_length": 1 + max(len(name) for name in data.train.names),
         "num_names": {name: len(split) for name, split in splits.items()},
     }
-    return training.RecipeData(
-        train=dataset(data.train, shuffle=True),
-        validation=dataset(data.validation),
-        test=dataset(data.test),
-        info=info,
-    )
+    return training.recipe_data(dataset, tuple(splits.values()), info)
 
 
 """
@@ -154,10 +149,7 @@ def build_model(args: argparse.Namespace, info: dict) -> keras.Model:
     model = build_generator(
         len(info["tokens"]),
         num_conditions=len(info["languages"]),
-        cell=args.cell,
-        units=args.units,
-        num_layers=args.num_layers,
-        dropout=args.dropout,
+        **training.builder_args(args),  # cell, units, num_layers, dropout
         embedding_dim=EMBEDDING_DIM,
         name="names_generator",
     )

@@ -155,12 +155,7 @@ def load_data(args: argparse.Namespace) -> training.RecipeData:
             name: sum(map(len, value)) for name, value in examples.items()
         },
     }
-    return training.RecipeData(
-        train=dataset("train", shuffle=True),
-        validation=dataset("validation"),
-        test=dataset("test"),
-        info=info,
-    )
+    return training.recipe_data(dataset, ("train", "validation", "test"), info)
 
 
 """
@@ -181,11 +176,7 @@ def build_model(args: argparse.Namespace, info: dict) -> keras.Model:
     model = build_tagger(
         len(info["tags"]),
         vocab_size=info["vocab_size"],
-        cell=args.cell,
-        units=args.units,
-        num_layers=args.num_layers,
-        bidirectional=args.bidirectional,
-        dropout=args.dropout,
+        **training.builder_args(args),  # cell, units, layers, direction, dropout
         embedding_dim=EMBEDDING_DIM,
         name="truecaser",
     )
