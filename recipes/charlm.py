@@ -45,40 +45,40 @@ REQUIRES: dict[str, str] = {}
 ## Configuration
 """
 
-# Most epochs (early stopping may end sooner): ~31 s each on 2 CPU cores;
-# validation loss stops improving near epoch 13 (test 1.83 bits per character).
-EPOCHS = 15
-# Chunks per step: on a CPU a step costs about the same at 32 or 64 (the time
-# loop dominates), so smaller batches give more updates per minute.
-BATCH_SIZE = 32
+# Characters per chunk: the context the model sees at most.
+SEQ_LENGTH = austen.DEFAULT_SEQ_LENGTH
+# --smoke: characters kept from each split (the start of its chapters) and epochs.
+SMOKE_CHARS = 6000
+SMOKE_EPOCHS = 1
 # The recurrent cell: "lstm", "gru" or "simple". After 150 s of training:
 # GRU 192 units (lr 5e-3) 1.94 validation bits per character, GRU 128
 # (lr 1e-2) 1.96, LSTM 128 (lr 3e-3, batch 64) 2.49.
 CELL = "gru"
 # Recurrent units per layer; 256 costs ~4x the time per step of 128.
 UNITS = 192
-# Stacked recurrent layers.
+# GRU layers, stacked.
 NUM_LAYERS = 1
-# Dropout on embeddings, between layers and before the output layer.
-DROPOUT = 0.0
 # Size of each character's embedding vector (70 characters).
 EMBEDDING_DIM = 32
+# Dropout on embeddings, between layers and before the output layer.
+DROPOUT = 0.0
 # Adam's learning rate, high for a short budget; gradients are clipped to norm
 # CLIPNORM so that a large step on a recurrent net stays bounded.
 LEARNING_RATE = 5e-3
 CLIPNORM = 1.0
-# Epochs without a better validation loss before training stops.
+# Most epochs (early stopping may end sooner): ~31 s each on 2 CPU cores;
+# validation loss stops improving near epoch 13 (test 1.83 bits per character).
+EPOCHS = 15
+# Chunks per step: on a CPU a step costs about the same at 32 or 64 (the time
+# loop dominates), so smaller batches give more updates per minute.
+BATCH_SIZE = 32
+# Epochs the validation loss may go without improving before training stops.
 PATIENCE = 2
-# Characters per chunk: the context the model sees at most.
-SEQ_LENGTH = austen.DEFAULT_SEQ_LENGTH
+# Seeds the shuffling, the initial weights, dropout and the samples.
+SEED = 1337
 # The n-gram baseline's highest order; every order up to it is scored on the
 # validation chapters and the best one is reported on the test chapters.
 MAX_NGRAM_ORDER = 6
-# Seeds the shuffling, the initial weights, dropout and the samples.
-SEED = 1337
-# --smoke: characters kept from each split (the start of its chapters) and epochs.
-SMOKE_CHARS = 6000
-SMOKE_EPOCHS = 1
 # Sampling: characters per sample, temperature and top-k; the export's
 # `generate` signature uses the same, with SEED.
 GENERATE_LENGTH = 300
@@ -277,17 +277,14 @@ def main(argv: list[str] | None = None) -> dict:
     # ## Data
     data = load_data(args)
     info = data.info
-    chapters = {s: f"{c[0]}-{c[-1]}" for s, c in info["chapters"].items()}
+    sizes = [f"{n} {s} characters" for s, n in info["num_characters"].items()]
+    chapters = " / ".join(f"{c[0]}-{c[-1]}" for c in info["chapters"].values())
     print(
-        f"Pride and Prejudice, chapters {' / '.join(chapters.values())}: "
-        + ", ".join(
-            f"{info['num_characters'][s]} {s} characters"
-            for s in ("train", "validation", "test")
-        )
-        + f"; {len(info['vocabulary'])} distinct characters"
+        f"Pride and Prejudice, chapters {chapters}: {', '.join(sizes)}; "
+        f"{len(info['vocabulary'])} distinct characters"
     )
 
-    # ## Model and training
+    # ## Model and training (teacher forcing on 100-character chunks)
     model = run.build(build_model, info)
     run.fit(model, data, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS)
 

