@@ -1,24 +1,19 @@
 """Truecasing: put the capitals back into lower-cased English, one character at a time.
 
-The model reads lower-cased text character by character in both directions
-(rnn_zoo's bidirectional GRU, :func:`rnn_zoo.build_tagger`) and tags each
-character "upper" or "lower/uncased"; the exact labels come from the
-original text. The text is Jane Austen's *Pride and Prejudice*, embedded in
-rnn_zoo (public domain; see :mod:`rnn_zoo.data.austen`), split by chapter:
-1-49 train, 50-55 validate, 56-61 test. A training or validation example is
-a run of whole sentences of one paragraph, at most 128 characters (a longer
-sentence is cut at a space), which keeps training fast; a test example is a
-whole paragraph, so that every test text starts where a sentence starts, as
-a text sent to a truecaser does, and no cut gives the model or a baseline
-a false sentence start.
+A bidirectional GRU (:func:`rnn_zoo.build_tagger`) reads lower-cased text
+and tags each character "upper" or "lower/uncased"; the exact labels come
+from the original text: Jane Austen's *Pride and Prejudice*, embedded in
+rnn_zoo (:mod:`rnn_zoo.data.austen`), chapters 1-49 train, 50-55 validate,
+56-61 test. A training or validation example is a run of whole sentences
+of one paragraph, at most 128 characters; a test example is a whole
+paragraph, so every test text starts where a sentence starts, as a text
+sent to a truecaser does.
 
 The metric is the F1 score of the "upper" tag over every test character
-(with its precision and recall; per-character accuracy is reported too, but
-98% of the characters are lower case or uncased, so it says little). Three
-baselines run in the same script on the same test characters: capitalising
-the first letter after a sentence end and the word "I" (a rule), each word's
-most frequent casing in the training chapters (a unigram truecaser, the
-classic baseline), and both together (the strongest).
+(98% of the characters are lower case or uncased, so accuracy says little).
+Three baselines (:mod:`rnn_zoo.baselines`) run on the same characters: a
+rule (capitalise sentence starts and "I"), each word's most frequent casing
+in the training chapters (a unigram truecaser), and both together.
 
 Run it:
 
@@ -26,30 +21,23 @@ Run it:
     rnn-zoo train truecase --output /tmp/smoke --smoke     # seconds: a slice, 1 epoch
     rnn-zoo evaluate /tmp/truecase
 
-It writes, under ``--output``:
-
-- ``model.keras``: the trained Keras model (input: lower-cased character
-  ids, 0 = padding; output: per-character probabilities of padding, lower,
-  upper);
-- ``export/``: a SavedModel whose ``truecase`` signature takes raw strings
-  and returns them truecased (lower-casing, character lookup, tagging and
-  re-casing all run in the graph);
-- ``metrics.json``: the test F1 next to the baselines', epochs, runtime and
-  the configuration;
-- ``run.json``: the recipe, its flags and the vocabulary.
+It writes ``model.keras`` (lower-cased character ids -> probabilities of
+padding, lower, upper per character), ``export/`` (a SavedModel: raw strings
+-> truecased strings), ``metrics.json`` and ``run.json`` under ``--output``.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import time
 
 import keras
 import numpy as np
 
 from rnn_zoo import build_tagger, training
+from rnn_zoo.baselines import UnigramTruecaser, rule_truecase
 from rnn_zoo.data import austen
+from rnn_zoo.export import export_truecaser
+from rnn_zoo.metrics import casing_metrics
 
 RECIPE = "truecase"
 DESCRIPTION = "truecasing: per-character case tags on Pride and Prejudice"
@@ -60,44 +48,43 @@ REQUIRES: dict[str, str] = {}
 ## Configuration
 """
 
-# Upper bound on epochs: EarlyStopping ends training once validation loss stalls.
-# Eight fit the 5-minute budget on 2 shared CPU cores (~30 s each).
-EPOCHS = 8
-# Examples per training step (181 steps per epoch on the 5,770 training
-# examples). A step costs about the same at 32 or 64 examples on a CPU (the
-# time loop dominates), so smaller batches give more updates per minute.
-BATCH_SIZE = 32
-# The recurrent cell: "lstm", "gru" or "simple". In 150 s of training the
-# GRU made 928 updates and reached 0.957 validation F1; the LSTM 747 and 0.932.
-CELL = "gru"
-# Recurrent units per direction.
-UNITS = 64
-# Stacked recurrent layers.
-NUM_LAYERS = 1
-# Whether a letter is a capital depends on what follows it too ("mr. darcy"
-# vs "mr. and"), so the tagger reads both ways.
-BIDIRECTIONAL = True
-# Dropout on embeddings and before the output layer; a few epochs of a 40k
-# parameter model on 530k characters do not overfit.
-DROPOUT = 0.0
-# Size of each character's embedding vector (45 lower-cased characters).
-EMBEDDING_DIM = 32
-# Adam's learning rate, high for a short budget; gradients are clipped to norm
-# CLIPNORM so that a large step on a recurrent net stays bounded.
-LEARNING_RATE = 1e-2
-CLIPNORM = 1.0
-# Epochs without a better validation loss before training stops.
-PATIENCE = 2
 # Most characters per example: runs of whole sentences up to this length.
 # A step's time grows with the longest example of the batch; 128 instead of
 # 256 gave 3.6x the updates in the same time (and 0.93 vs 0.74 validation
 # F1 after 150 s); the context that decides a capital is a few words.
 EXAMPLE_LENGTH = 128
-# Seeds the shuffling, the initial weights and dropout (the split is fixed).
-SEED = 1337
 # --smoke: characters kept from each split (the start of its chapters) and epochs.
 SMOKE_CHARS = 6000
 SMOKE_EPOCHS = 1
+# The recurrent cell: "lstm", "gru" or "simple". In 150 s of training the
+# GRU made 928 updates and reached 0.957 validation F1; the LSTM 747 and 0.932.
+CELL = "gru"
+# Recurrent units per direction.
+UNITS = 64
+# Stacked recurrent layers: one, reading the whole text both ways, suffices.
+NUM_LAYERS = 1
+# Whether a letter is a capital depends on what follows it too ("mr. darcy"
+# vs "mr. and"), so the tagger reads both ways.
+BIDIRECTIONAL = True
+# Size of each character's embedding vector (45 lower-cased characters).
+EMBEDDING_DIM = 32
+# Dropout on embeddings and before the output layer; a few epochs of a 40k
+# parameter model on 530k characters do not overfit.
+DROPOUT = 0.0
+# Adam's learning rate, high for a short budget; gradients are clipped to norm
+# CLIPNORM so that a large step on a recurrent net stays bounded.
+LEARNING_RATE = 1e-2
+CLIPNORM = 1.0
+# Most epochs (early stopping may end sooner); 8 fit 5 minutes on 2 CPU cores.
+EPOCHS = 8
+# Examples per training step (181 steps per epoch on the 5,770 training
+# examples). A step costs about the same at 32 or 64 examples on a CPU (the
+# time loop dominates), so smaller batches give more updates per minute.
+BATCH_SIZE = 32
+# Early stopping: epochs without a better validation loss before it stops.
+PATIENCE = 2
+# Seeds the shuffling, the initial weights and dropout (the split is fixed).
+SEED = 1337
 # Lower-cased text the script truecases at the end, with the exported model.
 EXAMPLE_TEXTS = [
     "it is a truth universally acknowledged, that mr. darcy is proud.",
@@ -107,34 +94,13 @@ EXAMPLE_TEXTS = [
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The recipe's command-line flags (``rnn-zoo train truecase --help``).
+    """The recipe's flags (``rnn-zoo train truecase --help``).
 
-    Args:
-        argv: the flags; ``None`` reads ``sys.argv``.
-
-    Returns:
-        The parsed flags; bad values exit with status 2 and the flag's name.
-
-    Example:
-
-    >>> args = parse_args(["--output", "/tmp/truecase", "--units", "32"])
-    >>> args.units, args.bidirectional
-    (32, True)
+    >>> parse_args(["--output", "/tmp/truecase", "--units", "32"]).units
+    32
     """
-    parser = training.base_parser(
-        RECIPE,
-        "Train a character-level truecaser on Pride and Prejudice.",
-        defaults=dict(
-            epochs=EPOCHS,
-            batch_size=BATCH_SIZE,
-            cell=CELL,
-            units=UNITS,
-            num_layers=NUM_LAYERS,
-            bidirectional=BIDIRECTIONAL,
-            dropout=DROPOUT,
-            learning_rate=LEARNING_RATE,
-            seed=SEED,
-        ),
+    parser = training.recipe_parser(
+        RECIPE, "Train a character-level truecaser on Pride and Prejudice.", globals()
     )
     return training.check_args(parser, parser.parse_args(argv))
 
@@ -142,12 +108,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 """
 ## Data
 
-The chapters of the embedded novel, split chronologically; the training and
-validation chapters cut into sentence-run examples, the test chapters into
-paragraphs. The input is the lower-cased example as character ids
-(vocabulary from the lower-cased training chapters; 0 = padding, 1 =
-unknown), the target one tag per character (0 = padding, 1 = lower/uncased,
-2 = upper).
+The input is the lower-cased example as character ids (vocabulary from the
+lower-cased training chapters; 0 = padding, 1 = unknown), the target one
+tag per character (0 = padding, 1 = lower/uncased, 2 = upper).
 """
 
 
@@ -158,20 +121,10 @@ def _split(args: argparse.Namespace) -> austen.AustenData:
 def load_data(args: argparse.Namespace) -> training.RecipeData:
     """The three splits as batched ``tf.data`` pipelines of ``(ids, tags)``.
 
-    Args:
-        args: the recipe's flags (``batch_size``, ``seed``, ``smoke`` are read).
-
-    Returns:
-        A :class:`~rnn_zoo.recipes.training.RecipeData` whose ``info`` holds
-        ``vocabulary`` (the lower-cased characters; ``vocabulary[i]`` has id
-        ``i + 4``), ``vocab_size``, ``tags``, ``example_length``,
-        ``chapters`` and ``num_examples`` / ``num_characters`` per split.
-
-    Example:
-
-    >>> data = load_data(parse_args(["--output", "/tmp/truecase", "--smoke"]))
-    >>> data.info["tags"]
-    ['padding', 'lower', 'upper']
+    ``info`` holds ``vocabulary`` (the lower-cased characters;
+    ``vocabulary[i]`` has id ``i + 4``), ``vocab_size``, ``tags``,
+    ``example_length``, ``chapters`` and ``num_examples`` / ``num_characters``
+    per split.
     """
     split = _split(args)
     examples = {
@@ -202,35 +155,19 @@ def load_data(args: argparse.Namespace) -> training.RecipeData:
             name: sum(map(len, value)) for name, value in examples.items()
         },
     }
-    return training.RecipeData(
-        train=dataset("train", shuffle=True),
-        validation=dataset("validation"),
-        test=dataset("test"),
-        info=info,
-    )
+    return training.recipe_data(dataset, ("train", "validation", "test"), info)
 
 
 """
 ## Model
 
-`rnn_zoo.build_tagger`: character embeddings, a bidirectional GRU, a
-softmax over the three tags at every character. The padding mask reaches the
-output, so the loss and accuracy skip padded steps.
+`rnn_zoo.build_tagger`: embeddings, a bidirectional GRU, a softmax over the
+tags at every character; the loss and accuracy skip the masked padding.
 """
 
 
 def build_model(args: argparse.Namespace, info: dict) -> keras.Model:
-    """The compiled tagger.
-
-    Args:
-        args: the recipe's flags (architecture and ``learning_rate``).
-        info: ``load_data``'s info (``vocab_size``, ``tags``).
-
-    Returns:
-        A model compiled with Adam (gradients clipped to norm ``CLIPNORM``),
-        sparse categorical cross-entropy and accuracy.
-
-    Example:
+    """The tagger, compiled with Adam (clipped gradients) and cross-entropy.
 
     >>> args = parse_args(["--output", "/tmp/truecase", "--units", "8"])
     >>> build_model(args, {"vocab_size": 20, "tags": ["p", "l", "u"]}).output_shape
@@ -239,11 +176,7 @@ def build_model(args: argparse.Namespace, info: dict) -> keras.Model:
     model = build_tagger(
         len(info["tags"]),
         vocab_size=info["vocab_size"],
-        cell=args.cell,
-        units=args.units,
-        num_layers=args.num_layers,
-        bidirectional=args.bidirectional,
-        dropout=args.dropout,
+        **training.builder_args(args),  # cell, units, layers, direction, dropout
         embedding_dim=EMBEDDING_DIM,
         name="truecaser",
     )
@@ -256,24 +189,9 @@ def build_model(args: argparse.Namespace, info: dict) -> keras.Model:
 
 
 def hypermodel(args: argparse.Namespace, info: dict):
-    """The search space for ``rnn-zoo tune truecase``: the tagger's architecture.
-
-    Args:
-        args: the recipe's flags (unused: the tuner searches them).
-        info: ``load_data``'s info.
-
-    Returns:
-        A :class:`~rnn_zoo.models.hypermodels.TaggerHyperModel`.
-
-    Example:
-
-    >>> args = parse_args(["--output", "/tmp/truecase"])
-    >>> hypermodel(args, {"vocab_size": 20, "tags": ["p", "l", "u"]})  # doctest: +ELLIPSIS
-    <rnn_zoo.models.hypermodels.TaggerHyperModel object at ...>
-    """
+    """The search space for ``rnn-zoo tune truecase``: the tagger's architecture."""
     from rnn_zoo.models.hypermodels import TaggerHyperModel
 
-    del args
     return TaggerHyperModel(
         num_tags=len(info["tags"]),
         vocab_size=info["vocab_size"],
@@ -287,27 +205,13 @@ def hypermodel(args: argparse.Namespace, info: dict):
 """
 ## Evaluation
 
-Every character of the test paragraphs counts once. The model's tag is the
-likelier of "lower" and "upper" (padding is never a choice). The baselines
-read the same lower-cased paragraphs.
+Every character of the test paragraphs counts once; the model's tag is the
+likelier of "lower" and "upper". The baselines read the same paragraphs.
 """
 
 
 def predict_tags(model: keras.Model, ids: np.ndarray) -> np.ndarray:
-    """Tags (1 lower, 2 upper) for a padded batch of lower-cased character ids.
-
-    Args:
-        model: the trained tagger.
-        ids: int32 ``(batch, time)``, 0 = padding.
-
-    Returns:
-        int32 ``(batch, time)``; 0 on padding.
-
-    Example:
-
-    >>> predict_tags(model, np.array([[5, 6, 0]], "int32"))  # doctest: +SKIP
-    array([[2, 1, 0]], dtype=int32)
-    """
+    """Tags (1 lower, 2 upper; 0 on padding) for a padded batch of character ids."""
     probabilities = np.asarray(model.predict_on_batch(ids))
     tags = (1 + np.argmax(probabilities[..., 1:], axis=-1)).astype(np.int32)
     return np.where(ids == austen.PAD_ID, austen.TAG_PAD, tags)
@@ -316,26 +220,10 @@ def predict_tags(model: keras.Model, ids: np.ndarray) -> np.ndarray:
 def evaluate(
     model: keras.Model, data: training.RecipeData, args: argparse.Namespace
 ) -> dict:
-    """Test-split metrics of a truecaser, and of the baselines on the same text.
+    """Test F1 (precision, recall, accuracy) of the model and of the baselines.
 
-    Args:
-        model: a trained tagger (``build_model``'s, or one loaded from
-            ``model.keras``).
-        data: ``load_data``'s result.
-        args: the recipe's flags (``smoke`` picks the same slice of text).
-
-    Returns:
-        ``test_upper_f1`` (the headline), ``test_upper_precision``,
-        ``test_upper_recall``, ``test_char_accuracy``, ``test_characters``,
-        ``baseline_upper_f1`` (the best baseline's), and ``baselines``:
-        ``{"rule" | "unigram" | "rule_and_unigram": {accuracy, upper_precision,
-        upper_recall, upper_f1}}``.
-
-    Example:
-
-    >>> metrics = evaluate(model, data, args)  # doctest: +SKIP
-    >>> metrics["test_upper_f1"] > metrics["baseline_upper_f1"]  # doctest: +SKIP
-    True
+    ``baseline_upper_f1`` is the best baseline's; ``baselines`` holds each
+    one's scores (``rule``, ``unigram``, ``rule_and_unigram``).
     """
     vocabulary = data.info["vocabulary"]
     true, predicted, texts = [], [], []
@@ -347,18 +235,18 @@ def evaluate(
             true.append(row_tags[:length])
             predicted.append(row_predicted[:length])
             texts.append(austen.decode(row_ids[:length], vocabulary))
-    scores = austen.casing_metrics(true, predicted)
+    scores = casing_metrics(true, predicted)
 
-    unigram = austen.UnigramTruecaser(
+    unigram = UnigramTruecaser(
         austen.truecase_examples(_split(args).train, EXAMPLE_LENGTH)
     )
-    rule_tags = [austen.rule_truecase(text) for text in texts]
+    rule_tags = [rule_truecase(text) for text in texts]
     unigram_tags = [unigram.tags(text) for text in texts]
     baselines = {
-        "rule": austen.casing_metrics(true, rule_tags),
-        "unigram": austen.casing_metrics(true, unigram_tags),
+        "rule": casing_metrics(true, rule_tags),
+        "unigram": casing_metrics(true, unigram_tags),
         # Upper where either says upper: sentence starts plus known names.
-        "rule_and_unigram": austen.casing_metrics(
+        "rule_and_unigram": casing_metrics(
             true, [np.maximum(r, u) for r, u in zip(rule_tags, unigram_tags)]
         ),
     }
@@ -378,125 +266,27 @@ def evaluate(
 """
 ## Export
 
-A SavedModel that takes raw strings: lower-casing, the character lookup,
-padding, the tagger and the re-casing run in the graph, so a server needs
-nothing but TensorFlow.
+Lower-casing, the character lookup, padding, the tagger and the re-casing
+all run in the SavedModel's graph, so it takes raw strings.
 """
 
 
 def export(model: keras.Model, info: dict, export_dir: str) -> str:
-    """Writes the truecaser as a SavedModel that maps raw strings to truecased strings.
-
-    Signatures ``truecase`` and ``serving_default`` (the same function):
-    input ``texts``, tf.string ``(batch,)`` UTF-8; outputs ``truecased``
-    (tf.string ``(batch,)``) and ``probabilities`` (float32 ``(batch,
-    longest text, 3)``: padding, lower, upper per character; rows are padded
-    like the model's input). Each text is lower-cased
-    (``tf.strings.lower``), split into characters, looked up (unknown
-    characters -> id 1) and padded; a character becomes upper case when the
-    model finds "upper" likelier than "lower". The model masks padding, so a
-    text gets the same answer alone or in a batch. Texts are not truncated.
-
-    Args:
-        model: the trained tagger.
-        info: ``load_data``'s info (``vocabulary``).
-        export_dir: the SavedModel directory to write.
-
-    Returns:
-        ``export_dir``.
-
-    Example:
-
-    >>> export(model, data.info, "/tmp/truecase/export")  # doctest: +SKIP
-    '/tmp/truecase/export'
-    >>> served = tf.saved_model.load("/tmp/truecase/export")  # doctest: +SKIP
-    >>> served.truecase(tf.constant(["mr. darcy"]))["truecased"]  # doctest: +SKIP
-    <tf.Tensor: shape=(1,), dtype=string, numpy=array([b'Mr. Darcy'], dtype=object)>
-    """
-    import tensorflow as tf
-
-    vocabulary = list(info["vocabulary"])
-    table = tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(
-            tf.constant(vocabulary),
-            tf.range(
-                austen.FIRST_CHAR_ID,
-                austen.FIRST_CHAR_ID + len(vocabulary),
-                dtype=tf.int64,
-            ),
-        ),
-        default_value=austen.UNK_ID,
-    )
-
-    def truecase(texts):
-        lower = tf.strings.lower(texts, encoding="utf-8")
-        # errors="replace" turns invalid UTF-8 into U+FFFD, an unknown character.
-        chars = tf.strings.unicode_split(lower, "UTF-8", errors="replace")
-        ids = tf.ragged.map_flat_values(table.lookup, chars)
-        # At least one step, so that a batch of empty strings still has a
-        # (fully masked) time axis.
-        width = tf.maximum(tf.reduce_max(ids.row_lengths()), 1)
-        dense = ids.to_tensor(
-            default_value=austen.PAD_ID, shape=tf.stack([ids.nrows(), width])
-        )
-        probabilities = model(tf.cast(dense, "int32"), training=False)
-        upper = (
-            probabilities[..., austen.TAG_UPPER] > probabilities[..., austen.TAG_LOWER]
-        )
-        upper = tf.RaggedTensor.from_tensor(upper, lengths=chars.row_lengths())
-        recased = tf.where(
-            upper.flat_values,
-            tf.strings.upper(chars.flat_values, encoding="utf-8"),
-            chars.flat_values,
-        )
-        return {
-            "truecased": tf.strings.reduce_join(
-                chars.with_flat_values(recased), axis=1
-            ),
-            "probabilities": probabilities,
-        }
-
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(table)
-    # "truecase" comes first, so ExportArchive also makes it serving_default.
-    archive.add_endpoint(
-        "truecase",
-        truecase,
-        input_signature=[tf.TensorSpec(shape=(None,), dtype=tf.string, name="texts")],
-    )
-    archive.write_out(export_dir, verbose=False)
-    return export_dir
+    """Writes the SavedModel (signature ``truecase``: strings -> truecased strings)."""
+    return export_truecaser(model, export_dir, vocabulary=info["vocabulary"])
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """Trains, evaluates and exports the truecaser; returns the metrics.
-
-    Args:
-        argv: command-line flags (``--output DIR`` is required); ``None``
-            reads ``sys.argv``.
-
-    Returns:
-        The metrics written to ``metrics.json``.
-
-    Example:
-
-    >>> metrics = main(["--output", "/tmp/truecase_smoke", "--smoke"])  # doctest: +SKIP
-    >>> metrics["epochs_run"]  # doctest: +SKIP
-    1
-    """
+    """Trains, evaluates and exports the truecaser; returns the metrics."""
     args = parse_args(argv)
-    start = time.time()
-    keras.utils.set_random_seed(args.seed)
+    run = training.RecipeRun(RECIPE, args)
 
     # ## Data
     data = load_data(args)
     info = data.info
+    chapters = " / ".join(f"{c[0]}-{c[-1]}" for c in info["chapters"].values())
     print(
-        f"Pride and Prejudice, chapters {info['chapters']['train'][0]}-"
-        f"{info['chapters']['train'][-1]} / {info['chapters']['validation'][0]}-"
-        f"{info['chapters']['validation'][-1]} / {info['chapters']['test'][0]}-"
-        f"{info['chapters']['test'][-1]}: "
+        f"Pride and Prejudice, chapters {chapters}: "
         + ", ".join(
             f"{info['num_examples'][s]} {s} examples ({info['num_characters'][s]} chars)"
             for s in ("train", "validation", "test")
@@ -504,16 +294,9 @@ def main(argv: list[str] | None = None) -> dict:
         + f"; {len(info['vocabulary'])} lower-cased characters"
     )
 
-    # ## Model
-    # In --strategy's scope: the variables are mirrored on every replica.
-    with training.strategy_scope(args):
-        model = build_model(args, info)
-    model.summary()
-
-    # ## Train
-    epochs_run, best_epoch, train_seconds = training.fit(
-        model, data, args, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS
-    )
+    # ## Model (in --strategy's scope) and training (checkpointed, early stopping)
+    model = run.build(build_model, info)
+    run.fit(model, data, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS)
 
     # ## Evaluate
     metrics = evaluate(model, data, args)
@@ -530,39 +313,27 @@ def main(argv: list[str] | None = None) -> dict:
             f"{scores['upper_precision']:.4f}, recall {scores['upper_recall']:.4f}; "
             f"accuracy {scores['accuracy']:.4f})"
         )
-    metrics.update(
-        {
-            "num_examples": info["num_examples"],
-            **training.run_record(
-                args,
-                start,
-                epochs_run,
-                best_epoch,
-                train_seconds,
-                embedding_dim=EMBEDDING_DIM,
-                patience=PATIENCE,
-                clipnorm=CLIPNORM,
-                example_length=EXAMPLE_LENGTH,
-            ),
-        }
+    metrics["num_examples"] = info["num_examples"]
+    run.save(
+        model,
+        info,
+        metrics,
+        embedding_dim=EMBEDDING_DIM,
+        patience=PATIENCE,
+        clipnorm=CLIPNORM,
+        example_length=EXAMPLE_LENGTH,
     )
 
-    # ## Save and export
-    # model.keras takes character ids (the vocabulary is in run.json); the
-    # SavedModel in export/ carries its own lookup and takes raw strings.
-    training.save_run(RECIPE, args, model, info, metrics)
-    export_dir = export(model, info, os.path.join(args.output, training.EXPORT_DIR))
-
-    # ## Inference
-    # The exported SavedModel answers raw strings; loading it needs only
-    # TensorFlow, not rnn_zoo.
+    # ## Export and inference
+    # The SavedModel carries its own lookup and answers raw strings; loading
+    # it needs only TensorFlow, not rnn_zoo.
     import tensorflow as tf
 
-    served = tf.saved_model.load(export_dir)
+    served = tf.saved_model.load(export(model, info, run.export_dir))
     answers = served.truecase(tf.constant(EXAMPLE_TEXTS))["truecased"].numpy()
     for text, answer in zip(EXAMPLE_TEXTS, answers):
         print(f"{text}\n  -> {answer.decode('utf-8')}")
-    print(f"Wrote {args.output}: model.keras, export/, metrics.json, run.json")
+    run.wrote("export/")
     return metrics
 
 

@@ -7,6 +7,7 @@ what was expected and what was received (DESIGN.md, house rule 2).
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 
 from keras import backend
 
@@ -124,3 +125,27 @@ def check_initial_state(initial_state, state_units, batch_size, layer_name: str)
                 f"Received: initial_state[{i}].shape={shape}"
             )
     return states
+
+
+def check_text(value, name: str = "text") -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"`{name}` must be a string. Received: {name}={value!r}")
+    return value
+
+
+def check_characters(vocabulary, name: str = "vocabulary") -> tuple[str, ...]:
+    """A non-empty sequence of distinct single characters, as a tuple."""
+    if isinstance(vocabulary, str) or not isinstance(vocabulary, Sequence):
+        raise TypeError(
+            f"`{name}` must be a list of characters. Received: {name}={vocabulary!r}"
+        )
+    if not vocabulary or not all(
+        isinstance(c, str) and len(c) == 1 for c in vocabulary
+    ):
+        raise ValueError(
+            f"`{name}` must be a non-empty list of single characters. "
+            f"Received: {name}={list(vocabulary)[:10]!r}"
+        )
+    if len(set(vocabulary)) != len(vocabulary):
+        raise ValueError(f"`{name}` must not repeat characters.")
+    return tuple(vocabulary)

@@ -1,10 +1,19 @@
-"""SavedModel export with serving signatures that take raw strings.
+"""SavedModel exports, one per task pattern, with serving signatures over raw strings.
 
 A served model should need nothing but its SavedModel: the character lookup,
-truncation and padding that the training pipeline (:mod:`rnn_zoo.data.names`)
-does in Python are rebuilt here as TensorFlow ops (``tf.strings.unicode_split``
-and a ``tf.lookup.StaticHashTable``) in front of the Keras model, and written
-out with ``keras.export.ExportArchive``.
+truncation and padding that a recipe's data pipeline does in Python are
+rebuilt here as TensorFlow ops (``tf.strings.unicode_split`` and a
+``tf.lookup.StaticHashTable``) in front of the Keras model, decoding runs in
+the graph on :mod:`rnn_zoo.decoding`, and everything is written out with
+``keras.export.ExportArchive``.
+
+- classifier: :func:`export_char_classifier`, :func:`export_text_classifier`,
+  :func:`export_frames_classifier`, all on :func:`write_classifier_archive`;
+- forecaster: :func:`export_forecaster`;
+- tagger: :func:`export_truecaser`;
+- generator: :func:`export_char_generator` (prompt -> continuation) and
+  :func:`export_conditioned_generator` (class name + seed -> a string);
+- encoder-decoder: :func:`export_seq2seq` on :func:`export_char_seq2seq`.
 
 Example (after ``rnn-zoo train names --output DIR``):
 
@@ -43,6 +52,34 @@ def _check_strings(values, name: str) -> list[str]:
             f"`{name}` must not repeat entries. Received: {name}={values!r}"
         )
     return values
+
+
+def _char_table(characters: Sequence[str], first_id: int, unknown_id: int):
+    """A lookup table: ``characters[i]`` -> id ``first_id + i``, anything else -> ``unknown_id``."""
+    import tensorflow as tf
+
+    return tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+            tf.constant(list(characters)),
+            tf.range(first_id, first_id + len(characters), dtype=tf.int64),
+        ),
+        default_value=unknown_id,
+    )
+
+
+def _named(function, names: Sequence[str]):
+    """``function`` with the parameter names ``names``.
+
+    Clients call a restored endpoint by its input names (``classify(frames=...,
+    lengths=...)``), which TensorFlow takes from the Python function.
+    """
+    function.__signature__ = inspect.Signature(
+        [
+            inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            for name in names
+        ]
+    )
+    return function
 
 
 def export_char_classifier(
@@ -126,13 +163,7 @@ def export_char_classifier(
             f"Received: {len(labels)} labels"
         )
 
-    table = tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(
-            tf.constant(vocabulary),
-            tf.range(FIRST_CHAR_ID, FIRST_CHAR_ID + len(vocabulary), dtype=tf.int64),
-        ),
-        default_value=OOV_ID,
-    )
+    table = _char_table(vocabulary, FIRST_CHAR_ID, OOV_ID)
 
     def preprocess(names):
         names = tf.strings.strip(names)
@@ -202,14 +233,7 @@ def write_classifier_archive(
             "probabilities": probabilities,
         }
 
-    # Clients call the signature by its input names (classify(frames=...,
-    # lengths=...)): give the variadic function those parameter names.
-    classify.__signature__ = inspect.Signature(
-        [
-            inspect.Parameter(spec.name, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-            for spec in input_signature
-        ]
-    )
+    _named(classify, [spec.name for spec in input_signature])
 
     def list_labels():
         return {"labels": label_names}
@@ -293,13 +317,7 @@ def export_char_seq2seq(
         max_source_length, "max_source_length"
     )
     source_tokens = list(source_tokens)
-    letters = tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(
-            tf.constant(source_tokens[first_id:]),
-            tf.range(first_id, len(source_tokens), dtype=tf.int64),
-        ),
-        default_value=unknown_id,
-    )
+    letters = _char_table(source_tokens[first_id:], first_id, unknown_id)
     # Reserved ids read as "" and are dropped.
     targets = tf.constant([""] * first_id + list(target_tokens)[first_id:])
 
@@ -355,6 +373,421 @@ def export_char_seq2seq(
     archive.write_out(filepath, verbose=verbose)
     write_export_info(filepath, max_length=max_source_length)
     return filepath
+
+
+def _char_ids(table, texts, *, pad_id: int, min_width: int = 0):
+    """``(batch,)`` UTF-8 strings -> ``(characters ragged, (batch, longest) int32 ids)``."""
+    import tensorflow as tf
+
+    # errors="replace" turns invalid UTF-8 into U+FFFD, an unknown character.
+    chars = tf.strings.unicode_split(texts, "UTF-8", errors="replace")
+    ids = tf.ragged.map_flat_values(table.lookup, chars)
+    shape = None
+    if min_width:
+        # A batch of empty strings still gets a (fully masked) time axis.
+        width = tf.maximum(tf.reduce_max(ids.row_lengths()), min_width)
+        shape = tf.stack([ids.nrows(), tf.cast(width, tf.int64)])
+    return chars, tf.cast(ids.to_tensor(default_value=pad_id, shape=shape), "int32")
+
+
+def export_truecaser(
+    model: keras.Model,
+    filepath: str | os.PathLike,
+    *,
+    vocabulary: Sequence[str],
+    verbose: bool = False,
+) -> str:
+    """Writes a character tagger that truecases as a SavedModel over raw strings.
+
+    The tagger reads lower-cased character ids and tags each character with
+    the ids and tags of :mod:`rnn_zoo.data.austen` (0 padding, 1 lower, 2
+    upper). Signature ``truecase`` (also ``serving_default``): input
+    ``texts``, tf.string ``(batch,)`` UTF-8; outputs ``truecased``
+    (tf.string ``(batch,)``) and ``probabilities`` (float32 ``(batch,
+    longest text, 3)``, rows padded like the model's input). In the graph
+    each text is lower-cased, split into characters, looked up (unknown ->
+    id 1) and padded; a character becomes upper case when the model finds
+    "upper" likelier than "lower". The model masks padding, so a text gets
+    the same answer alone or in a batch. Texts are not truncated.
+
+    Args:
+        model: a trained :func:`rnn_zoo.build_tagger` model with 3 tags.
+        filepath: the SavedModel directory to write.
+        vocabulary: the lower-cased characters; ``vocabulary[i]`` has id
+            ``i + 4`` (``AustenData.lower_vocabulary``).
+        verbose: print ExportArchive's summary.
+
+    Returns:
+        ``filepath`` as a string.
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> from rnn_zoo import build_tagger
+    >>> model = build_tagger(3, vocab_size=7, units=4)  # 3 characters + 4
+    >>> path = export_truecaser(model, "/tmp/rnn_zoo_truecaser", vocabulary=["a", "b", " "])
+    >>> served = tf.saved_model.load(path)
+    >>> out = served.truecase(tf.constant(["ab A", ""]))
+    >>> out["truecased"].numpy()[0].decode().lower(), out["probabilities"].shape
+    ('ab a', TensorShape([2, 4, 3]))
+    """
+    import tensorflow as tf
+
+    from rnn_zoo.data import austen
+
+    vocabulary = _check_strings(vocabulary, "vocabulary")
+    table = _char_table(vocabulary, austen.FIRST_CHAR_ID, austen.UNK_ID)
+
+    def truecase(texts):
+        lower = tf.strings.lower(texts, encoding="utf-8")
+        chars, ids = _char_ids(table, lower, pad_id=austen.PAD_ID, min_width=1)
+        probabilities = model(ids, training=False)
+        upper = (
+            probabilities[..., austen.TAG_UPPER] > probabilities[..., austen.TAG_LOWER]
+        )
+        upper = tf.RaggedTensor.from_tensor(upper, lengths=chars.row_lengths())
+        recased = tf.where(
+            upper.flat_values,
+            tf.strings.upper(chars.flat_values, encoding="utf-8"),
+            chars.flat_values,
+        )
+        return {
+            "truecased": tf.strings.reduce_join(
+                chars.with_flat_values(recased), axis=1
+            ),
+            "probabilities": probabilities,
+        }
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(table)
+    # "truecase" comes first, so ExportArchive also makes it serving_default.
+    archive.add_endpoint(
+        "truecase",
+        truecase,
+        input_signature=[tf.TensorSpec(shape=(None,), dtype=tf.string, name="texts")],
+    )
+    filepath = os.fspath(filepath)
+    archive.write_out(filepath, verbose=verbose)
+    return filepath
+
+
+def export_char_generator(
+    model: keras.Model,
+    filepath: str | os.PathLike,
+    *,
+    vocabulary: Sequence[str],
+    first_id: int,
+    unknown_id: int,
+    start_id: int,
+    end_id: int,
+    max_length: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    seed: int = 0,
+    pad_id: int = 0,
+    verbose: bool = False,
+) -> str:
+    """Writes a character language model as a SavedModel that continues raw strings.
+
+    Signatures:
+
+    - ``generate`` (also ``serving_default``): input ``prompts``, tf.string
+      ``(batch,)``; output ``continuation``, tf.string ``(batch,)``:
+      ``max_length`` characters sampled after each prompt (shorter only if
+      the model picks ``end_id``). The Gumbel noise is drawn from the fixed
+      ``seed`` once and shared by the rows, so a prompt always gets the same
+      continuation, alone or in any batch, and the one
+      ``rnn_zoo.generate(model, prompt=[ids], seed=seed, ...)`` gives it.
+    - ``next_char_logits``: input ``prefixes``, tf.string ``(batch,)``;
+      output ``logits``, float32 ``(batch, vocab_size)``: the logits of the
+      character after each prefix.
+    - ``vocabulary``: no input; output ``characters``: the character of each
+      logit (``""`` for reserved ids, U+FFFD for ``unknown_id``).
+
+    Each string is read after ``start_id`` (:func:`rnn_zoo.decoding.read_prompt`);
+    characters outside ``vocabulary`` (and invalid UTF-8) read as
+    ``unknown_id``; prompts are not truncated. Sampling is
+    :func:`rnn_zoo.decoding.decode_loop` with
+    :func:`rnn_zoo.decoding.sample_logits`.
+
+    Args:
+        model: a trained :func:`rnn_zoo.build_generator` model (unconditioned).
+        filepath: the SavedModel directory to write.
+        vocabulary: the characters; ``vocabulary[i]`` has id ``first_id + i``.
+        first_id: the id of ``vocabulary[0]``; ids below it are reserved.
+        unknown_id, start_id, end_id, pad_id: the reserved ids.
+        max_length: characters to sample per prompt.
+        temperature, top_k: as in :func:`rnn_zoo.generate`.
+        seed: fixes the samples.
+        verbose: print ExportArchive's summary.
+
+    Returns:
+        ``filepath`` as a string.
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> from rnn_zoo import build_generator
+    >>> model = build_generator(6, units=4)  # 2 characters + 4 reserved ids
+    >>> path = export_char_generator(
+    ...     model, "/tmp/rnn_zoo_char_lm", vocabulary=["a", "b"], first_id=4,
+    ...     unknown_id=1, start_id=2, end_id=3, max_length=5, seed=0)
+    >>> served = tf.saved_model.load(path)
+    >>> served.next_char_logits(tf.constant(["ab", ""]))["logits"].shape
+    TensorShape([2, 6])
+    """
+    import tensorflow as tf
+
+    from rnn_zoo.decoding import decode_loop, read_prompt, sample_logits, step_decoder
+    from rnn_zoo.decoding.sampling import gumbel_noise
+
+    vocabulary = _check_strings(vocabulary, "vocabulary")
+    max_length = _checks.check_positive_int(max_length, "max_length")
+    steps = step_decoder(model)
+    table = _char_table(vocabulary, first_id, unknown_id)
+    vocab_size = first_id + len(vocabulary)
+    reserved = ["\ufffd" if i == unknown_id else "" for i in range(first_id)]
+    characters = tf.constant(reserved + vocabulary)
+
+    def read(texts):
+        _, ids = _char_ids(table, texts, pad_id=pad_id)
+        batch = tf.shape(ids)[0]
+        logits, states = steps.step(
+            tf.fill([batch], start_id), steps.initial_states(batch)
+        )
+        return read_prompt(steps, states, logits, ids, pad_id=pad_id)
+
+    def continue_prompts(prompts):
+        logits, states = read(prompts)
+        # One draw, a batch axis of 1 broadcast to every row: the draw
+        # rnn_zoo.generate makes for a batch of one.
+        noise = gumbel_noise((max_length, 1, vocab_size), seed)
+
+        def select(logits, i):
+            return sample_logits(
+                logits,
+                temperature=temperature,
+                top_k=top_k,
+                noise=tf.gather(noise, i, axis=0),
+            )
+
+        ids = decode_loop(
+            steps,
+            states,
+            logits,
+            max_length=max_length,
+            end_id=end_id,
+            select=select,
+            banned=(pad_id, start_id),
+        )
+        return {
+            "continuation": tf.strings.reduce_join(tf.gather(characters, ids), axis=1)
+        }
+
+    def next_char_logits(prefixes):
+        return {"logits": read(prefixes)[0]}
+
+    def list_vocabulary():
+        return {"characters": characters}
+
+    def strings(name):
+        return [tf.TensorSpec(shape=(None,), dtype=tf.string, name=name)]
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(table)
+    # "generate" comes first, so ExportArchive also makes it serving_default.
+    archive.add_endpoint(
+        "generate", continue_prompts, input_signature=strings("prompts")
+    )
+    archive.add_endpoint(
+        "next_char_logits", next_char_logits, input_signature=strings("prefixes")
+    )
+    archive.add_endpoint("vocabulary", list_vocabulary, input_signature=[])
+    filepath = os.fspath(filepath)
+    archive.write_out(filepath, verbose=verbose)
+    return filepath
+
+
+def export_conditioned_generator(
+    model: keras.Model,
+    filepath: str | os.PathLike,
+    *,
+    conditions: Sequence[str],
+    tokens: Sequence[str],
+    first_id: int,
+    start_id: int,
+    end_id: int,
+    max_length: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    pad_id: int = 0,
+    condition_name: str = "conditions",
+    output_name: str = "sequences",
+    verbose: bool = False,
+) -> str:
+    """Writes a class-conditioned character generator as a SavedModel over class names.
+
+    Signatures:
+
+    - ``generate`` (also ``serving_default``): inputs ``condition_name``
+      (tf.string ``(batch,)``, names from ``conditions``) and ``seed`` (int32
+      scalar, in ``[0, 2**31 - 2]``); output ``output_name`` (tf.string
+      ``(batch,)``): one sampled string per row, the characters before the
+      end id. The same names and seed give the same strings, and the same
+      as ``rnn_zoo.generate(model, condition=..., seed=seed, ...)`` on the
+      Keras model; as there, the seed fixes the draws of the whole batch, so
+      a row's answer also depends on the batch size and its position.
+    - ``condition_name``: no input; output ``condition_name``, the names
+      accepted.
+
+    An unknown name fails the call (``InvalidArgumentError`` that lists the
+    accepted ones).
+
+    Args:
+        model: a trained :func:`rnn_zoo.build_generator` model with
+            ``num_conditions=len(conditions)``.
+        filepath: the SavedModel directory to write.
+        conditions: the class names, in condition-id order.
+        tokens: the token of each id; ids below ``first_id`` read as ``""``.
+        first_id: the first id of a real character.
+        start_id, end_id, pad_id: the reserved ids.
+        max_length: most tokens to sample per row (the end id included).
+        temperature, top_k: as in :func:`rnn_zoo.generate`.
+        condition_name, output_name: the serving names.
+        verbose: print ExportArchive's summary.
+
+    Returns:
+        ``filepath`` as a string.
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> from rnn_zoo import build_generator
+    >>> model = build_generator(6, num_conditions=2, units=4)
+    >>> path = export_conditioned_generator(
+    ...     model, "/tmp/rnn_zoo_cond_gen", conditions=["x", "y"],
+    ...     tokens=["<pad>", "<s>", "</s>", "<unk>", "a", "b"], first_id=4,
+    ...     start_id=1, end_id=2, max_length=6)
+    >>> served = tf.saved_model.load(path)
+    >>> served.generate(conditions=tf.constant(["y", "x"]), seed=tf.constant(0))["sequences"].shape
+    TensorShape([2])
+    """
+    import tensorflow as tf
+
+    from rnn_zoo.decoding import decode_loop, sample_logits, step_decoder
+
+    known = _check_strings(conditions, "conditions")
+    tokens = list(tokens)
+    max_length = _checks.check_positive_int(max_length, "max_length")
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+            tf.constant(known), tf.range(len(known), dtype=tf.int64)
+        ),
+        default_value=-1,
+    )
+    characters = tf.constant([""] * first_id + tokens[first_id:])
+    names = tf.constant(known)
+    steps = step_decoder(model)
+    vocab_size = len(tokens)
+
+    def generate_strings(*inputs):
+        condition_names, seed = inputs
+        condition = table.lookup(condition_names)
+        tf.debugging.assert_non_negative(
+            condition,
+            message=f"unknown {condition_name}; expected one of " + ", ".join(known),
+        )
+        condition = tf.cast(condition, tf.int32)
+        batch = tf.shape(condition)[0]
+        states = steps.initial_states(batch, condition)
+        logits, states = steps.step(tf.fill([batch], start_id), states)
+        # The Gumbel noise rnn_zoo.generate draws for an integer seed.
+        uniform = tf.random.stateless_uniform(
+            [max_length, batch, vocab_size],
+            seed=tf.stack([seed, 0]),
+            minval=1e-7,
+            maxval=1.0,
+        )
+        noise = -tf.math.log(-tf.math.log(uniform))
+
+        def select(logits, i):
+            return sample_logits(
+                logits, temperature=temperature, top_k=top_k, noise=noise[i]
+            )
+
+        ids = decode_loop(
+            steps,
+            states,
+            logits,
+            max_length=max_length,
+            end_id=end_id,
+            select=select,
+            banned=(pad_id, start_id),
+        )
+        # Characters before the end id: ids after it are 0, reserved ids read "".
+        before_end = tf.cumsum(tf.cast(ids == end_id, tf.int32), axis=1) == 0
+        ids = tf.where(before_end, ids, tf.zeros_like(ids))
+        return {
+            output_name: tf.strings.reduce_join(tf.gather(characters, ids), axis=-1)
+        }
+
+    def list_conditions():
+        return {condition_name: names}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(table)
+    # The first endpoint also becomes serving_default.
+    archive.add_endpoint(
+        "generate",
+        _named(generate_strings, [condition_name, "seed"]),
+        input_signature=[
+            tf.TensorSpec(shape=(None,), dtype=tf.string, name=condition_name),
+            tf.TensorSpec(shape=(), dtype=tf.int32, name="seed"),
+        ],
+    )
+    archive.add_endpoint(condition_name, list_conditions, input_signature=[])
+    filepath = os.fspath(filepath)
+    archive.write_out(filepath, verbose=verbose)
+    return filepath
+
+
+def export_seq2seq(
+    model: keras.Model,
+    filepath: str | os.PathLike,
+    *,
+    beam_width: int = 1,
+    length_penalty: float = 0.0,
+    max_length: int,
+    start_id: int,
+    end_id: int,
+    **options,
+) -> str:
+    """Writes a trained character-level encoder-decoder that decodes in its graph.
+
+    :func:`rnn_zoo.build_decoding_model` wraps ``model`` (beam search of
+    ``beam_width`` with ``length_penalty``, greedy decoding for 1; at most
+    ``max_length`` target tokens from ``start_id`` to ``end_id``), and
+    :func:`export_char_seq2seq` writes it with ``options`` (its vocabularies
+    and serving names).
+
+    Returns:
+        ``filepath`` as a string.
+    """
+    from rnn_zoo.decoding import build_decoding_model
+
+    decoding = build_decoding_model(
+        model,
+        method="beam" if beam_width > 1 else "greedy",
+        beam_width=beam_width,
+        length_penalty=length_penalty,
+        max_length=max_length,
+        start_id=start_id,
+        end_id=end_id,
+    )
+    return export_char_seq2seq(decoding, filepath, **options)
 
 
 def export_frames_classifier(

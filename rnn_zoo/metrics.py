@@ -1,17 +1,282 @@
 """Metrics the recipes report, for reuse on any model of the same task pattern.
 
-Plain functions over NumPy arrays, each computed once over a whole test
-split, so it gives the same number whatever the batch size.
+Plain functions over NumPy arrays or Python sequences: each is computed once
+over a whole test split (a sum over every character, word or example, not a
+mean of per-batch means), so it gives the same number whatever the batch size.
 
+- Character language models: :func:`bits_per_character` (from logits) and
+  :func:`perplexity` (of a generator over a teacher-forcing dataset).
+- Truecasing: :func:`casing_metrics` (accuracy, and precision, recall and
+  F1 of the upper-case tag).
+- Sequence to sequence: :func:`edit_distance`, :func:`word_error_rate` and
+  :func:`phoneme_error_rate` (against any of several references).
 - Classification: :func:`accuracy_per_class` and :func:`balanced_accuracy`.
 - Forecasting: :func:`forecast_errors` (MAE, RMSE, and MAE per forecast step).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 
+import keras
 import numpy as np
+from keras import ops
+
+from rnn_zoo.data.austen import TAG_PAD, TAG_UPPER
+
+"""
+## Language models
+"""
+
+
+def bits_per_character(logits, targets, *, pad_id: int = 0) -> float:
+    """Mean cross-entropy in bits over the non-padding targets.
+
+    Args:
+        logits: ``(..., vocab_size)`` unnormalised scores.
+        targets: ``(...)`` int ids; ``pad_id`` is padding and is skipped.
+        pad_id: the padding id.
+
+    Returns:
+        Bits per character.
+
+    Example:
+
+    >>> bits_per_character(np.zeros((1, 2, 4)), np.array([[3, 0]]))  # uniform over 4
+    2.0
+    """
+    logits = np.asarray(logits, np.float64)
+    targets = np.asarray(targets)
+    if logits.shape[:-1] != targets.shape:
+        raise ValueError(
+            "`logits` must be `targets.shape` + (vocab_size,). Received: "
+            f"logits.shape={logits.shape}, targets.shape={targets.shape}"
+        )
+    keep = targets != pad_id
+    logits, targets = logits[keep], targets[keep]
+    top = logits.max(axis=-1, keepdims=True)
+    log_norm = np.log(np.exp(logits - top).sum(axis=-1)) + top[:, 0]
+    nll = log_norm - logits[np.arange(len(targets)), targets]
+    return float(nll.mean() / math.log(2))
+
+
+def perplexity(model: keras.Model, dataset, *, pad_id: int = 0) -> float:
+    """Perplexity per token of a model that outputs logits, over a labelled dataset.
+
+    ``exp`` of the mean cross-entropy over every non-padding target of every
+    batch (for a generator trained with teacher forcing: every real
+    character and the end token).
+
+    Args:
+        model: a model returning ``(batch, time, vocab)`` logits, e.g.
+            :func:`rnn_zoo.build_generator`'s.
+        dataset: an iterable of ``(inputs, targets)`` batches, targets
+            ``(batch, time)`` ids.
+        pad_id: the padding id of the targets.
+
+    Returns:
+        The perplexity; a model that knows nothing scores the vocabulary size.
+
+    Example:
+
+    >>> from rnn_zoo import build_generator
+    >>> model = build_generator(5, units=4)
+    >>> model.get_layer("logits").set_weights(
+    ...     [np.zeros_like(w) for w in model.get_layer("logits").get_weights()])
+    >>> batch = (np.array([[1, 3, 4]]), np.array([[3, 4, 0]]))
+    >>> round(perplexity(model, [batch]), 4)  # uniform over 5 tokens
+    5.0
+    """
+    total = 0.0
+    count = 0
+    for inputs, targets in dataset:
+        logits = model(inputs, training=False)
+        log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+        targets = ops.cast(targets, "int32")
+        picked = ops.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]
+        real = ops.cast(ops.not_equal(targets, pad_id), "float32")
+        total += float(ops.convert_to_numpy(ops.sum(picked * real)))
+        count += int(ops.convert_to_numpy(ops.sum(real)))
+    if not count:
+        raise ValueError("`dataset` holds no target to score (all padding or empty).")
+    return math.exp(-total / count)
+
+
+"""
+## Truecasing
+"""
+
+
+def casing_metrics(true_tags: Iterable, predicted_tags: Iterable) -> dict[str, float]:
+    """Per-character accuracy and the precision, recall and F1 of the upper-case tag.
+
+    Tags are those of :mod:`rnn_zoo.data.austen` (0 padding, 1 lower, 2
+    upper); padding in ``true_tags`` is skipped.
+
+    Args:
+        true_tags: one tag array per example.
+        predicted_tags: the predicted tags, same shapes.
+
+    Returns:
+        ``{"accuracy", "upper_precision", "upper_recall", "upper_f1",
+        "characters"}``.
+
+    Example:
+
+    >>> casing_metrics([[2, 1, 1, 0]], [[2, 2, 1, 1]])["upper_precision"]
+    0.5
+    """
+    true = np.concatenate([np.asarray(t).ravel() for t in true_tags])
+    predicted = np.concatenate([np.asarray(p).ravel() for p in predicted_tags])
+    if true.shape != predicted.shape:
+        raise ValueError(
+            "`predicted_tags` must have one tag per tag of `true_tags`. Received: "
+            f"{predicted.shape[0]} predicted, {true.shape[0]} true"
+        )
+    keep = true != TAG_PAD
+    true, predicted = true[keep], predicted[keep]
+    hits = int(np.sum((predicted == TAG_UPPER) & (true == TAG_UPPER)))
+    precision = hits / max(int(np.sum(predicted == TAG_UPPER)), 1)
+    recall = hits / max(int(np.sum(true == TAG_UPPER)), 1)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "accuracy": float(np.mean(true == predicted)) if true.size else 0.0,
+        "upper_precision": float(precision),
+        "upper_recall": float(recall),
+        "upper_f1": float(f1),
+        "characters": int(true.size),
+    }
+
+
+"""
+## Sequence to sequence
+"""
+
+
+def edit_distance(a: Sequence, b: Sequence) -> int:
+    """Levenshtein distance: the fewest insertions, deletions and substitutions from ``a`` to ``b``.
+
+    Args:
+        a, b: sequences of comparable items (phonemes, characters).
+
+    Returns:
+        The distance, a non-negative integer.
+
+    Example:
+
+    >>> edit_distance(["K", "AE", "T"], ["K", "AA", "T", "S"])
+    2
+    """
+    a, b = list(a), list(b)
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y))
+            )
+        previous = current
+    return previous[-1]
+
+
+def _check_pairs(predictions, references) -> list[list[tuple]]:
+    if isinstance(predictions, str) or not isinstance(predictions, Sequence):
+        raise TypeError(
+            "`predictions` must be a list of phoneme sequences. "
+            f"Received: predictions={predictions!r}"
+        )
+    if isinstance(references, str) or not isinstance(references, Sequence):
+        raise TypeError(
+            "`references` must be a list (one entry per word) of lists of "
+            f"pronunciations. Received: references={references!r}"
+        )
+    if len(predictions) != len(references) or not predictions:
+        raise ValueError(
+            "`predictions` and `references` must be non-empty and of the same "
+            f"length. Received: {len(predictions)} predictions, "
+            f"{len(references)} references"
+        )
+    result = []
+    for i, refs in enumerate(references):
+        if isinstance(refs, str) or not refs or isinstance(refs[0], str):
+            raise ValueError(
+                "Each entry of `references` must be a non-empty list of "
+                "pronunciations (each a sequence of phonemes), even when a word "
+                f"has one. Received: references[{i}]={refs!r}"
+            )
+        result.append([tuple(r) for r in refs])
+    return result
+
+
+def phoneme_error_rate(
+    predictions: Sequence[Sequence[str]],
+    references: Sequence[Sequence[Sequence[str]]],
+) -> float:
+    """Phoneme error rate over a test set: summed edit distances / summed reference lengths.
+
+    Each word is scored against its closest reference pronunciation (the
+    smallest edit distance; on a tie, the one listed first), so a word with
+    several pronunciations is not penalised for choosing another correct
+    one.
+
+    Args:
+        predictions: one predicted phoneme sequence per word.
+        references: for each word, all its correct pronunciations (e.g.
+            ``Split.pronunciations``).
+
+    Returns:
+        The rate, 0 when every prediction matches a reference (it can
+        exceed 1 when predictions are much longer than the references).
+
+    Example:
+
+    >>> phoneme_error_rate(
+    ...     [["T", "AH", "M", "AA", "T", "OW"], ["K", "AA", "T"]],
+    ...     [[["T", "AH", "M", "EY", "T", "OW"], ["T", "AH", "M", "AA", "T", "OW"]],
+    ...      [["K", "AE", "T"]]],
+    ... )  # 0 errors in 6 phonemes + 1 in 3
+    0.1111111111111111
+    """
+    references = _check_pairs(predictions, references)
+    errors = 0
+    length = 0
+    for predicted, refs in zip(predictions, references):
+        distances = [edit_distance(predicted, ref) for ref in refs]
+        best = int(np.argmin(distances))  # argmin takes the first on a tie
+        errors += distances[best]
+        length += len(refs[best])
+    return errors / max(length, 1)
+
+
+def word_error_rate(
+    predictions: Sequence[Sequence[str]],
+    references: Sequence[Sequence[Sequence[str]]],
+) -> float:
+    """The fraction of words whose prediction equals none of their pronunciations.
+
+    Args:
+        predictions: one predicted phoneme sequence per word.
+        references: for each word, all its correct pronunciations.
+
+    Returns:
+        The rate in [0, 1].
+
+    Example:
+
+    >>> word_error_rate(
+    ...     [["T", "AH", "M", "AA", "T", "OW"], ["K", "AA", "T"]],
+    ...     [[["T", "AH", "M", "EY", "T", "OW"], ["T", "AH", "M", "AA", "T", "OW"]],
+    ...      [["K", "AE", "T"]]],
+    ... )
+    0.5
+    """
+    references = _check_pairs(predictions, references)
+    wrong = sum(
+        tuple(predicted) not in refs for predicted, refs in zip(predictions, references)
+    )
+    return wrong / len(references)
+
 
 """
 ## Classification

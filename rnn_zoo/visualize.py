@@ -141,3 +141,42 @@ def plot_alignment(
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return path
+
+
+def plot_decoded_attention(
+    model: keras.Model,
+    source_ids,
+    source_tokens: Sequence[str],
+    target_vocabulary: Sequence[str],
+    path: str | os.PathLike,
+    *,
+    max_length: int,
+    start_id: int,
+    end_id: int,
+    title: str | None = None,
+) -> str:
+    """Decodes one source greedily and saves the attention while writing each token.
+
+    Args:
+        model: a :func:`rnn_zoo.build_seq2seq` model built with ``attention``.
+        source_ids: ``(1, source_time)`` int ids of one source.
+        source_tokens: its tokens, one per column.
+        target_vocabulary: the token of each target id (the rows' labels).
+        path: the PNG file to write.
+        max_length, start_id, end_id: as in :func:`rnn_zoo.greedy_decode`.
+        title: the figure's title.
+
+    Returns:
+        ``path`` as a string.
+    """
+    from rnn_zoo.decoding import greedy_decode
+
+    decoded = ops.convert_to_numpy(
+        greedy_decode(
+            model, source_ids, max_length=max_length, start_id=start_id, end_id=end_id
+        )
+    )
+    alignment = attention_alignments(model, source_ids, decoded, start_id=start_id)
+    length = int((decoded[0] > 0).sum())
+    targets = [target_vocabulary[i] for i in decoded[0, :length]]
+    return plot_alignment(alignment[0], source_tokens, targets, path, title=title)

@@ -1,9 +1,116 @@
-"""rnn_zoo.metrics: the classification and forecasting metrics."""
+"""rnn_zoo.metrics: every metric, on hand-made cases."""
+
+import math
 
 import numpy as np
 import pytest
 
-from rnn_zoo import metrics
+from rnn_zoo import build_generator, metrics
+
+
+def test_bits_per_character():
+    logits = np.log(np.array([[[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]]))
+    assert metrics.bits_per_character(logits, np.array([[1, 0]])) == pytest.approx(2.0)
+    assert metrics.bits_per_character(logits, np.array([[0, 2]])) == pytest.approx(
+        -math.log2(0.8)
+    )
+    # Another padding id: id 0 is scored, id 2 skipped.
+    assert metrics.bits_per_character(
+        logits, np.array([[0, 2]]), pad_id=2
+    ) == pytest.approx(1.0)
+
+
+def test_perplexity_of_a_known_model_over_batches():
+    model = build_generator(4, units=3)
+    logits = model.get_layer("logits")
+    kernel, bias = logits.get_weights()
+    # Zero kernel: every step gives the bias's distribution (0.1, 0.2, 0.3, 0.4).
+    probabilities = np.array([0.1, 0.2, 0.3, 0.4])
+    logits.set_weights([np.zeros_like(kernel), np.log(probabilities)])
+    batches = [
+        (np.array([[1, 2, 3]]), np.array([[3, 2, 0]])),
+        (np.array([[1, 1]]), np.array([[1, 3]])),
+    ]
+    # Targets 3, 2, 1, 3 (padding skipped), one mean over all four.
+    expected = math.exp(-np.mean(np.log(probabilities[[3, 2, 1, 3]])))
+    assert metrics.perplexity(model, batches) == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="dataset"):
+        metrics.perplexity(model, [(np.array([[1]]), np.array([[0]]))])
+
+
+def test_casing_metrics():
+    true = [np.array([2, 1, 1, 2, 0]), np.array([1, 2])]
+    predicted = [np.array([2, 2, 1, 1, 1]), np.array([1, 2])]
+    scores = metrics.casing_metrics(true, predicted)
+    assert scores["characters"] == 6
+    assert scores["accuracy"] == pytest.approx(4 / 6)
+    assert scores["upper_precision"] == pytest.approx(2 / 3)
+    assert scores["upper_recall"] == pytest.approx(2 / 3)
+    assert scores["upper_f1"] == pytest.approx(2 / 3)
+
+
+def test_edit_distance():
+    assert metrics.edit_distance([], []) == 0
+    assert metrics.edit_distance("kitten", "sitting") == 3
+    assert metrics.edit_distance(["K", "AE", "T"], []) == 3
+    assert metrics.edit_distance(["AE", "T"], ["T", "AE"]) == 2
+
+
+def test_word_error_rate_accepts_any_listed_pronunciation():
+    tomato = [("T", "AH", "M", "EY", "T", "OW"), ("T", "AH", "M", "AA", "T", "OW")]
+    references = [tomato, tomato, [("K", "AE", "T")]]
+    predictions = [tomato[1], tomato[0], ("K", "AA", "T")]
+    assert metrics.word_error_rate(predictions, references) == pytest.approx(1 / 3)
+    assert metrics.word_error_rate([tomato[0]], [tomato]) == 0.0
+
+
+def test_phoneme_error_rate_scores_against_the_closest_pronunciation():
+    tomato = [("T", "AH", "M", "EY", "T", "OW"), ("T", "AH", "M", "AA", "T", "OW")]
+    # One substitution from the 2nd pronunciation, two from the 1st: 1 counts.
+    predictions = [("T", "AH", "M", "AA", "D", "OW"), ("K", "AE", "T", "S")]
+    references = [tomato, [("K", "AE", "T")]]
+    # (1 + 1 insertion) / (6 + 3)
+    assert metrics.phoneme_error_rate(predictions, references) == pytest.approx(2 / 9)
+    # Summed over the set, not averaged per word: a long word weighs more.
+    assert metrics.phoneme_error_rate(
+        [(), ("K", "AE", "T")], references
+    ) == pytest.approx(6 / 9)
+    # The closest pronunciation's length is the denominator: 1 error in 1.
+    short = [("AH",), ("AH", "B", "K", "D", "E")]
+    assert metrics.phoneme_error_rate([("AH", "B")], [short]) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    "predictions, references, error",
+    [
+        ([("K",)], [("K",)], ValueError),  # a reference list, not a pronunciation
+        ([("K",)], [[("K",)], [("T",)]], ValueError),  # lengths differ
+        ([], [], ValueError),
+        ("K AE T", [[("K", "AE", "T")]], TypeError),
+    ],
+)
+def test_metric_arguments_are_checked(predictions, references, error):
+    with pytest.raises(error, match="predictions|references"):
+        metrics.word_error_rate(predictions, references)
+    with pytest.raises(error, match="predictions|references"):
+        metrics.phoneme_error_rate(predictions, references)
+
+
+@pytest.mark.parametrize(
+    "call, error, fragment",
+    [
+        (lambda: metrics.casing_metrics([[1, 2]], [[1]]), ValueError, "predicted_tags"),
+        (
+            lambda: metrics.bits_per_character(np.zeros((2, 3)), np.zeros((3,))),
+            ValueError,
+            "logits",
+        ),
+    ],
+)
+def test_bad_arguments_are_clear_errors(call, error, fragment):
+    with pytest.raises(error, match=fragment):
+        call()
+
 
 """
 ## Classification and forecasting

@@ -41,20 +41,17 @@ Two views of the same split:
   sentence boundaries inside it, as text sent to a truecaser does; a
   sentence longer than ``max_length`` is cut at a space. Most examples start
   where a sentence starts (90% of the training examples at the default 256
-  characters, 69% at 128). Two classic baselines run on the same examples:
-  :func:`rule_truecase` (capitalise the first letter after a sentence end,
-  and the word "I") and :class:`UnigramTruecaser` (each word's most frequent
-  casing in the training chapters).
+  characters, 69% at 128). The baselines (:func:`rnn_zoo.baselines.rule_truecase`,
+  :class:`rnn_zoo.baselines.UnigramTruecaser`) and the metric
+  (:func:`rnn_zoo.metrics.casing_metrics`) live outside this module.
 - **Character language model** (for :func:`rnn_zoo.build_generator`): the
   split's text cut into contiguous chunks of ``seq_length`` characters; the
   inputs are the start id followed by the chunk's first ``seq_length - 1``
   characters, the targets the chunk itself (:func:`lm_arrays`). Every
   character of the split is a target exactly once, so the mean cross-entropy
-  over the targets divided by ln 2 is the split's bits per character. The
-  baselines are character n-gram models with interpolated Witten-Bell
-  smoothing (:class:`NGramModel`) fitted on the training chapters: order 1
-  (a smoothed unigram) and the order that does best on the validation
-  chapters (6).
+  over the targets divided by ln 2 is the split's bits per character
+  (:func:`rnn_zoo.metrics.bits_per_character`); the baseline is
+  :class:`rnn_zoo.baselines.NGramModel`.
 
 Example:
 
@@ -69,11 +66,9 @@ Example:
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import gzip
 import importlib.resources
-import math
 import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -111,8 +106,6 @@ _CHAPTER_HEADING = re.compile(r"^Chapter (\d+)$", re.MULTILINE)
 # A sentence ends at . ! or ?, then any closing quotes, italics underscores or
 # brackets, then white space.
 _SENTENCE_END = re.compile(r"[.!?][\"'_)]*\s+")
-# A word for the unigram truecaser: letters, with inner apostrophes (don't).
-_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
 
 
 def read_text() -> str:
@@ -280,12 +273,6 @@ def load_austen(
     )
 
 
-def _check_text(text, name: str = "text") -> str:
-    if not isinstance(text, str):
-        raise TypeError(f"`{name}` must be a string. Received: {name}={text!r}")
-    return text
-
-
 def build_vocabulary(text: str) -> list[str]:
     """The sorted distinct characters of ``text``; ``vocabulary[i]`` gets id ``i + 4``.
 
@@ -300,25 +287,7 @@ def build_vocabulary(text: str) -> list[str]:
     >>> build_vocabulary("Mr. Bennet")
     [' ', '.', 'B', 'M', 'e', 'n', 'r', 't']
     """
-    return sorted(set(_check_text(text)))
-
-
-def _check_vocabulary(vocabulary) -> tuple[str, ...]:
-    if isinstance(vocabulary, str) or not isinstance(vocabulary, Sequence):
-        raise TypeError(
-            "`vocabulary` must be a list of characters. "
-            f"Received: vocabulary={vocabulary!r}"
-        )
-    if not vocabulary or not all(
-        isinstance(c, str) and len(c) == 1 for c in vocabulary
-    ):
-        raise ValueError(
-            "`vocabulary` must be a non-empty list of single characters. "
-            f"Received: vocabulary={list(vocabulary)[:10]!r}"
-        )
-    if len(set(vocabulary)) != len(vocabulary):
-        raise ValueError("`vocabulary` must not repeat characters.")
-    return tuple(vocabulary)
+    return sorted(set(_checks.check_text(text)))
 
 
 def encode(text: str, vocabulary: Sequence[str]) -> np.ndarray:
@@ -336,9 +305,10 @@ def encode(text: str, vocabulary: Sequence[str]) -> np.ndarray:
     >>> encode("ab?", ["a", "b"]).tolist()
     [4, 5, 1]
     """
-    _check_text(text)
+    _checks.check_text(text)
     ids = {
-        char: i + FIRST_CHAR_ID for i, char in enumerate(_check_vocabulary(vocabulary))
+        char: i + FIRST_CHAR_ID
+        for i, char in enumerate(_checks.check_characters(vocabulary))
     }
     return np.fromiter((ids.get(c, UNK_ID) for c in text), np.int32, count=len(text))
 
@@ -358,7 +328,7 @@ def decode(ids: Iterable[int], vocabulary: Sequence[str]) -> str:
     >>> decode([2, 4, 1, 5, 3, 4], ["a", "b"])
     'a\\ufffdb'
     """
-    vocabulary = _check_vocabulary(vocabulary)
+    vocabulary = _checks.check_characters(vocabulary)
     chars = []
     for i in ids:
         i = int(i)
@@ -387,7 +357,7 @@ def lowercase(text: str) -> str:
     >>> lowercase("Mr. DARCY")
     'mr. darcy'
     """
-    _check_text(text)
+    _checks.check_text(text)
     return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
 
 
@@ -405,7 +375,7 @@ def truecase_tags(text: str) -> np.ndarray:
     >>> truecase_tags("I saw Mr. B").tolist()
     [2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 2]
     """
-    _check_text(text)
+    _checks.check_text(text)
     return np.fromiter(
         (TAG_UPPER if c.isupper() else TAG_LOWER for c in text),
         np.int32,
@@ -428,7 +398,7 @@ def recase(text: str, tags: Sequence[int]) -> str:
     >>> recase("i saw mr. b", truecase_tags("I saw Mr. B"))
     'I saw Mr. B'
     """
-    _check_text(text)
+    _checks.check_text(text)
     tags = list(tags)
     if len(tags) != len(text):
         raise ValueError(
@@ -482,7 +452,7 @@ def truecase_examples(text: str, max_length: int = DEFAULT_EXAMPLE_LENGTH) -> li
     >>> truecase_examples("Yes. No. Maybe so.\\nHe left.", max_length=9)
     ['Yes. No.', 'Maybe so.', 'He left.']
     """
-    _check_text(text)
+    _checks.check_text(text)
     max_length = _checks.check_positive_int(max_length, "max_length")
     examples = []
     for paragraph in text.split("\n"):
@@ -516,7 +486,7 @@ def truecase_arrays(examples: Sequence[str], vocabulary: Sequence[str]):
     """
     if isinstance(examples, str):
         raise TypeError("`examples` must be a list of strings, not one string.")
-    vocabulary = _check_vocabulary(vocabulary)
+    vocabulary = _checks.check_characters(vocabulary)
     ids = [encode(lowercase(e), vocabulary) for e in examples]
     tags = [truecase_tags(e) for e in examples]
     return ids, tags
@@ -575,121 +545,6 @@ def make_truecase_dataset(
         batch_size, padded_shapes=([None], [None]), padding_values=(PAD_ID, TAG_PAD)
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def rule_truecase(text: str) -> np.ndarray:
-    """Baseline tags: capitalise the first letter after a sentence end, and "I".
-
-    A sentence starts at the beginning of ``text`` and after ``.``, ``!`` or
-    ``?`` (any quotes or brackets in between are skipped); the word ``i``
-    (also in ``i'm``, ``i'll``) is capitalised.
-
-    Args:
-        text: lower-cased text.
-
-    Returns:
-        int32 tags ``(len(text),)``.
-
-    Example:
-
-    >>> recase("he left. i stayed!", rule_truecase("he left. i stayed!"))
-    'He left. I stayed!'
-    """
-    _check_text(text)
-    tags = np.full(len(text), TAG_LOWER, np.int32)
-    sentence_start = True
-    for i, c in enumerate(text):
-        if c.isalpha():
-            alone = (i == 0 or not text[i - 1].isalpha()) and (
-                i + 1 == len(text) or not text[i + 1].isalpha()
-            )
-            if sentence_start or (c == "i" and alone):
-                tags[i] = TAG_UPPER
-            sentence_start = False
-        elif c in ".!?":
-            sentence_start = True
-    return tags
-
-
-class UnigramTruecaser:
-    """Baseline: each word takes its most frequent casing in the training text.
-
-    Words are runs of letters (with inner apostrophes); for each lower-cased
-    word the most frequent original spelling is kept (ties: the first seen).
-    Unseen words and everything outside words stay lower case.
-
-    Args:
-        texts: cased training texts.
-
-    Example:
-
-    >>> truecaser = UnigramTruecaser(["Mr. Darcy saw Darcy.", "the Darcy"])
-    >>> recase("darcy and the mr.", truecaser.tags("darcy and the mr."))
-    'Darcy and the Mr.'
-    """
-
-    def __init__(self, texts: Iterable[str]):
-        if isinstance(texts, str):
-            raise TypeError("`texts` must be a list of strings, not one string.")
-        counts: dict[str, collections.Counter] = collections.defaultdict(
-            collections.Counter
-        )
-        for text in texts:
-            for match in _WORD.finditer(_check_text(text, "texts[i]")):
-                word = match.group()
-                counts[lowercase(word)][word] += 1
-        self.casing = {
-            lower: forms.most_common(1)[0][0] for lower, forms in counts.items()
-        }
-
-    def tags(self, text: str) -> np.ndarray:
-        """int32 tags ``(len(text),)`` for lower-cased ``text``."""
-        tags = np.full(len(_check_text(text)), TAG_LOWER, np.int32)
-        for match in _WORD.finditer(text):
-            form = self.casing.get(match.group())
-            if form is not None and len(form) == len(match.group()):
-                tags[match.start() : match.end()] = truecase_tags(form)
-        return tags
-
-
-def casing_metrics(true_tags: Iterable, predicted_tags: Iterable) -> dict[str, float]:
-    """Per-character accuracy and the precision, recall and F1 of the upper-case tag.
-
-    Padding (tag 0 in ``true_tags``) is skipped.
-
-    Args:
-        true_tags: one tag array per example.
-        predicted_tags: the predicted tags, same shapes.
-
-    Returns:
-        ``{"accuracy", "upper_precision", "upper_recall", "upper_f1",
-        "characters"}``.
-
-    Example:
-
-    >>> casing_metrics([[2, 1, 1, 0]], [[2, 2, 1, 1]])["upper_precision"]
-    0.5
-    """
-    true = np.concatenate([np.asarray(t).ravel() for t in true_tags])
-    predicted = np.concatenate([np.asarray(p).ravel() for p in predicted_tags])
-    if true.shape != predicted.shape:
-        raise ValueError(
-            "`predicted_tags` must have one tag per tag of `true_tags`. Received: "
-            f"{predicted.shape[0]} predicted, {true.shape[0]} true"
-        )
-    keep = true != TAG_PAD
-    true, predicted = true[keep], predicted[keep]
-    hits = int(np.sum((predicted == TAG_UPPER) & (true == TAG_UPPER)))
-    precision = hits / max(int(np.sum(predicted == TAG_UPPER)), 1)
-    recall = hits / max(int(np.sum(true == TAG_UPPER)), 1)
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {
-        "accuracy": float(np.mean(true == predicted)) if true.size else 0.0,
-        "upper_precision": float(precision),
-        "upper_recall": float(recall),
-        "upper_f1": float(f1),
-        "characters": int(true.size),
-    }
 
 
 """
@@ -774,127 +629,3 @@ def make_lm_dataset(
     if shuffle:
         dataset = dataset.shuffle(len(inputs), seed=seed, reshuffle_each_iteration=True)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-def bits_per_character(logits: np.ndarray, targets: np.ndarray) -> float:
-    """Mean cross-entropy in bits over the non-padding targets.
-
-    Args:
-        logits: ``(..., vocab_size)`` unnormalised scores.
-        targets: ``(...)`` int ids; 0 is padding and is skipped.
-
-    Returns:
-        Bits per character.
-
-    Example:
-
-    >>> bits_per_character(np.zeros((1, 2, 4)), np.array([[3, 0]]))  # uniform over 4
-    2.0
-    """
-    logits = np.asarray(logits, np.float64)
-    targets = np.asarray(targets)
-    if logits.shape[:-1] != targets.shape:
-        raise ValueError(
-            "`logits` must be `targets.shape` + (vocab_size,). Received: "
-            f"logits.shape={logits.shape}, targets.shape={targets.shape}"
-        )
-    keep = targets != PAD_ID
-    logits, targets = logits[keep], targets[keep]
-    top = logits.max(axis=-1, keepdims=True)
-    log_norm = np.log(np.exp(logits - top).sum(axis=-1)) + top[:, 0]
-    nll = log_norm - logits[np.arange(len(targets)), targets]
-    return float(nll.mean() / math.log(2))
-
-
-class NGramModel:
-    """Baseline: an interpolated character n-gram model (Witten-Bell smoothing).
-
-    ``P(c | h) = (count(h c) + T(h) P(c | h')) / (count(h) + T(h))``, where
-    ``h'`` drops the oldest character of the history ``h``, ``T(h)`` is the
-    number of distinct characters seen after ``h``, and the recursion ends in
-    the uniform distribution over the vocabulary plus the unknown character.
-    A history never seen falls through to the shorter one. Characters outside
-    the vocabulary count as the one unknown character.
-
-    On *Pride and Prejudice* (chapters 1-49 fitted, 50-55 scored) order 6 is
-    best: 1.79 bits per character, against 4.40 for the unigram (order 1) and
-    1.84 for order 7, which has too many unseen histories.
-
-    Args:
-        text: the training text.
-        vocabulary: ``AustenData.vocabulary``.
-        max_order: the longest n-gram counted (1 = unigram); any order up to
-            it can then be scored.
-
-    Example:
-
-    >>> model = NGramModel("abababab", ["a", "b"], max_order=2)
-    >>> model.bits_per_character("abab", order=2) < model.bits_per_character("abab", order=1)
-    True
-    """
-
-    def __init__(self, text: str, vocabulary: Sequence[str], max_order: int = 6):
-        self.max_order = _checks.check_positive_int(max_order, "max_order")
-        self.vocabulary = _check_vocabulary(vocabulary)
-        text = self._known(text)
-        # Flat tables (one string key per n-gram) take a fraction of the
-        # memory of a Counter per history: ~0.2 GB for order 6 on the book.
-        self.ngrams: list[collections.Counter] = []
-        self.totals: list[collections.Counter] = []  # history -> count(h .)
-        self.types: list[collections.Counter] = []  # history -> T(h)
-        for k in range(self.max_order):
-            ngrams = collections.Counter(
-                text[i - k : i + 1] for i in range(k, len(text))
-            )
-            totals: collections.Counter = collections.Counter()
-            types: collections.Counter = collections.Counter()
-            for gram, count in ngrams.items():
-                totals[gram[:-1]] += count
-                types[gram[:-1]] += 1
-            self.ngrams.append(ngrams)
-            self.totals.append(totals)
-            self.types.append(types)
-
-    def _known(self, text: str) -> str:
-        known = set(self.vocabulary)
-        # U+FFFD stands for every unknown character.
-        return "".join(c if c in known else "\ufffd" for c in _check_text(text))
-
-    def _probability(self, history: str, char: str) -> float:
-        p = 1.0 / (len(self.vocabulary) + 1)
-        for k in range(len(history) + 1):
-            h = history[len(history) - k :]
-            total = self.totals[k].get(h)
-            if total is None:
-                # Every longer history ends with this one: unseen too.
-                break
-            types = self.types[k][h]
-            p = (self.ngrams[k].get(h + char, 0) + types * p) / (total + types)
-        return p
-
-    def bits_per_character(self, text: str, order: int | None = None) -> float:
-        """Mean ``-log2 P`` of each character of ``text`` given the ones before it.
-
-        Args:
-            text: the evaluation text.
-            order: the n-gram order to use, at most ``max_order`` (default).
-
-        Returns:
-            Bits per character.
-        """
-        if order is None:
-            order = self.max_order
-        order = _checks.check_positive_int(order, "order")
-        if order > self.max_order:
-            raise ValueError(
-                f"`order` must be at most max_order={self.max_order}. "
-                f"Received: order={order}"
-            )
-        text = self._known(text)
-        if not text:
-            raise ValueError("`text` is empty: there is nothing to score.")
-        total = 0.0
-        for i in range(len(text)):
-            history = text[max(0, i - order + 1) : i]
-            total -= math.log2(self._probability(history, text[i]))
-        return total / len(text)

@@ -37,7 +37,8 @@ Preparation (:func:`read_dictionary`, :func:`load_cmudict`):
   Training uses the first (CMUdict's main one, so that a word always has
   one target); evaluation counts a prediction correct when it equals ANY
   listed pronunciation, and measures phoneme errors against the closest
-  one (:func:`word_error_rate`, :func:`phoneme_error_rate`), the usual
+  one (:func:`rnn_zoo.metrics.word_error_rate`,
+  :func:`rnn_zoo.metrics.phoneme_error_rate`), the usual
   practice for CMUdict g2p results.
 - Split by word: the sorted words are shuffled with a seeded ``numpy``
   generator and cut 90% / 5% / 5% into train / validation / test, so that
@@ -370,7 +371,7 @@ def _id_map(tokens: Sequence[str], name: str) -> dict[str, int]:
 def encode_words(words: Sequence[str], graphemes: Sequence[str]) -> list[list[int]]:
     """Letter ids of each word (lowercased; not padded, no start or end id).
 
-    The exported model (:func:`rnn_zoo.recipes.g2p.export`) does the same in
+    The exported model (:func:`rnn_zoo.export.export_char_seq2seq`) does the same in
     the TensorFlow graph.
 
     Args:
@@ -392,6 +393,21 @@ def encode_words(words: Sequence[str], graphemes: Sequence[str]) -> list[list[in
         )
     ids = _id_map(graphemes, "graphemes")
     return [[ids.get(char, UNKNOWN_ID) for char in word.lower()] for word in words]
+
+
+def encode_batch(words: Sequence[str], graphemes: Sequence[str]) -> np.ndarray:
+    """:func:`encode_words`, padded with 0 into one int32 array (at least one step).
+
+    Example:
+
+    >>> encode_batch(["ab", "a"], RESERVED_TOKENS + LETTERS).tolist()
+    [[5, 6], [5, 0]]
+    """
+    rows = encode_words(words, graphemes)
+    ids = np.zeros((len(rows), max(1, *map(len, rows))), "int32")
+    for row, word_ids in zip(ids, rows):
+        row[: len(word_ids)] = word_ids
+    return ids
 
 
 def encode_pronunciations(
@@ -538,132 +554,3 @@ def make_dataset(
         ),
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-"""
-## Metrics
-"""
-
-
-def edit_distance(a: Sequence, b: Sequence) -> int:
-    """Levenshtein distance: the fewest insertions, deletions and substitutions from ``a`` to ``b``.
-
-    Args:
-        a, b: sequences of comparable items (phonemes, characters).
-
-    Returns:
-        The distance, a non-negative integer.
-
-    Example:
-
-    >>> edit_distance(["K", "AE", "T"], ["K", "AA", "T", "S"])
-    2
-    """
-    a, b = list(a), list(b)
-    previous = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        current = [i]
-        for j, y in enumerate(b, 1):
-            current.append(
-                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y))
-            )
-        previous = current
-    return previous[-1]
-
-
-def _check_pairs(predictions, references) -> list[list[tuple]]:
-    if isinstance(predictions, str) or not isinstance(predictions, Sequence):
-        raise TypeError(
-            "`predictions` must be a list of phoneme sequences. "
-            f"Received: predictions={predictions!r}"
-        )
-    if isinstance(references, str) or not isinstance(references, Sequence):
-        raise TypeError(
-            "`references` must be a list (one entry per word) of lists of "
-            f"pronunciations. Received: references={references!r}"
-        )
-    if len(predictions) != len(references) or not predictions:
-        raise ValueError(
-            "`predictions` and `references` must be non-empty and of the same "
-            f"length. Received: {len(predictions)} predictions, "
-            f"{len(references)} references"
-        )
-    result = []
-    for i, refs in enumerate(references):
-        if isinstance(refs, str) or not refs or isinstance(refs[0], str):
-            raise ValueError(
-                "Each entry of `references` must be a non-empty list of "
-                "pronunciations (each a sequence of phonemes), even when a word "
-                f"has one. Received: references[{i}]={refs!r}"
-            )
-        result.append([tuple(r) for r in refs])
-    return result
-
-
-def phoneme_error_rate(
-    predictions: Sequence[Sequence[str]],
-    references: Sequence[Sequence[Sequence[str]]],
-) -> float:
-    """Phoneme error rate over a test set: summed edit distances / summed reference lengths.
-
-    Each word is scored against its closest reference pronunciation (the
-    smallest edit distance; on a tie, the one listed first), so a word with
-    several pronunciations is not penalised for choosing another correct
-    one.
-
-    Args:
-        predictions: one predicted phoneme sequence per word.
-        references: for each word, all its correct pronunciations (e.g.
-            ``Split.pronunciations``).
-
-    Returns:
-        The rate, 0 when every prediction matches a reference (it can
-        exceed 1 when predictions are much longer than the references).
-
-    Example:
-
-    >>> phoneme_error_rate(
-    ...     [["T", "AH", "M", "AA", "T", "OW"], ["K", "AA", "T"]],
-    ...     [[["T", "AH", "M", "EY", "T", "OW"], ["T", "AH", "M", "AA", "T", "OW"]],
-    ...      [["K", "AE", "T"]]],
-    ... )  # 0 errors in 6 phonemes + 1 in 3
-    0.1111111111111111
-    """
-    references = _check_pairs(predictions, references)
-    errors = 0
-    length = 0
-    for predicted, refs in zip(predictions, references):
-        distances = [edit_distance(predicted, ref) for ref in refs]
-        best = int(np.argmin(distances))  # argmin takes the first on a tie
-        errors += distances[best]
-        length += len(refs[best])
-    return errors / max(length, 1)
-
-
-def word_error_rate(
-    predictions: Sequence[Sequence[str]],
-    references: Sequence[Sequence[Sequence[str]]],
-) -> float:
-    """The fraction of words whose prediction equals none of their pronunciations.
-
-    Args:
-        predictions: one predicted phoneme sequence per word.
-        references: for each word, all its correct pronunciations.
-
-    Returns:
-        The rate in [0, 1].
-
-    Example:
-
-    >>> word_error_rate(
-    ...     [["T", "AH", "M", "AA", "T", "OW"], ["K", "AA", "T"]],
-    ...     [[["T", "AH", "M", "EY", "T", "OW"], ["T", "AH", "M", "AA", "T", "OW"]],
-    ...      [["K", "AE", "T"]]],
-    ... )
-    0.5
-    """
-    references = _check_pairs(predictions, references)
-    wrong = sum(
-        tuple(predicted) not in refs for predicted, refs in zip(predictions, references)
-    )
-    return wrong / len(references)

@@ -432,3 +432,124 @@ def make_dataset(
         padding_values=(np.int32(PAD_ID), np.int32(0)),
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+"""
+## The generator's view
+
+A generator writes a name one character at a time after its language
+(:func:`rnn_zoo.build_generator` with ``num_conditions``). Its tokens are
+:data:`GENERATOR_TOKENS` (0 padding, 1 start, 2 end, 3 a character outside
+the vocabulary), then the vocabulary: ``tokens[i]`` is the token of id ``i``.
+"""
+
+GENERATOR_TOKENS = ("<pad>", "<s>", "</s>", "<unk>")
+GENERATOR_START_ID, GENERATOR_END_ID, GENERATOR_UNKNOWN_ID = 1, 2, 3
+GENERATOR_FIRST_CHAR_ID = len(GENERATOR_TOKENS)
+
+
+def encode_for_generator(
+    names: Sequence[str], tokens: Sequence[str]
+) -> list[list[int]]:
+    """Character ids of each name for a generator (no start or end id; not padded).
+
+    Args:
+        names: surnames.
+        tokens: :data:`GENERATOR_TOKENS` followed by the vocabulary.
+
+    Example:
+
+    >>> encode_for_generator(["Aba"], ["<pad>", "<s>", "</s>", "<unk>", "A", "a"])
+    [[4, 3, 5]]
+    """
+    if isinstance(names, str):
+        raise TypeError(
+            f"`names` must be a list of strings, not one string. Received: names={names!r}"
+        )
+    ids = {t: i for i, t in enumerate(tokens) if i >= GENERATOR_FIRST_CHAR_ID}
+    return [[ids.get(char, GENERATOR_UNKNOWN_ID) for char in name] for name in names]
+
+
+def decode_generated(rows, tokens: Sequence[str]) -> list[str]:
+    """Names from generated id rows: the characters before each row's end id.
+
+    Args:
+        rows: int array ``(batch, steps)`` (:func:`rnn_zoo.generate`'s
+            output), or lists of ids.
+        tokens: :data:`GENERATOR_TOKENS` followed by the vocabulary.
+
+    Example:
+
+    >>> decode_generated([[4, 5, 2, 0]], ["<pad>", "<s>", "</s>", "<unk>", "A", "a"])
+    ['Aa']
+    """
+    names = []
+    for row in rows:
+        row = np.asarray(row).tolist()
+        if GENERATOR_END_ID in row:
+            row = row[: row.index(GENERATOR_END_ID)]
+        names.append("".join(tokens[i] for i in row if i >= GENERATOR_FIRST_CHAR_ID))
+    return names
+
+
+def make_generator_dataset(
+    split: Split,
+    tokens: Sequence[str],
+    *,
+    batch_size: int = 64,
+    shuffle: bool = False,
+    seed: int | None = None,
+) -> tf.data.Dataset:
+    """A ``tf.data.Dataset`` of teacher-forcing batches for a conditioned generator.
+
+    Each name becomes ``({"token_ids": [start] + characters, "condition":
+    its language id}, characters + [end])``; names are kept whole and padded
+    with 0 to the longest in the batch.
+
+    Args:
+        split: a :class:`Split` of :class:`NamesData`.
+        tokens: :data:`GENERATOR_TOKENS` followed by ``NamesData.vocabulary``.
+        batch_size: names per batch.
+        shuffle: reshuffle the split every epoch (training).
+        seed: the shuffle seed.
+
+    Example:
+
+    >>> data = load_names(seed=0, max_per_language=20)
+    >>> tokens = list(GENERATOR_TOKENS) + list(data.vocabulary)
+    >>> inputs, targets = next(iter(make_generator_dataset(data.test, tokens, batch_size=4)))
+    >>> sorted(inputs), targets.shape[0]
+    (['condition', 'token_ids'], 4)
+    """
+    import tensorflow as tf
+
+    if not isinstance(split, Split):
+        raise TypeError(f"`split` must be a names Split. Received: split={split!r}")
+    _checks.check_positive_int(batch_size, "batch_size")
+    rows = encode_for_generator(split.names, tokens)
+    flat = np.fromiter((i for row in rows for i in row), dtype=np.int32)
+    chars = tf.RaggedTensor.from_row_lengths(
+        flat, np.asarray([len(r) for r in rows], np.int64)
+    )
+    labels = np.asarray(split.labels, np.int32)
+
+    def teacher_forcing(chars, label):
+        chars = tf.convert_to_tensor(chars)
+        inputs = {
+            "token_ids": tf.concat([[GENERATOR_START_ID], chars], 0),
+            "condition": label,
+        }
+        return inputs, tf.concat([chars, [GENERATOR_END_ID]], 0)
+
+    dataset = tf.data.Dataset.from_tensor_slices((chars, labels))
+    if shuffle:
+        dataset = dataset.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.map(teacher_forcing).padded_batch(
+        batch_size,
+        padded_shapes=({"token_ids": [None], "condition": []}, [None]),
+        padding_values=(
+            {"token_ids": np.int32(PAD_ID), "condition": np.int32(0)},
+            np.int32(PAD_ID),
+        ),
+    )
+    return dataset.prefetch(tf.data.AUTOTUNE)

@@ -10,7 +10,7 @@ exported SavedModel decodes in its own graph.
 from rnn_zoo.decoding.beam import beam_search, coverage_penalty, length_penalty
 from rnn_zoo.decoding.greedy import greedy_decode
 from rnn_zoo.decoding.layer import Seq2SeqDecoder, build_decoding_model
-from rnn_zoo.decoding.loop import decode_loop, step_decoder
+from rnn_zoo.decoding.loop import decode_loop, read_prompt, step_decoder
 from rnn_zoo.decoding.sampling import generate, sample_decode, sample_logits
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "generate",
     "greedy_decode",
     "length_penalty",
+    "read_prompt",
     "sample_decode",
     "sample_logits",
     "step_decoder",

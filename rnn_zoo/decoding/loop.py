@@ -166,3 +166,40 @@ def decode_loop(
     if return_scores:
         return outputs, scores
     return outputs
+
+
+def read_prompt(steps, states: list, logits, prompt_ids, *, pad_id: int = 0):
+    """Feeds each row's prompt to a step decoder; a row's padding leaves it as it is.
+
+    Written in ``keras.ops`` with a symbolic loop, so it runs inside a
+    SavedModel's graph on prompts of any length.
+
+    Args:
+        steps: a step decoder (:func:`step_decoder`).
+        states: the decoder states before the prompt (after the start id).
+        logits: ``(batch, vocab)`` logits before the prompt.
+        prompt_ids: ``(batch, time)`` int ids, shorter rows padded with
+            ``pad_id`` at the end.
+        pad_id: the padding id.
+
+    Returns:
+        ``(logits, states)`` after each row's last prompt id: the logits of
+        the first token to pick and the states for :func:`decode_loop`.
+    """
+    prompt_ids = ops.convert_to_tensor(prompt_ids)
+
+    def cond(t, logits, states):
+        return t < ops.shape(prompt_ids)[1]
+
+    def body(t, logits, states):
+        token = ops.take(prompt_ids, t, axis=1)
+        new_logits, new_states = steps.step(token, states)
+        valid = ops.not_equal(token, pad_id)[:, None]
+        logits = ops.where(valid, new_logits, logits)
+        states = [ops.where(valid, n, o) for n, o in zip(new_states, states)]
+        return t + 1, logits, states
+
+    _, logits, states = ops.while_loop(
+        cond, body, (ops.convert_to_tensor(0, "int32"), logits, list(states))
+    )
+    return logits, list(states)

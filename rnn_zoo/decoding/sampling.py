@@ -13,6 +13,7 @@ from rnn_zoo.decoding.loop import (
     check_token_id,
     decode_loop,
     encoder_decoder_inputs,
+    read_prompt,
     step_decoder,
 )
 
@@ -333,15 +334,10 @@ def generate(
     logits, states = steps.step(ops.full((batch,), start_id, "int32"), states)
     if prompt:
         # Rows whose prompt has ended keep their states and logits.
-        width = max(len(row) for row in prompt)
-        padded = np.zeros((batch, width), "int32")
+        padded = np.zeros((batch, max(len(row) for row in prompt)), "int32")
         for r, row in enumerate(prompt):
             padded[r, : len(row)] = row
-        for t in range(width):
-            new_logits, new_states = steps.step(padded[:, t], states)
-            valid = ops.convert_to_tensor(padded[:, t] > 0)[:, None]
-            logits = ops.where(valid, new_logits, logits)
-            states = [ops.where(valid, n, o) for n, o in zip(new_states, states)]
+        logits, states = read_prompt(steps, states, logits, padded)
 
     ids = sample_states(
         steps,

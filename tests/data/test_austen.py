@@ -167,32 +167,6 @@ def test_truecase_dataset_pads_ids_and_tags_alike(data):
     )
 
 
-def test_baselines_on_a_known_sentence():
-    text = '"i am sure," said mr. bennet. "elizabeth is not."'
-    tags = austen.rule_truecase(text)
-    assert (
-        austen.recase(text, tags) == '"I am sure," said mr. Bennet. "Elizabeth is not."'
-    )
-    unigram = austen.UnigramTruecaser(
-        ["Mr. Bennet and Elizabeth said I am.", "Said mr"]
-    )
-    assert (
-        austen.recase(text, unigram.tags(text))
-        == '"I am sure," said Mr. Bennet. "Elizabeth is not."'
-    )
-
-
-def test_casing_metrics():
-    true = [np.array([2, 1, 1, 2, 0]), np.array([1, 2])]
-    predicted = [np.array([2, 2, 1, 1, 1]), np.array([1, 2])]
-    metrics = austen.casing_metrics(true, predicted)
-    assert metrics["characters"] == 6
-    assert metrics["accuracy"] == pytest.approx(4 / 6)
-    assert metrics["upper_precision"] == pytest.approx(2 / 3)
-    assert metrics["upper_recall"] == pytest.approx(2 / 3)
-    assert metrics["upper_f1"] == pytest.approx(2 / 3)
-
-
 def test_lm_inputs_are_targets_shifted_by_one(data):
     inputs, targets = austen.lm_arrays(data.test, data.vocabulary, seq_length=100)
     assert inputs.shape == targets.shape == (math.ceil(len(data.test) / 100), 100)
@@ -216,27 +190,6 @@ def test_lm_dataset_batches(data):
     assert inputs.shape == targets.shape == (8, 50)
     assert inputs.dtype == targets.dtype == "int32"
     np.testing.assert_array_equal(inputs[:, 1:], targets[:, :-1])
-
-
-def test_bits_per_character():
-    logits = np.log(np.array([[[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]]))
-    assert austen.bits_per_character(logits, np.array([[1, 0]])) == pytest.approx(2.0)
-    assert austen.bits_per_character(logits, np.array([[0, 2]])) == pytest.approx(
-        -math.log2(0.8)
-    )
-
-
-def test_ngram_model_is_a_distribution_and_beats_the_unigram(data):
-    small = austen.load_austen(max_chars=20000)
-    model = austen.NGramModel(small.train, small.vocabulary, max_order=4)
-    history = "Mr. Darc"
-    total = sum(model._probability(history[-3:], c) for c in small.vocabulary)
-    total += model._probability(history[-3:], "\ufffd")
-    assert total == pytest.approx(1.0)
-    unigram = model.bits_per_character(small.test, order=1)
-    four = model.bits_per_character(small.test, order=4)
-    assert 3.5 < unigram < math.log2(len(small.vocabulary) + 1)
-    assert four < unigram - 1.0
 
 
 @pytest.mark.parametrize(
@@ -269,20 +222,6 @@ def test_ngram_model_is_a_distribution_and_beats_the_unigram(data):
             "seq_length",
         ),
         (lambda: austen.lm_arrays("", ["a"]), ValueError, "empty"),
-        (lambda: austen.casing_metrics([[1, 2]], [[1]]), ValueError, "predicted_tags"),
-        (
-            lambda: austen.bits_per_character(np.zeros((2, 3)), np.zeros((3,))),
-            ValueError,
-            "logits",
-        ),
-        (
-            lambda: austen.NGramModel("ab", ["a", "b"], max_order=2).bits_per_character(
-                "ab", order=3
-            ),
-            ValueError,
-            "order",
-        ),
-        (lambda: austen.UnigramTruecaser("Some text"), TypeError, "texts"),
     ],
 )
 def test_bad_arguments_are_clear_errors(call, error, fragment):

@@ -178,53 +178,6 @@ def test_training_dataset_reshuffles_the_same_way_for_a_seed(data):
     assert not np.array_equal(epochs[0], epochs[1])
 
 
-def test_edit_distance():
-    assert cmudict.edit_distance([], []) == 0
-    assert cmudict.edit_distance("kitten", "sitting") == 3
-    assert cmudict.edit_distance(["K", "AE", "T"], []) == 3
-    assert cmudict.edit_distance(["AE", "T"], ["T", "AE"]) == 2
-
-
-def test_word_error_rate_accepts_any_listed_pronunciation():
-    tomato = [("T", "AH", "M", "EY", "T", "OW"), ("T", "AH", "M", "AA", "T", "OW")]
-    references = [tomato, tomato, [("K", "AE", "T")]]
-    predictions = [tomato[1], tomato[0], ("K", "AA", "T")]
-    assert cmudict.word_error_rate(predictions, references) == pytest.approx(1 / 3)
-    assert cmudict.word_error_rate([tomato[0]], [tomato]) == 0.0
-
-
-def test_phoneme_error_rate_scores_against_the_closest_pronunciation():
-    tomato = [("T", "AH", "M", "EY", "T", "OW"), ("T", "AH", "M", "AA", "T", "OW")]
-    # One substitution from the 2nd pronunciation, two from the 1st: 1 counts.
-    predictions = [("T", "AH", "M", "AA", "D", "OW"), ("K", "AE", "T", "S")]
-    references = [tomato, [("K", "AE", "T")]]
-    # (1 + 1 insertion) / (6 + 3)
-    assert cmudict.phoneme_error_rate(predictions, references) == pytest.approx(2 / 9)
-    # Summed over the set, not averaged per word: a long word weighs more.
-    assert cmudict.phoneme_error_rate(
-        [(), ("K", "AE", "T")], references
-    ) == pytest.approx(6 / 9)
-    # The closest pronunciation's length is the denominator: 1 error in 1.
-    short = [("AH",), ("AH", "B", "K", "D", "E")]
-    assert cmudict.phoneme_error_rate([("AH", "B")], [short]) == pytest.approx(1.0)
-
-
-@pytest.mark.parametrize(
-    "predictions, references, error",
-    [
-        ([("K",)], [("K",)], ValueError),  # a reference list, not a pronunciation
-        ([("K",)], [[("K",)], [("T",)]], ValueError),  # lengths differ
-        ([], [], ValueError),
-        ("K AE T", [[("K", "AE", "T")]], TypeError),
-    ],
-)
-def test_metric_arguments_are_checked(predictions, references, error):
-    with pytest.raises(error, match="predictions|references"):
-        cmudict.word_error_rate(predictions, references)
-    with pytest.raises(error, match="predictions|references"):
-        cmudict.phoneme_error_rate(predictions, references)
-
-
 def test_bad_arguments_name_themselves(data):
     with pytest.raises(ValueError, match="fractions"):
         cmudict.load_cmudict(fractions=(0.9, 0.1))

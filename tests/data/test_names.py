@@ -169,3 +169,24 @@ def test_make_dataset_rejects_bad_arguments(data):
         names.make_dataset(data.train.names, data.vocabulary)
     with pytest.raises(ValueError, match="batch_size"):
         names.make_dataset(data.train, data.vocabulary, batch_size=0)
+
+
+@tensorflow_only
+def test_generator_dataset_is_teacher_forcing():
+    small = names.load_names(seed=0, max_per_language=20)
+    tokens = list(names.GENERATOR_TOKENS) + list(small.vocabulary)
+    ds = names.make_generator_dataset(small.test, tokens, batch_size=8)
+    inputs, targets = next(iter(ds))
+    token_ids, targets = inputs["token_ids"].numpy(), targets.numpy()
+    assert inputs["condition"].numpy().tolist() == list(small.test.labels[:8])
+    assert token_ids.shape == targets.shape
+    assert (token_ids[:, 0] == names.GENERATOR_START_ID).all()
+    for row_in, row_out, name in zip(token_ids, targets, small.test.names):
+        ids = names.encode_for_generator([name], tokens)[0]
+        # The input is the start and the name, the target the name and the end.
+        assert row_in[: len(ids) + 1].tolist() == [names.GENERATOR_START_ID, *ids]
+        assert row_out[: len(ids) + 1].tolist() == [*ids, names.GENERATOR_END_ID]
+        assert not row_in[len(ids) + 1 :].any() and not row_out[len(ids) + 1 :].any()
+        assert names.decode_generated([row_out], tokens) == [name]
+    with pytest.raises(TypeError, match="split"):
+        names.make_generator_dataset(small.test.names, tokens)

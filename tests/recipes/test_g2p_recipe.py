@@ -166,17 +166,6 @@ def test_export_decodes_a_word_alone_as_in_a_batch_of_longer_words(tmp_path, inf
     assert together == [" ".join(p) for p in expected]
 
 
-def test_baseline_reads_letters_one_by_one():
-    from rnn_zoo.recipes import g2p
-
-    data = cmudict_data.load_cmudict(seed=0)
-    table = g2p.letter_baseline(data.train.words[:5000], data.train.pronunciations)
-    assert table["b"] == "B" and table["k"] == "K" and table["m"] == "M"
-    assert g2p.baseline_pronounce("bob", table) == ("B", table["o"], "B")
-    # Doubled letters are read once, apostrophes are silent.
-    assert g2p.baseline_pronounce("bb'", table) == ("B",)
-
-
 @pytest.mark.parametrize(
     "flag, value",
     [("--max-train-words", "-1"), ("--beam-width", "0"), ("--length-penalty", "-1")],

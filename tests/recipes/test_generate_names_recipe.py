@@ -6,13 +6,14 @@ artifact relies on, and the metric and the baseline on hand-made cases.
 """
 
 import json
-import math
 
 import keras
 import numpy as np
 import pytest
 
 from rnn_zoo import cli, generate
+from rnn_zoo.data import names as names_data
+from rnn_zoo.metrics import perplexity
 
 pytestmark = [
     pytest.mark.tensorflow_only,
@@ -94,13 +95,13 @@ def test_saved_model_samples_like_generate_on_model_keras(model, info, served):
         model,
         condition=np.array([info["languages"].index(lang) for lang in languages]),
         max_length=info["max_length"],
-        start_id=recipe.START_ID,
-        end_id=recipe.END_ID,
+        start_id=names_data.GENERATOR_START_ID,
+        end_id=names_data.GENERATOR_END_ID,
         temperature=recipe.TEMPERATURE,
         top_k=recipe.TOP_K,
         seed=11,
     )
-    expected = recipe.decode(ids, info["tokens"])
+    expected = names_data.decode_generated(ids, info["tokens"])
     assert _served_names(served, languages, 11) == expected
     assert _served_names(served, languages, 11) == expected  # same seed, same names
     assert _served_names(served, languages, 12) != expected
@@ -121,14 +122,14 @@ def test_unknown_language_is_a_clear_error(served):
 
 
 def test_encode_and_decode_round_trip(info):
-    from rnn_zoo.recipes import generate_names as recipe
-
     # Names made of the smoke vocabulary's characters.
     names = ["".join(info["tokens"][4:10]), "".join(info["tokens"][-3:])]
-    rows = recipe.encode(names, info["tokens"])
-    padded = [row + [recipe.END_ID, 0, 5] for row in rows]
-    assert recipe.decode(padded, info["tokens"]) == names
-    assert recipe.encode(["\u2603"], info["tokens"]) == [[recipe.UNKNOWN_ID]]
+    rows = names_data.encode_for_generator(names, info["tokens"])
+    padded = [row + [names_data.GENERATOR_END_ID, 0, 5] for row in rows]
+    assert names_data.decode_generated(padded, info["tokens"]) == names
+    assert names_data.encode_for_generator(["\u2603"], info["tokens"]) == [
+        [names_data.GENERATOR_UNKNOWN_ID]
+    ]
 
 
 def test_perplexity_of_a_uniform_model_is_the_vocabulary_size(run_dir, info):
@@ -140,22 +141,4 @@ def test_perplexity_of_a_uniform_model_is_the_vocabulary_size(run_dir, info):
     data = recipe.load_data(
         recipe.parse_args(["--output", str(run_dir), "--smoke", "--batch-size", "7"])
     )
-    assert recipe.perplexity(uniform, data.test) == pytest.approx(len(info["tokens"]))
-
-
-def test_bigram_baseline_by_hand():
-    from rnn_zoo.recipes.generate_names import BigramModel
-
-    model = BigramModel(["ab", "aa"], [0, 0], k=1.0)
-    # Outcomes: a, b, </s>, <unk> (4). After <s>: a twice -> (2+1)/(2+4).
-    # After a: b once, a once, </s> once -> (1+1)/(3+4) each.
-    # After b: </s> once -> (1+1)/(1+4).
-    log_p, steps = model.log_probability("ab", 0)
-    assert steps == 3
-    assert log_p == pytest.approx(math.log(3 / 6) + math.log(2 / 7) + math.log(2 / 5))
-    # Another language has no counts: uniform over the 4 outcomes.
-    assert model.perplexity(["ab"], [1]) == pytest.approx(4.0)
-    # An unseen character is the <unk> outcome, not an error.
-    assert model.log_probability("z", 0)[1] == 2
-    with pytest.raises(ValueError, match="`k`"):
-        BigramModel(["a"], [0], k=0)
+    assert perplexity(uniform, data.test) == pytest.approx(len(info["tokens"]))
