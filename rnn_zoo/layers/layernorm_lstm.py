@@ -167,19 +167,21 @@ class LayerNormLSTMCell(RecurrentCell):
             x, weights[f"{norm}_gamma"], weights[f"{norm}_beta"], self.norm_epsilon
         )
 
-    def project_inputs(self, inputs, weights):
-        """``LN_x(inputs @ kernel) + bias`` over any leading axes."""
-        projected = super().project_inputs(inputs, {**weights, "bias": None})
-        projected = self._norm(projected, weights, "kernel_norm")
-        if weights["bias"] is not None:
-            projected = projected + weights["bias"]
-        return projected
+    def input_bias(self, weights):
+        # The bias comes after the normalisation, in step(): the projection
+        # stays linear in the inputs, which the attention decoder relies on
+        # (it adds the fed-back attention's share to it).
+        return None
 
     def step(self, projected, states, weights, recurrent_mask=None):
         h_prev, c_prev = states
         h_for_matmul = h_prev if recurrent_mask is None else h_prev * recurrent_mask
         recurrent = ops.matmul(h_for_matmul, weights["recurrent_kernel"])
-        z = projected + self._norm(recurrent, weights, "recurrent_norm")
+        z = self._norm(projected, weights, "kernel_norm") + self._norm(
+            recurrent, weights, "recurrent_norm"
+        )
+        if weights["bias"] is not None:
+            z = z + weights["bias"]
         z_i, z_f, z_g, z_o = ops.split(z, 4, axis=-1)
         i = self.recurrent_activation(z_i)
         f = self.recurrent_activation(z_f)
