@@ -183,7 +183,9 @@ def test_gradients_match_the_sru_package(features):
     def forward(call, x, c0):
         return call(x, initial_state=[c0])
 
-    outputs, input_grads, weight_grads = value_and_grads(ours, forward, [x, c0])
+    outputs, input_grads, weight_grads = value_and_grads(
+        ours, forward, [x, c0], compiled=True
+    )
     np.testing.assert_allclose(outputs[0], h.detach().numpy(), **checks.TOLERANCE)
     for got, want in zip(input_grads + weight_grads, expected, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
