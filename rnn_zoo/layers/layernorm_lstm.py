@@ -36,9 +36,9 @@ def _layer_norm(x, gamma, beta, epsilon):
 class LayerNormLSTMCell(RecurrentCell):
     """One step of an LSTM with layer normalisation.
 
-    Ba, Kiros & Hinton 2016, "Layer Normalization" (section 3.1 and the
-    supplementary LSTM equations), in the variant ``tfa.rnn.LayerNormLSTMCell``
-    (TensorFlow Addons) offered: the input and the recurrent products are
+    Ba, Kiros & Hinton 2016, "Layer Normalization" (its layer-normalised
+    LSTM), in the variant ``tfa.rnn.LayerNormLSTMCell`` (TensorFlow Addons)
+    offered: the input and the recurrent products are
     normalised separately, each over all ``4 * units`` gate pre-activations,
     before the bias is added, and the new cell state is normalised before it
     is used and carried::

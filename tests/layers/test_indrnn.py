@@ -25,7 +25,7 @@ def _seed():
 
 
 def indrnn_numpy(x, kernel, u, bias, h0, activation, bound=None):
-    """Li et al. 2018, eq. 2: h_t = act(W x_t + u * h_{t-1} + b), u clipped to the bound."""
+    """Li et al. 2018: h_t = act(W x_t + u * h_{t-1} + b), u clipped to the bound."""
     if bound is not None:
         u = np.clip(u, -bound, bound)
     h, hs = h0, []

@@ -28,7 +28,7 @@ def _sigmoid(x):
 
 
 def qrnn_numpy(x, kernel, bias, window, pooling, c0, x_before=None):
-    """Bradbury et al. 2017, eqs. 1-5 (masked convolution, then f-, fo- or
+    """Bradbury et al. 2017 (masked convolution, then f-, fo- or
     ifo-pooling), one timestep at a time; ``x_before`` is the input before
     ``x[:, 0]`` (zeros: the convolution's padding)."""
     batch, steps, features = x.shape

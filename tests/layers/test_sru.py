@@ -33,7 +33,7 @@ def _sigmoid(x):
 
 
 def sru_numpy(x, kernel, weight_c, bias, c0, activation=None, scale=1.0):
-    """Lei et al. 2018, eqs. 3-7, step by step, in ``sru``'s weight layout."""
+    """Lei et al. 2018's SRU, step by step, in ``sru``'s weight layout."""
     batch, steps, features = x.shape
     units = c0.shape[-1]
     k = kernel.shape[-1] // units
