@@ -14,6 +14,9 @@ of the time loop on JAX.
 
 from __future__ import annotations
 
+import os
+
+import keras
 import numpy as np
 from keras import ops
 
@@ -207,3 +210,39 @@ def check_finite_differences(make_layer, weights_scale: float = 0.8) -> None:
     )
     for analytic, expected in zip(input_grads + weight_grads, numeric, strict=True):
         np.testing.assert_allclose(analytic, expected, rtol=1e-6, atol=1e-8)
+
+
+def check_runs_inside_keras_rnn(make_cell) -> None:
+    """The cell keeps Keras's cell protocol: ``keras.layers.RNN`` runs it too."""
+    from rnn_zoo.layers import RNN
+
+    x = random_inputs((BATCH, TIMESTEPS, FEATURES))
+    ours = RNN(make_cell(), return_sequences=True, return_state=True)
+    theirs = keras.layers.RNN(make_cell(), return_sequences=True, return_state=True)
+    ours.build(x.shape)
+    theirs.build(x.shape)
+    theirs.set_weights(ours.get_weights())
+    assert_close(theirs(x), ours(x))
+
+
+def check_empty_batch(make_layer) -> None:
+    """A batch of 0 sequences, masked or not, gives empty outputs and states."""
+    layer = make_layer(return_sequences=True, return_state=True)
+    x = np.zeros((0, TIMESTEPS, FEATURES), "float32")
+    for mask in (None, np.zeros((0, TIMESTEPS), bool)):
+        outputs = numpy_list(layer(x, mask=mask))
+        assert [o.shape for o in outputs] == [(0, TIMESTEPS, UNITS)] + [
+            (0, size) for size in layer.state_size
+        ]
+
+
+def check_float64(make_layer) -> None:
+    """A float64 layer runs on every backend and, where the backend computes
+    float64 (TensorFlow; JAX with JAX_ENABLE_X64), returns float64."""
+    layer = make_layer(return_sequences=True, dtype="float64")
+    x = np.random.default_rng(0).random((BATCH, TIMESTEPS, FEATURES))
+    out = ops.convert_to_numpy(layer(x))
+    assert out.shape == (BATCH, TIMESTEPS, UNITS)
+    assert np.all(np.isfinite(out))
+    if keras.backend.backend() != "jax" or os.environ.get("JAX_ENABLE_X64"):
+        assert out.dtype == np.float64

@@ -150,6 +150,18 @@ def test_bidirectional_and_stacked():
     assert [tuple(s.shape) for s in states] == [(B, U), (B, 3 * U)] * 2
 
 
+def test_runs_inside_keras_rnn():
+    checks.check_runs_inside_keras_rnn(lambda: QRNNCell(U))
+
+
+def test_batch_of_zero_sequences_gives_empty_outputs():
+    checks.check_empty_batch(_qrnn)
+
+
+def test_float64_layer_runs_on_every_backend():
+    checks.check_float64(_qrnn)
+
+
 # --- the layer contract --------------------------------------------------------
 
 FIT = {"fit": BACKEND != "jax", "jit_compile": BACKEND != "torch"}

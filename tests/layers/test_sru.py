@@ -251,6 +251,18 @@ def test_bidirectional_and_stacked():
     assert [tuple(s.shape) for s in states] == [(B, U)] * 2
 
 
+def test_runs_inside_keras_rnn():
+    checks.check_runs_inside_keras_rnn(lambda: SRUCell(U))
+
+
+def test_batch_of_zero_sequences_gives_empty_outputs():
+    checks.check_empty_batch(_sru)
+
+
+def test_float64_layer_runs_on_every_backend():
+    checks.check_float64(_sru)
+
+
 # --- the layer contract --------------------------------------------------------
 
 FIT = {"fit": BACKEND != "jax", "jit_compile": BACKEND != "torch"}
