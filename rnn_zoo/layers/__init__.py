@@ -18,7 +18,10 @@ from rnn_zoo.layers.bidirectional import Bidirectional
 from rnn_zoo.layers.cell import RecurrentCell
 from rnn_zoo.layers.convert import from_torch_state_dict, to_torch_state_dict
 from rnn_zoo.layers.gru import GRU, GRUCell
+from rnn_zoo.layers.indrnn import IndRNN, IndRNNCell
+from rnn_zoo.layers.layernorm_lstm import LayerNormLSTM, LayerNormLSTMCell
 from rnn_zoo.layers.lstm import LSTM, LSTMCell
+from rnn_zoo.layers.qrnn import QRNN, QRNNCell
 from rnn_zoo.layers.recurrent import (
     RNN,
     cell_names,
@@ -27,6 +30,7 @@ from rnn_zoo.layers.recurrent import (
 )
 from rnn_zoo.layers.rollout import AutoregressiveRollout
 from rnn_zoo.layers.simple_rnn import SimpleRNN, SimpleRNNCell
+from rnn_zoo.layers.sru import SRU, SRUCell
 from rnn_zoo.layers.stack import StackedRNN
 
 __all__ = [
@@ -53,4 +57,13 @@ __all__ = [
     "get_sequence_layer",
     "register_sequence_layer",
     "to_torch_state_dict",
+    # The modern cells (issue 15).
+    "IndRNN",
+    "IndRNNCell",
+    "LayerNormLSTM",
+    "LayerNormLSTMCell",
+    "QRNN",
+    "QRNNCell",
+    "SRU",
+    "SRUCell",
 ]

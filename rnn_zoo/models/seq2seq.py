@@ -155,10 +155,11 @@ def build_seq2seq(
         per_direction = len(encoder.state_size) // num_layers // 2
         for i in range(num_layers):
             for s in range(per_direction):
+                # Each state keeps its own size (not every cell's states are
+                # `units` wide: QRNN carries its previous input's share).
+                size = encoder.state_size[2 * per_direction * i + s]
                 add(keras.layers.Concatenate(name=f"bridge_concat_{i}_{s}"))
-                add(
-                    keras.layers.Dense(units, activation="tanh", name=f"bridge_{i}_{s}")
-                )
+                add(keras.layers.Dense(size, activation="tanh", name=f"bridge_{i}_{s}"))
     states = _bridge(
         layers.__getitem__,
         encoder_states,
