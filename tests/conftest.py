@@ -1,0 +1,54 @@
+"""Test-session settings shared by every test file.
+
+The order in which pytest-xdist hands out the test files. CI runs the suite
+with ``--dist loadfile`` (pyproject.toml): each file goes whole to one worker,
+in collection order (``--no-loadscope-reorder``). Left to itself, xdist would
+hand out the files with the most tests first, which puts the few-test files
+that take longest (the jax and torch subprocess runs, the recipes' subprocess
+runs) at the very end, where one worker runs them while the other has nothing
+left to do. Longest first is the classic fix (LPT scheduling): the long files
+start at once and the many short ones fill the gaps.
+
+:data:`SLOWEST_FIRST` lists the files that take longest on a 2-core CI
+machine, longest first (measured with ``pytest --durations=0`` /
+``--junitxml``, summed per file; see the CI section of docs/architecture.md).
+Files not listed follow in pytest's usual order. The order inside a file is
+never changed. tests/test_ci.py checks that every listed file exists, so a
+renamed file cannot silently drop out of the list.
+"""
+
+import pytest
+
+SLOWEST_FIRST = (
+    "tests/test_backends_torch.py",
+    "tests/test_backends.py",
+    "tests/recipes/test_resume.py",
+    "tests/recipes/test_distribute.py",
+    "tests/data/test_tfds_builders.py",
+    "tests/test_serving.py",
+    "tests/recipes/test_g2p_recipe.py",
+    "tests/recipes/test_names_recipe.py",
+    "tests/models/test_hypermodels.py",
+    "tests/recipes/test_sentiment_recipe.py",
+    "tests/recipes/test_charlm_recipe.py",
+    "tests/recipes/test_generate_names_recipe.py",
+    "tests/recipes/test_truecase_recipe.py",
+    "tests/recipes/test_co2_recipe.py",
+    "tests/recipes/test_vowels_recipe.py",
+    "tests/layers/test_numerics.py",
+    "tests/layers/test_kernels.py",
+    "tests/test_benchmark_smoke.py",
+)
+
+
+def _file_of(item: pytest.Item) -> str:
+    """The item's file as in its node id (relative to the rootdir, with /)."""
+    return item.nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    rank = {path: i for i, path in enumerate(SLOWEST_FIRST)}
+    # A stable sort: files keep their tests together and in their own order.
+    items.sort(key=lambda item: rank.get(_file_of(item), len(rank)))
