@@ -15,7 +15,15 @@ machine, longest first (measured with ``pytest --durations=0`` /
 Files not listed follow in pytest's usual order. The order inside a file is
 never changed. tests/test_ci.py checks that every listed file exists, so a
 renamed file cannot silently drop out of the list.
+
+The ``smoke_run`` fixture trains a recipe's smoke run once per session for
+every test file that needs it.
 """
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +60,46 @@ def pytest_collection_modifyitems(
     rank = {path: i for i, path in enumerate(SLOWEST_FIRST)}
     # A stable sort: files keep their tests together and in their own order.
     items.sort(key=lambda item: rank.get(_file_of(item), len(rank)))
+
+
+def _shared_temp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A temporary folder that every xdist worker of this session shares."""
+    base = tmp_path_factory.getbasetemp()
+    # Workers get <session temp>/popen-gwN; the session temp is shared.
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """``smoke_run(recipe, *flags)``: the run directory of ``rnn-zoo train
+    recipe --smoke *flags``, trained once per test session.
+
+    Test files that need the same smoke run (a recipe's own tests, the
+    serving tests) share one training instead of repeating it, also across
+    xdist workers: the first caller trains under a file lock, the others wait
+    for it and read the finished run. Treat the directory as read-only; a
+    test that writes a run trains its own in ``tmp_path``.
+    """
+    import fcntl  # POSIX file locks; CI runs on Linux
+
+    from rnn_zoo import cli
+
+    root = _shared_temp(tmp_path_factory) / "smoke_runs"
+    root.mkdir(exist_ok=True)
+
+    def run(recipe: str, *flags: str) -> Path:
+        key = hashlib.sha256(" ".join((recipe, *flags)).encode()).hexdigest()[:12]
+        output = root / f"{recipe}_{key}"
+        with open(root / f"{recipe}_{key}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if not (output / ".trained").exists():
+                    shutil.rmtree(output, ignore_errors=True)
+                    argv = ["train", recipe, "--output", str(output), "--smoke"]
+                    assert cli.main([*argv, *flags]) == 0, argv + list(flags)
+                    (output / ".trained").touch()
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        return output
+
+    return run
