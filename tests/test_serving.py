@@ -34,21 +34,16 @@ WORDS = ["ox", "photobomb", "cat", "misunderstanding", "queue"]
 MAX_INSTANCES = 16
 
 
-def _train(tmp_path_factory, recipe):
-    output = tmp_path_factory.mktemp(f"serve_{recipe}")
-    argv = ["train", recipe, "--output", str(output), "--smoke", "--units", "16"]
-    assert cli.main(argv) == 0
-    return output
+# The same smoke runs as tests/recipes/test_{names,g2p}_recipe.py: trained
+# once per session (tests/conftest.py), read-only here.
+@pytest.fixture(scope="module")
+def names_run(smoke_run):
+    return smoke_run("names", "--units", "16")
 
 
 @pytest.fixture(scope="module")
-def names_run(tmp_path_factory):
-    return _train(tmp_path_factory, "names")
-
-
-@pytest.fixture(scope="module")
-def g2p_run(tmp_path_factory):
-    return _train(tmp_path_factory, "g2p")
+def g2p_run(smoke_run):
+    return smoke_run("g2p", "--units", "16")
 
 
 def _server(run_dir, name, log_dir, extra=()):
