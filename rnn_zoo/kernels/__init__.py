@@ -66,12 +66,12 @@ class CellSpec:
 
     Attributes:
         family: a family name (``"lstm"``, ``"gru"``, ``"simple"``, or a new
-            one a registered kernel runs), or None when no kernel can run the
-            cell.
+            one a registered kernel runs), or None for a cell of no family.
         params: the family's parameters, as sorted ``(name, value)`` pairs of
             plain values (see :meth:`param`).
-        reasons: why the cell has no fast path here (empty when ``family``
-            is set).
+        reasons: why no kernel can run the cell in this configuration (say
+            ``activation="sigmoid"``, or recurrent dropout in training);
+            empty when a kernel of ``family`` may run it.
     """
 
     family: str | None

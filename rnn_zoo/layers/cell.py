@@ -216,8 +216,8 @@ class RecurrentCell(keras.layers.Layer):
                 f"recurrent_dropout={self.recurrent_dropout} (in training; "
                 "the fused kernels have no recurrent dropout)"
             )
-        if reasons:
-            return CellSpec.unavailable(*reasons)
+        if reasons:  # the family, but a configuration outside it
+            return CellSpec(self.fused_family, (), tuple(reasons))
         return CellSpec.of(self.fused_family, **params)
 
     # The Keras cell protocol -------------------------------------------------
