@@ -188,11 +188,6 @@ class Kernel:
 
 KERNELS: dict[str, Kernel] = {}
 
-REFERENCE_DESCRIPTION = (
-    "keras.ops loop (lax.scan on JAX, a while loop on TensorFlow, a Python "
-    "loop on torch) with the input projection hoisted"
-)
-
 
 def register_kernel(name: str, run: Callable | str, **fields) -> Kernel:
     """Adds a kernel to the table (or replaces the one of that name).
@@ -219,13 +214,6 @@ def register_kernel(name: str, run: Callable | str, **fields) -> Kernel:
     kernel = Kernel(name, run, **fields)
     KERNELS[name] = kernel
     return kernel
-
-
-def describe(name: str) -> str:
-    """One line on what kernel ``name`` is."""
-    if name == "reference":
-        return REFERENCE_DESCRIPTION
-    return KERNELS[name].description
 
 
 _VARIANTS = ("lstm", "gru", "simple")
@@ -283,7 +271,6 @@ __all__ = [
     "Kernel",
     "KernelSpec",
     "KernelUnavailable",
-    "describe",
     "register_kernel",
     "run_reference",
 ]
