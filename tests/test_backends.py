@@ -32,6 +32,10 @@ def run_suites_on(
             *paths,
             *(f"--ignore={path}" for path in ignore),
             "-q",
+            # One process: the outer run already keeps the cores busy, and each
+            # extra xdist worker would import TensorFlow and the backend again.
+            "-n",
+            "0",
             "-p",
             "no:cacheprovider",
         ],
@@ -39,7 +43,7 @@ def run_suites_on(
         env=env,
         capture_output=True,
         text=True,
-        timeout=1200,
+        timeout=2400,
     )
     report = (result.stdout + result.stderr)[-8000:]
     assert result.returncode == 0, (
@@ -82,6 +86,8 @@ def test_float64_layers_run_on_jax_with_x64():
             "pytest",
             "tests/layers/test_behaviour.py",
             "-q",
+            "-n",
+            "0",
             "-p",
             "no:cacheprovider",
             "-k",
