@@ -19,12 +19,14 @@ from rnn_zoo.layers.cell import RecurrentCell
 from rnn_zoo.layers.convert import from_torch_state_dict, to_torch_state_dict
 from rnn_zoo.layers.gru import GRU, GRUCell
 from rnn_zoo.layers.lstm import LSTM, LSTMCell
+from rnn_zoo.layers.min_rnn import MinGRU, MinGRUCell, MinLSTM, MinLSTMCell
 from rnn_zoo.layers.recurrent import (
     RNN,
     cell_names,
     get_sequence_layer,
     register_sequence_layer,
 )
+from rnn_zoo.layers.rglru import RGLRU, RGLRUCell
 from rnn_zoo.layers.rollout import AutoregressiveRollout
 from rnn_zoo.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 from rnn_zoo.layers.stack import StackedRNN
@@ -53,4 +55,11 @@ __all__ = [
     "get_sequence_layer",
     "register_sequence_layer",
     "to_torch_state_dict",
+    # Linear-recurrence cells (parallel scan).
+    "MinGRU",
+    "MinGRUCell",
+    "MinLSTM",
+    "MinLSTMCell",
+    "RGLRU",
+    "RGLRUCell",
 ]

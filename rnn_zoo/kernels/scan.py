@@ -1,0 +1,168 @@
+"""Linear recurrences ``h_t = a_t * h_{t-1} + b_t`` by parallel scan.
+
+Cells whose recurrence is elementwise and linear in the state (minGRU,
+minLSTM, RG-LRU) compute ``a_t`` and ``b_t`` from their inputs for every
+timestep at once; what is left is a first-order linear recurrence, which an
+associative scan (``keras.ops.associative_scan``, on every backend) computes
+in ``O(log T)`` sequential depth instead of a loop of ``T`` steps. The pairs
+compose as ``(a1, b1) then (a2, b2) = (a1 * a2, a2 * b1 + b2)``.
+
+``log_space=True`` takes ``log a_t`` and ``log b_t`` instead (``b_t > 0``),
+the variant Feng et al. (2024, "Were RNNs All We Needed?") train minGRU and
+minLSTM with. The paper computes it with a cumulative sum and a
+``logcumsumexp`` (Heinsen's method); here the same pairs compose in log space
+(``(la1 + la2, logaddexp(la2 + lb1, lb2))``), which gives the same values
+without subtracting two large cumulative sums, so long sequences keep their
+precision. The initial state enters linearly, ``h_t = A_t h_0 + B_t``, so it
+may have any sign. Half-precision inputs are scanned in float32.
+
+Masks fold into the pairs: a masked step keeps the state (``a = 1``,
+``b = 0``). The outputs then follow :func:`rnn_zoo.kernels.reference.run_reference`'s
+rules exactly: at a masked step the output repeats the previous output (zeros
+before the first valid step) or, with ``zero_output_for_mask``, is zero.
+``method="sequential"`` runs the same recurrence through that reference loop;
+it is what the parallel scan is tested against.
+"""
+
+from __future__ import annotations
+
+from keras import backend, ops
+
+from rnn_zoo.kernels.reference import run_reference
+
+METHODS = ("parallel", "sequential")
+
+# log(0) for a masked step's b in log space. A finite number, not -inf: the
+# gradient of logaddexp(-inf, -inf) is NaN. exp(-1e4) is 0 in float32.
+_LOG_ZERO = -1e4
+
+
+def _combine(earlier, later):
+    a1, b1 = earlier
+    a2, b2 = later
+    return a1 * a2, a2 * b1 + b2
+
+
+def _combine_log(earlier, later):
+    la1, lb1 = earlier
+    la2, lb2 = later
+    return la1 + la2, ops.logaddexp(la2 + lb1, lb2)
+
+
+def run_scan(
+    a,
+    b,
+    initial_state,
+    mask=None,
+    go_backwards: bool = False,
+    return_sequences: bool = True,
+    zero_output_for_mask: bool = False,
+    log_space: bool = False,
+    method: str = "parallel",
+):
+    """Runs ``h_t = a_t * h_{t-1} + b_t`` over the time axis; the output is ``h_t``.
+
+    Args:
+        a: ``(batch, timesteps, units)``, the decay of each step; its log
+            when ``log_space``.
+        b: ``(batch, timesteps, units)``, what each step adds; its log
+            when ``log_space`` (then every ``b_t > 0``).
+        initial_state: ``(batch, units)``, ``h_0``, any sign.
+        mask: optional boolean ``(batch, timesteps)``; a masked step keeps
+            the state, and its output follows the reference loop's rules.
+        go_backwards: process the sequence from the last step to the first;
+            the returned sequence is then in processing (reversed) order.
+        return_sequences: whether to also return every step's output.
+        zero_output_for_mask: output zeros at masked steps instead of
+            repeating the previous output.
+        log_space: ``a`` and ``b`` are logarithms (see the module docstring).
+        method: ``"parallel"`` (the associative scan) or ``"sequential"``
+            (the reference loop, one step at a time).
+
+    Returns:
+        ``(last_output, outputs, [final_state])`` as
+        :func:`rnn_zoo.kernels.reference.run_reference` returns them;
+        ``outputs`` is ``(batch, timesteps, units)`` or ``None``.
+    """
+    if method not in METHODS:
+        raise ValueError(
+            f"Unknown `method`: expected one of {list(METHODS)!r}. "
+            f"Received: method={method!r}"
+        )
+    if method == "sequential":
+        return _run_sequential(
+            a,
+            b,
+            initial_state,
+            mask,
+            go_backwards,
+            return_sequences,
+            zero_output_for_mask,
+            log_space,
+        )
+    dtype = backend.standardize_dtype(b.dtype)
+    if dtype in ("float16", "bfloat16"):
+        # The products of many decays and, in log space, logaddexp lose too
+        # many digits in half precision.
+        a, b, h0 = (ops.cast(t, "float32") for t in (a, b, initial_state))
+    else:
+        h0 = ops.cast(initial_state, dtype)
+    if go_backwards:
+        a, b = ops.flip(a, axis=1), ops.flip(b, axis=1)
+        if mask is not None:
+            mask = ops.flip(mask, axis=1)
+    if mask is not None:
+        m = ops.expand_dims(mask, -1)
+        keep, nothing = (0.0, _LOG_ZERO) if log_space else (1.0, 0.0)
+        a = ops.where(m, a, ops.cast(keep, a.dtype))
+        b = ops.where(m, b, ops.cast(nothing, b.dtype))
+    h0 = ops.expand_dims(h0, 1)  # (batch, 1, units)
+    if log_space:
+        log_decay, log_added = ops.associative_scan(_combine_log, (a, b), axis=1)
+        h = ops.exp(log_decay) * h0 + ops.exp(log_added)
+    else:
+        decay, added = ops.associative_scan(_combine, (a, b), axis=1)
+        h = decay * h0 + added  # (batch, timesteps, units)
+    final_state = h[:, -1]
+    outputs = h
+    if mask is not None:
+        m = ops.expand_dims(mask, -1)
+        if zero_output_for_mask:
+            valid = m
+        else:
+            # The state after the last valid step is that step's output.
+            valid = ops.cumsum(ops.cast(m, "int32"), axis=1) > 0
+        outputs = ops.where(valid, h, ops.zeros_like(h))
+    outputs = ops.cast(outputs, dtype)
+    final_state = ops.cast(final_state, dtype)
+    last_output = outputs[:, -1]
+    return last_output, (outputs if return_sequences else None), [final_state]
+
+
+def _run_sequential(
+    a,
+    b,
+    initial_state,
+    mask,
+    go_backwards,
+    return_sequences,
+    zero_output_for_mask,
+    log_space,
+):
+    if log_space:
+        a, b = ops.exp(a), ops.exp(b)
+    units = a.shape[-1]
+
+    def step(ab_t, states):
+        h = ab_t[:, :units] * states[0] + ab_t[:, units:]
+        return h, [h]
+
+    return run_reference(
+        step,
+        ops.concatenate([a, b], axis=-1),
+        [initial_state],
+        mask=mask,
+        go_backwards=go_backwards,
+        return_sequences=return_sequences,
+        zero_output_for_mask=zero_output_for_mask,
+    )
