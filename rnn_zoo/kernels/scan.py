@@ -49,6 +49,77 @@ def _combine_log(earlier, later):
     return la1 + la2, ops.logaddexp(la2 + lb1, lb2)
 
 
+def _interleave(even, odd):
+    """``[e0, o0, e1, o1, ...]`` along axis 1; ``even`` may be one step longer."""
+    pairs = odd.shape[1]
+    units = even.shape[-1]
+    woven = ops.reshape(
+        ops.stack([even[:, :pairs], odd], axis=2),
+        (ops.shape(even)[0], 2 * pairs, units),
+    )
+    if even.shape[1] > pairs:
+        woven = ops.concatenate([woven, even[:, pairs:]], axis=1)
+    return woven
+
+
+def _scan_static(combine, elems):
+    """An inclusive associative scan along axis 1 of a known length (Blelloch's
+    odd/even recursion, ``O(T)`` work, ``O(log T)`` depth), in plain ``keras.ops``.
+
+    On TensorFlow, ``keras.ops.associative_scan`` loses the static shapes
+    when the batch size is unknown (as in ``fit``), so the layers after it
+    (``Bidirectional``'s flip) fail, and it does not compile with XLA
+    (``jit_compile=True``); this one keeps every shape static.
+    """
+    length = elems[0].shape[1]
+    if length < 2:
+        return elems
+    # Pairs (0, 1), (2, 3), ...; their scan is the prefix at 1, 3, 5, ...
+    reduced = combine(
+        [e[:, 0 : length - 1 : 2] for e in elems], [e[:, 1::2] for e in elems]
+    )
+    odd = _scan_static(combine, reduced)
+    # The prefix at 2, 4, ...: the one at 1, 3, ... then the element.
+    rest = (length - 1) // 2
+    if rest:
+        later = combine([o[:, :rest] for o in odd], [e[:, 2::2] for e in elems])
+        even = [ops.concatenate([e[:, :1], r], axis=1) for e, r in zip(elems, later)]
+    else:
+        even = [e[:, :1] for e in elems]
+    return tuple(_interleave(e, o) for e, o in zip(even, odd))
+
+
+def _scan_dynamic_tf(combine, elems, identity):
+    """The same scan for a length unknown when TensorFlow traces: Hillis and
+    Steele's doubling, ``log2(T)`` rounds in a ``tf.while_loop``."""
+    import tensorflow as tf
+
+    length = tf.shape(elems[0])[1]
+    steps = tf.reshape(tf.range(length), (1, -1, 1))
+
+    def body(offset, values):
+        shifted = [
+            tf.where(steps >= offset, tf.roll(v, offset, axis=1), tf.cast(i, v.dtype))
+            for v, i in zip(values, identity)
+        ]
+        return offset * 2, tuple(combine(shifted, values))
+
+    _, values = tf.while_loop(
+        lambda offset, _: offset < length, body, (tf.constant(1), tuple(elems))
+    )
+    return values
+
+
+def _associative_scan(combine, elems, identity):
+    if elems[0].shape[1] is not None:
+        if backend.backend() == "tensorflow":
+            return _scan_static(combine, elems)
+        return ops.associative_scan(combine, elems, axis=1)
+    if backend.backend() == "tensorflow":
+        return _scan_dynamic_tf(combine, elems, identity)
+    return ops.associative_scan(combine, elems, axis=1)
+
+
 def run_scan(
     a,
     b,
@@ -118,10 +189,10 @@ def run_scan(
         b = ops.where(m, b, ops.cast(nothing, b.dtype))
     h0 = ops.expand_dims(h0, 1)  # (batch, 1, units)
     if log_space:
-        log_decay, log_added = ops.associative_scan(_combine_log, (a, b), axis=1)
+        log_decay, log_added = _associative_scan(_combine_log, (a, b), (0.0, _LOG_ZERO))
         h = ops.exp(log_decay) * h0 + ops.exp(log_added)
     else:
-        decay, added = ops.associative_scan(_combine, (a, b), axis=1)
+        decay, added = _associative_scan(_combine, (a, b), (1.0, 0.0))
         h = decay * h0 + added  # (batch, timesteps, units)
     final_state = h[:, -1]
     outputs = h

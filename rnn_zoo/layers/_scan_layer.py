@@ -16,6 +16,14 @@ from rnn_zoo.kernels.scan import run_scan
 from rnn_zoo.layers.cell import RecurrentCell
 from rnn_zoo.layers.recurrent import CellSequenceLayer
 
+# RecurrentCell's arguments that a cell without recurrent kernel must refuse.
+_NO_SUCH_WEIGHTS = (
+    "activation",
+    "recurrent_initializer",
+    "recurrent_regularizer",
+    "recurrent_constraint",
+)
+
 
 class LinearRecurrentCell(RecurrentCell):
     """A cell with one state and ``h_t = a_t * h_{t-1} + b_t``, ``a_t, b_t`` from the input.
@@ -27,7 +35,6 @@ class LinearRecurrentCell(RecurrentCell):
 
     num_states = 1
     log_space = False
-    recurrent_dropout = 0.0  # no recurrent weights to drop
 
     def __init__(
         self,
@@ -40,9 +47,23 @@ class LinearRecurrentCell(RecurrentCell):
         kernel_constraint=None,
         bias_constraint=None,
         dropout=0.0,
+        recurrent_dropout=0.0,
         seed=None,
         **kwargs,
     ):
+        for name in _NO_SUCH_WEIGHTS:
+            if name in kwargs:
+                raise TypeError(
+                    f"{type(self).__name__} has no recurrent kernel and no "
+                    f"activation, so no `{name}`. Received: {name}={kwargs[name]!r}"
+                )
+        # Taken (builders pass recurrent_dropout=0.0 to every cell), never used.
+        if recurrent_dropout != 0:
+            raise ValueError(
+                f"{type(self).__name__} has no recurrent weights to drop: "
+                "`recurrent_dropout` must be 0 (use `dropout` for the inputs). "
+                f"Received: recurrent_dropout={recurrent_dropout!r}"
+            )
         super().__init__(
             units,
             use_bias=use_bias,
