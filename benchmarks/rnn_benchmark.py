@@ -51,7 +51,7 @@ CELLS = {
     "simple": (zoo_layers.SimpleRNN, keras.layers.SimpleRNN, "RNN", 1),
 }
 IMPLS = ("rnn_zoo", "keras", "torch")
-# Opt-in (--impls): rnn_zoo's layers with kernel="reference", the generic
+# Opt-in (--impls): rnn_zoo's layers with implementation="reference", the generic
 # keras.ops loop, to show what the fast kernel (cuDNN on a GPU) is worth.
 GENERIC = "rnn_zoo-generic"
 MODES = ("train", "inference")
@@ -167,9 +167,9 @@ def case_flops(cell: str, mode: str, real_steps: int, features: int, units: int)
 # ---------------------------------------------------------------- the cases
 
 
-def _explain(layer) -> list[dict]:
-    """``rnn_zoo.explain(layer)``: the kernel the layer runs in each mode, and why."""
-    return [dict(row) for row in rnn_zoo.explain(layer)]
+def _explain(layer, mask=None) -> list[dict]:
+    """``rnn_zoo.explain(layer, mask)``: the kernel the layer runs in each mode, and why."""
+    return [dict(row) for row in rnn_zoo.explain(layer, mask=mask)]
 
 
 def _kernel_label(explained: list[dict] | None, mode: str) -> str:
@@ -278,7 +278,7 @@ def _torch_cases(cell, x, y, lengths, dtype, units):
 def _make_layer(impl: str, cell: str, dtype: str, units: int):
     layer_dtype = "mixed_bfloat16" if dtype == "mixed" else "float32"
     if impl == GENERIC:
-        return CELLS[cell][0](units, dtype=layer_dtype, kernel="reference")
+        return CELLS[cell][0](units, dtype=layer_dtype, implementation="reference")
     layer_class = CELLS[cell][0] if impl == "rnn_zoo" else CELLS[cell][1]
     return layer_class(units, dtype=layer_dtype)
 
@@ -328,7 +328,7 @@ def _run_config(args, cell, dtype, mask_kind, steps) -> list[dict]:
                 layer = _make_layer(impl, cell, dtype, args.units)
                 fns = _keras_cases(layer, x, y, mask)
                 if impl in ("rnn_zoo", GENERIC):
-                    extra["kernel"] = _explain(layer)
+                    extra["kernel"] = _explain(layer, mask)
         except Exception as error:
             fns, setup_error = {}, f"{type(error).__name__}: {error}"
         for mode in args.modes:
@@ -547,7 +547,7 @@ def markdown(result: dict) -> str:
     if generic:
         lines += [
             "",
-            "## rnn_zoo's kernel against its generic loop (kernel='reference')",
+            "## rnn_zoo's kernel against its generic loop (implementation='reference')",
             "",
             "| cell | mode | dtype | mask | T | kernel | ms | generic ms | "
             "generic / kernel |",

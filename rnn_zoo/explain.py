@@ -11,6 +11,12 @@
 >>> report[1]["reasons"]
 ['recurrent_dropout=0.2 (in training; the fused kernels have no recurrent dropout)']
 >>> print(report)  # doctest: +SKIP
+
+The report is the decision the layers make when they run
+(:func:`rnn_zoo.kernels.select.choose`). Where a kernel takes right-padded
+masks only (cuDNN, PyTorch's packed sequences), pass the ``mask`` the model
+will see: a left-padded batch is then reported as the reference loop that
+runs it.
 """
 
 from __future__ import annotations
@@ -24,9 +30,11 @@ class KernelReport(list):
     """A list of one dict per recurrent layer, printed as a table.
 
     Each row: ``layer`` (its path in the model), ``type``, ``cell``, ``units``,
-    ``training`` and ``inference`` (the kernel each mode runs), ``kernel_mode``
-    (the layer's ``kernel`` argument), ``reasons`` (why a faster kernel was
-    not chosen, in either mode), ``backend`` and ``device``.
+    ``training`` and ``inference`` (the kernel each mode runs),
+    ``implementation`` (the layer's argument), ``mask`` (what the decision
+    knew of the mask: ``"none"``, ``"right"``, ``"other"``, ...), ``reasons``
+    (why a faster kernel was not chosen, in either mode), ``backend`` and
+    ``device``.
     """
 
     def __str__(self) -> str:
@@ -58,11 +66,15 @@ def _walk(layer, prefix=""):
         yield from _walk(child, path + "/")
 
 
-def explain(model_or_layer) -> KernelReport:
+def explain(model_or_layer, mask=None) -> KernelReport:
     """Lists each recurrent layer of ``model_or_layer`` and the kernel it runs.
 
     Args:
         model_or_layer: a Keras model or layer (rnn_zoo's or Keras's own).
+        mask: the boolean ``(batch, timesteps)`` mask the recurrent layers
+            receive, or None for unmasked batches. Its pattern (right
+            padding or not) decides between some kernels and the reference
+            loop.
 
     Returns:
         a :class:`KernelReport`: one dict per recurrent layer, in model order;
@@ -80,11 +92,12 @@ def explain(model_or_layer) -> KernelReport:
     report = KernelReport()
     for path, layer in _walk(model_or_layer):
         if isinstance(layer, RNN):
-            train = select.choose(layer, training=True)
-            infer = select.choose(layer, training=False)
+            train = layer.kernel_choice(training=True, mask=mask)
+            infer = layer.kernel_choice(training=False, mask=mask)
             reasons = list(dict.fromkeys(train.reasons + infer.reasons))
             cell = type(layer.cell).__name__
             kinds = (train.kernel, infer.kernel)
+            implementation, mask_kind = layer.implementation, infer.mask
         elif isinstance(layer, AttentionDecoder):
             cell = type(layer.cell).__name__
             kinds = ("reference", "reference")
@@ -92,10 +105,12 @@ def explain(model_or_layer) -> KernelReport:
                 "attention decoders step in keras.ops (each step attends "
                 "to the memory; the input projection is hoisted)"
             ]
+            implementation, mask_kind = None, None
         elif isinstance(layer, keras.layers.RNN):
             cell = type(layer.cell).__name__
             kinds = ("keras", "keras")
             reasons = ["a keras.layers layer: Keras chooses its kernel"]
+            implementation, mask_kind = getattr(layer, "implementation", None), None
         else:
             continue
         report.append(
@@ -106,7 +121,8 @@ def explain(model_or_layer) -> KernelReport:
                 "units": getattr(layer, "units", None),
                 "training": kinds[0],
                 "inference": kinds[1],
-                "kernel_mode": getattr(layer, "kernel", None),
+                "implementation": implementation,
+                "mask": mask_kind,
                 "reasons": reasons,
                 "backend": backend,
                 "device": device,

@@ -35,6 +35,8 @@ import functools
 
 import tensorflow as tf
 
+from rnn_zoo.kernels.layout import variant
+
 # Shapes vary (batch, time) and are relaxed to one trace; XLA still compiles
 # one executable per concrete shape, and caches it.
 _JIT = {"jit_compile": True, "reduce_retracing": True, "autograph": False}
@@ -470,3 +472,31 @@ def run_fused(
             last = last * keep
     outputs = tf.transpose(h_seq, (1, 0, 2)) if return_sequences else None
     return last, outputs, finals
+
+
+def run(spec, sequences, initial_state, weights, mask, *, training):
+    """The kernel table's entry ``tf-fused`` (see :mod:`rnn_zoo.kernels`).
+
+    Takes any mask pattern and every family variant of :data:`CELLS`; it
+    never refuses a case.
+    """
+    kind = variant(spec)
+    bias, recurrent_bias = weights["bias"], None
+    if kind == "gru" and bias is not None:
+        bias, recurrent_bias = bias[0], bias[1]
+    # Time-major from the start; the fused loop projects the inputs itself.
+    return run_fused(
+        kind,
+        tf.transpose(sequences, (1, 0, 2)),
+        weights["kernel"],
+        bias,
+        initial_state,
+        weights["recurrent_kernel"],
+        recurrent_bias,
+        mask=mask,
+        go_backwards=spec.go_backwards,
+        return_sequences=spec.return_sequences,
+        zero_output_for_mask=spec.zero_output_for_mask,
+        training=bool(training),
+        time_major=True,
+    )

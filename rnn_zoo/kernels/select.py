@@ -1,45 +1,77 @@
-"""Which kernel runs a recurrent layer, and why not a faster one.
+"""Which kernel runs a recurrent layer, and why not a faster one; the fallback and strict mode.
 
 A sequence layer (:class:`rnn_zoo.layers.RNN` and its ``LSTM``/``GRU``/
-``SimpleRNN``) takes ``kernel="auto" | "fused" | "reference"``:
+``SimpleRNN``) takes ``implementation="auto" | "fused" | "reference"``:
 
-- ``"auto"`` (default): the fastest kernel that computes exactly what the
-  layer asks for on the current backend and device, else the reference loop;
+- ``"auto"`` (default): the fastest kernel of the table
+  (:data:`rnn_zoo.kernels.KERNELS`) that computes exactly what the layer asks
+  for on the current backend and device, else the reference loop;
 - ``"fused"``: the fast kernel or an error that says why it cannot run
   (strict mode: never a silent fallback);
 - ``"reference"``: the plain ``keras.ops`` loop every fast path is tested
   against.
 
-:func:`choose` makes the decision; :func:`rnn_zoo.explain` reports it for a
-whole model.
+The decision, in order:
+
+1. the cell's :class:`~rnn_zoo.kernels.CellSpec` (its family, or why it has
+   none, e.g. ``recurrent_dropout`` in training);
+2. the kernels of the current backend and device that run the family, by
+   priority; the first whose ``check`` accepts the spec (dtype, tracing
+   context, ``go_backwards`` with a mask, ...) is chosen, and the refusals of
+   the faster ones are the reasons;
+3. the mask's pattern, for a kernel that takes right padding only: an eager
+   mask is looked at (right padding runs the kernel, any other mask the
+   reference loop); in a traced graph the same choice is a ``tf.cond``,
+   "decided in the graph". The mask never picks a different fast kernel, so
+   a compiled model and an eager call agree.
+
+:func:`choose` makes the decision and :func:`run` carries it out, falling
+back to the reference loop where a kernel raises
+:class:`~rnn_zoo.kernels.KernelUnavailable`; :func:`rnn_zoo.explain` reports
+the same decision for a whole model. Nothing here knows a layer class.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import keras
+import numpy as np
+from keras import ops
 
-KERNEL_MODES = ("auto", "fused", "reference")
+from rnn_zoo.kernels import KERNELS, CellSpec, KernelSpec, KernelUnavailable
+from rnn_zoo.kernels.layout import right_padded_lengths
 
-# The fast kernels, in words, for the report and the docs.
-DESCRIPTIONS = {
-    "tf-fused": "TensorFlow fused sequence op: XLA-compiled forward and backward "
-    "loops, weight gradients as one product after the loop",
-    "tf-cudnn": "cuDNN through TensorFlow's CudnnRNNV3 op (GPU); a mask that is "
-    "not right padding runs the reference loop, chosen in the graph",
-    "torch-fused": "PyTorch's own sequence op (torch.lstm/gru/rnn_tanh/rnn_relu, "
-    "as torch.nn.LSTM runs it); right-padded masks as packed sequences; other "
-    "masks, and go_backwards with a mask, run the reference loop",
-    "torch-cudnn": "torch-fused on a CUDA device, where PyTorch runs it with cuDNN",
-    "reference": "keras.ops loop (lax.scan on JAX, a while loop on TensorFlow, a "
-    "Python loop on torch) with the input projection hoisted",
+IMPLEMENTATIONS = ("auto", "fused", "reference")
+
+# Why a backend has no kernel at all, where that deserves more than a line.
+_BACKEND_NOTES = {
+    ("jax", "GPU"): "jax.experimental.rnn's cuDNN LSTM is not used: its lowering "
+    "leaves the layout of its outputs to XLA, which read them transposed inside "
+    "a lax.cond (an H100, jax 0.11.2); the reference lax.scan runs",
+    ("jax", None): "JAX has no fused op on CPU: the reference lax.scan with the "
+    "input projection hoisted is its fastest path",
 }
-# What each backend's fast kernel is on a CPU, by backend.
-FUSED_KERNELS = {
-    "tensorflow": "tf-fused",
-    "torch": "torch-fused",
-}
+
+GRAPH = "decided in the graph"
+
+
+def check_implementation(value, name: str = "implementation") -> str:
+    """``value`` as one of :data:`IMPLEMENTATIONS`.
+
+    ``keras.layers.LSTM``'s ``implementation`` takes the integers 1 and 2
+    (how its generic loop groups the gate products); here they mean
+    ``"auto"``, so that code written for Keras's layers runs unchanged.
+    """
+    if not isinstance(value, bool) and value in (1, 2):
+        return "auto"
+    if value not in IMPLEMENTATIONS:
+        raise ValueError(
+            f"Unknown `{name}`: expected one of {list(IMPLEMENTATIONS)!r} (or "
+            f"Keras's 1 or 2, meaning 'auto'). Received: {name}={value!r}"
+        )
+    return value
 
 
 def current_device() -> str:
@@ -60,140 +92,219 @@ def current_device() -> str:
     return "CPU"
 
 
-def fast_kernel(backend: str, device: str, kind: str, dtype: str):
-    """The fastest kernel for a fusable cell ``kind`` at ``dtype``, and why not a faster one.
-
-    Returns ``(kernel or None, reasons)``.
-    """
-    if backend == "tensorflow":
-        if device != "GPU":
-            return "tf-fused", []
-        if dtype in ("float32", "float16"):
-            return "tf-cudnn", []
-        return "tf-fused", [f"compute dtype {dtype} (cuDNN: float32 or float16)"]
-    if backend == "torch":
-        return ("torch-cudnn" if device == "GPU" else "torch-fused"), []
-    if backend == "jax":
-        if device != "GPU":
-            return None, [
-                "JAX has no fused op on CPU: the reference lax.scan with the "
-                "input projection hoisted is its fastest path"
-            ]
-        return None, [
-            "jax.experimental.rnn's cuDNN LSTM is not used: its lowering leaves "
-            "the layout of its outputs to XLA, which read them transposed "
-            "inside a lax.cond (an H100, jax 0.11.2); the reference lax.scan "
-            "runs"
-        ]
-    return None, [f"the {backend} backend has no fused kernel"]
-
-
 @dataclasses.dataclass(frozen=True)
 class KernelChoice:
     """The kernel a layer runs and why no faster one was chosen.
 
     Attributes:
-        kernel: a key of :data:`DESCRIPTIONS`: ``"tf-fused"``, ``"tf-cudnn"``,
-            ``"torch-fused"``, ``"torch-cudnn"`` or ``"reference"``.
-        fused: the fastest kernel the backend and device have for the cell,
-            or None.
+        kernel: a name in :data:`rnn_zoo.kernels.KERNELS` (``"tf-fused"``,
+            ``"tf-cudnn"``, ``"torch-fused"``, ``"torch-cudnn"``, ...) or
+            ``"reference"``.
+        fused: the fastest kernel the backend and device have for the cell's
+            family, or None.
         reasons: why ``fused`` was not chosen; when it was, why no faster
-            kernel (cuDNN) was (usually empty).
+            kernel was (usually empty).
+        mask: what the decision knew of the mask: ``"none"``, ``"right"``,
+            ``"other"``, ``"unknown"`` (not looked at: the kernel takes any
+            mask) or ``"decided in the graph"``.
+        spec: the :class:`~rnn_zoo.kernels.KernelSpec` the kernel runs with.
+        implementation: the layer's ``implementation`` argument.
     """
 
     kernel: str
     fused: str | None
     reasons: tuple[str, ...]
+    mask: str = "none"
+    spec: KernelSpec | None = None
+    implementation: str = "auto"
 
 
-def fused_kind(cell) -> tuple[str | None, list[str]]:
-    """The fused kernel family that computes ``cell``'s step exactly, or why none does."""
-    from rnn_zoo.layers.gru import GRUCell
-    from rnn_zoo.layers.lstm import LSTMCell
-    from rnn_zoo.layers.simple_rnn import SimpleRNNCell
-
-    def name(fn):
-        return keras.activations.serialize(fn)
-
-    reasons = []
-    families = ((LSTMCell, "lstm"), (GRUCell, "gru"), (SimpleRNNCell, "simple"))
-    found = [(base, kind) for base, kind in families if isinstance(cell, base)]
-    if not found:
-        return None, [f"{type(cell).__name__} has no fused kernel"]
-    base, kind = found[0]
-    if type(cell).step is not base.step:
-        reasons.append(f"{type(cell).__name__} overrides {base.__name__}.step")
-    if kind == "simple":
-        if name(cell.activation) not in ("tanh", "relu"):
-            reasons.append(
-                f"activation={name(cell.activation)!r} (fused: 'tanh' or 'relu')"
-            )
-        kind = f"simple_{name(cell.activation)}"
-    else:
-        if name(cell.activation) != "tanh":
-            reasons.append(f"activation={name(cell.activation)!r} (fused: 'tanh')")
-        if name(cell.recurrent_activation) != "sigmoid":
-            reasons.append(
-                f"recurrent_activation={name(cell.recurrent_activation)!r} "
-                "(fused: 'sigmoid')"
-            )
-    if kind == "gru" and not cell.reset_after:
-        reasons.append("reset_after=False (fused: the reset_after=True GRU)")
-    return (None if reasons else kind), reasons
-
-
-def _in_xla_function() -> bool:
-    """Whether TensorFlow is tracing an XLA-compiled function (``jit_compile=True``)."""
-    try:
-        import tensorflow as tf
-        from tensorflow.python.ops import control_flow_util
-    except ImportError:  # pragma: no cover - TensorFlow without its private modules
-        return False
-    graph = tf.compat.v1.get_default_graph()
-    return bool(control_flow_util.GraphOrParentsInXlaContext(graph))
-
-
-def choose(layer, training: bool = True) -> KernelChoice:
-    """The kernel ``layer`` runs on the current backend and device, in training or inference."""
+def _is_concrete(mask) -> bool:
+    """Whether ``mask``'s values can be read now (not a traced or meta tensor)."""
+    if isinstance(mask, (np.ndarray, list, tuple)):
+        return True
     backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.executing_eagerly() and not tf.is_symbolic_tensor(mask)
     if backend == "torch":
-        import torch
+        return getattr(getattr(mask, "device", None), "type", "meta") != "meta"
+    if backend == "jax":
+        import jax
 
-        if torch.compiler.is_compiling():
-            # Dynamo traces the keras.ops loop; it cannot trace this choice.
-            return KernelChoice(
-                "reference", FUSED_KERNELS["torch"], ("inside torch.compile",)
+        return not isinstance(mask, jax.core.Tracer)
+    return False
+
+
+def mask_kind(mask) -> str:
+    """``"none"``, ``"right"`` (right padding, a real step in every row), ``"other"``,
+    or ``"unknown"`` where the values are not known yet (a traced graph)."""
+    if mask is None:
+        return "none"
+    if not _is_concrete(mask):
+        return "unknown"
+    _, ok = right_padded_lengths(ops.convert_to_tensor(mask))
+    return "right" if bool(ops.convert_to_numpy(ok)) else "other"
+
+
+def _candidates(backend: str, device: str, family: str | None) -> list:
+    kernels = [
+        k
+        for k in KERNELS.values()
+        if k.backend == backend and device in k.devices and family in k.families
+    ]
+    return sorted(kernels, key=lambda k: -k.priority)
+
+
+def _no_kernel_note(backend: str, device: str, family: str) -> str:
+    note = _BACKEND_NOTES.get((backend, device)) or _BACKEND_NOTES.get((backend, None))
+    return note or f"no {backend} kernel runs the {family} family on {device}"
+
+
+def choose(
+    cell: CellSpec,
+    *,
+    units: int,
+    go_backwards: bool = False,
+    return_sequences: bool = True,
+    zero_output_for_mask: bool = False,
+    dtype="float32",
+    mask=None,
+    implementation: str = "auto",
+) -> KernelChoice:
+    """The kernel a layer with cell ``cell`` runs on the current backend and device.
+
+    Args:
+        cell: what the cell declares (``RecurrentCell.fused_spec(training)``).
+        units, go_backwards, return_sequences, zero_output_for_mask: the
+            layer's.
+        dtype: the layer's compute dtype.
+        mask: the call's mask (a tensor or array), or None; looked at only
+            where the kernel takes right padding only.
+        implementation: the layer's ``implementation``.
+    """
+    implementation = check_implementation(implementation)
+    backend, device = keras.backend.backend(), current_device()
+    spec = KernelSpec(
+        family=cell.family or "",
+        params=cell.params,
+        units=int(units),
+        go_backwards=bool(go_backwards),
+        return_sequences=bool(return_sequences),
+        zero_output_for_mask=bool(zero_output_for_mask),
+        mask="none" if mask is None else "unknown",
+        dtype=keras.backend.standardize_dtype(dtype),
+        backend=backend,
+        device=device,
+    )
+
+    def fallback(fused, reasons, mask="none" if mask is None else "unknown"):
+        return KernelChoice(
+            "reference", fused, tuple(reasons), mask, spec, implementation
+        )
+
+    candidates = _candidates(backend, device, cell.family)
+    fused = candidates[0].name if candidates else None
+    reasons = list(cell.reasons)
+    if cell.family is not None and not candidates:
+        reasons.insert(0, _no_kernel_note(backend, device, cell.family))
+    if implementation == "reference":
+        reasons.append("implementation='reference' was asked for")
+    if reasons or cell.family is None:
+        return fallback(fused, reasons)
+
+    refused, kernel = [], None
+    for candidate in candidates:
+        try:
+            candidate.refuse(spec)
+        except KernelUnavailable as exc:
+            refused.append(str(exc))
+        else:
+            kernel = candidate
+            break
+    if kernel is None:
+        return fallback(fused, refused)
+
+    if kernel.masks == "right" and mask is not None:
+        kind = mask_kind(mask)
+        if kind == "other":
+            refused.append(
+                "a mask that is not right padding with a real step in every row "
+                f"({kernel.name} takes sequence lengths)"
             )
-    kind, reasons = fused_kind(layer.cell)
-    dtype = keras.backend.standardize_dtype(layer.compute_dtype)
-    if kind is None:
-        fused, device_reasons = FUSED_KERNELS.get(backend), []
-    else:
-        fused, device_reasons = fast_kernel(backend, current_device(), kind, dtype)
-    if fused == "tf-cudnn" and _in_xla_function():
-        fused = "tf-fused"
-        device_reasons = [
-            "inside an XLA-compiled function: cuDNN's op does not compile"
-        ]
-    if fused is None:
-        reasons = device_reasons + reasons
-    if getattr(layer, "kernel", "auto") == "reference":
-        reasons.append("kernel='reference' was asked for")
-    if training and layer.cell.recurrent_dropout > 0:
-        reasons.append(
-            f"recurrent_dropout={layer.cell.recurrent_dropout} (in training; "
-            "the fused kernels have no recurrent dropout)"
-        )
-    if reasons or fused is None:
-        return KernelChoice("reference", fused, tuple(reasons))
-    return KernelChoice(fused, fused, tuple(device_reasons))
+            return fallback(fused, refused, kind)
+        if kind == "unknown":
+            refused.append(
+                f"{GRAPH}: a right-padded mask runs {kernel.name}, any other "
+                "mask the reference loop"
+            )
+            kind = GRAPH
+        spec = dataclasses.replace(spec, mask=kind)
+    return KernelChoice(
+        kernel.name, fused, tuple(refused), spec.mask, spec, implementation
+    )
 
 
-def check_strict(layer, choice: KernelChoice) -> None:
-    """Raises when a layer built with ``kernel="fused"`` would fall back."""
-    if getattr(layer, "kernel", "auto") == "fused" and choice.kernel == "reference":
-        raise ValueError(
-            f"Layer '{layer.name}' was built with kernel='fused', but the fused "
-            f"kernel cannot run it: {'; '.join(choice.reasons)}. Use kernel='auto' "
-            "to fall back to the reference loop."
+def compiles_with_xla(choice: KernelChoice) -> bool:
+    """Whether the chosen kernel runs inside an XLA-compiled function."""
+    return choice.kernel == "reference" or KERNELS[choice.kernel].compiles_with_xla
+
+
+def _strict_error(name: str, reasons) -> ValueError:
+    return ValueError(
+        f"Layer '{name}' was built with implementation='fused', but the fused "
+        f"kernel cannot run it: {'; '.join(reasons)}. Use implementation='auto' "
+        "to fall back to the reference loop."
+    )
+
+
+def run(
+    choice: KernelChoice,
+    sequences,
+    initial_state,
+    weights: dict,
+    mask,
+    *,
+    training: bool,
+    reference: Callable,
+    name: str = "rnn",
+):
+    """Runs ``choice``'s kernel; ``reference()`` where it cannot run.
+
+    ``reference()`` runs the layer's reference loop and returns what a kernel
+    does, ``(last_output, outputs or None, final_states)``. With
+    ``implementation="fused"`` a fallback raises a ``ValueError`` instead
+    (in a graph, where the mask decides, an assertion fails at run time).
+    """
+    strict = choice.implementation == "fused"
+    if choice.kernel == "reference":
+        if strict:
+            raise _strict_error(name, choice.reasons)
+        return reference()
+    if sequences.shape[0] == 0:
+        return reference()  # nothing to compute; not every op takes an empty batch
+    kernel = KERNELS[choice.kernel]
+
+    def fast():
+        return kernel(
+            choice.spec, sequences, initial_state, weights, mask, training=training
         )
+
+    if choice.mask == GRAPH and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        _, ok = right_padded_lengths(mask)
+        if not strict:
+            return tf.cond(ok, fast, reference)
+        message = str(
+            _strict_error(name, [f"the mask is not right padding ({kernel.name})"])
+        )
+        with tf.control_dependencies([tf.debugging.Assert(ok, [message])]):
+            return fast()
+    try:
+        return fast()
+    except KernelUnavailable as exc:
+        if strict:
+            raise _strict_error(name, [str(exc)]) from exc
+        return reference()

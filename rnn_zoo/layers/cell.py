@@ -13,6 +13,7 @@ import keras
 from keras import constraints, initializers, ops, regularizers
 
 from rnn_zoo import _checks
+from rnn_zoo.kernels import CellSpec
 
 
 class RecurrentCell(keras.layers.Layer):
@@ -22,10 +23,17 @@ class RecurrentCell(keras.layers.Layer):
     and implement ``step``. Weights follow Keras's layout: ``kernel``
     ``(input_dim, gates * units)``, ``recurrent_kernel``
     ``(units, gates * units)`` and ``bias``.
+
+    A cell whose step computes a family the fast kernels run says so with
+    ``fused_family`` (a family of :mod:`rnn_zoo.kernels`) and, where its
+    configuration matters, ``fused_params``; a cell without one runs the
+    reference loop.
     """
 
     gates = 1
     num_states = 1
+    # The kernel family whose math ``step`` computes exactly, or None.
+    fused_family: str | None = None
 
     def __init__(
         self,
@@ -166,6 +174,51 @@ class RecurrentCell(keras.layers.Layer):
                 seed=self.seed_generator,
             )
         return input_mask, recurrent_mask
+
+    # What the kernels may run ---------------------------------------------
+
+    def fused_params(self) -> tuple[dict, list[str]]:
+        """The family's parameters for this cell, and why this configuration is outside the family.
+
+        Returns ``(params, reasons)``: plain values (activation names, ...)
+        and, where the configuration is one no kernel computes (say
+        ``activation="sigmoid"``), why; empty when it is inside.
+        """
+        return {}, []
+
+    def _activation_reasons(self, **fused) -> list[str]:
+        """Why activations differ from the fused family's, e.g. ``activation="tanh"``."""
+        reasons = []
+        for attribute, allowed in fused.items():
+            allowed = (allowed,) if isinstance(allowed, str) else tuple(allowed)
+            name = keras.activations.serialize(getattr(self, attribute))
+            if name not in allowed:
+                wanted = " or ".join(repr(a) for a in allowed)
+                reasons.append(f"{attribute}={name!r} (fused: {wanted})")
+        return reasons
+
+    def fused_spec(self, training: bool = False) -> CellSpec:
+        """What the fast kernels need to know of this cell, or why they cannot run it."""
+        name = type(self).__name__
+        if self.fused_family is None:
+            return CellSpec.unavailable(f"{name} has no fused kernel")
+        owner = next(c for c in type(self).__mro__ if "fused_family" in vars(c))
+        # A subclass that changes the math leaves the family.
+        reasons = [
+            f"{name} overrides {owner.__name__}.{method}"
+            for method in ("step", "project_inputs")
+            if getattr(type(self), method) is not getattr(owner, method)
+        ]
+        params, more = self.fused_params()
+        reasons += more
+        if training and self.recurrent_dropout > 0:
+            reasons.append(
+                f"recurrent_dropout={self.recurrent_dropout} (in training; "
+                "the fused kernels have no recurrent dropout)"
+            )
+        if reasons:
+            return CellSpec.unavailable(*reasons)
+        return CellSpec.of(self.fused_family, **params)
 
     # The Keras cell protocol -------------------------------------------------
 

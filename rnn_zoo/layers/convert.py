@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnn_zoo.kernels.layout import gru_gate_order
 from rnn_zoo.layers.bidirectional import Bidirectional
 from rnn_zoo.layers.gru import GRU
 from rnn_zoo.layers.lstm import LSTM
@@ -28,16 +29,6 @@ def _numpy(value) -> np.ndarray:
     # A copy: np.asarray of a JAX array is a read-only view of its buffer,
     # which torch.from_numpy warns about and nobody may write to.
     return np.array(value)
-
-
-def gru_gate_order(units: int) -> np.ndarray:
-    """Indices that swap the first two of three gate blocks: torch's (r, z, n) <-> Keras's (z, r, h).
-
-    Its own inverse; index a gate axis with it (``w[..., order]``) to go either way.
-    """
-    return np.concatenate(
-        [np.arange(units, 2 * units), np.arange(units), np.arange(2 * units, 3 * units)]
-    )
 
 
 def _gru_reorder(rows: np.ndarray, units: int) -> np.ndarray:

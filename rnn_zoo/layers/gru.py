@@ -49,6 +49,7 @@ class GRUCell(RecurrentCell):
 
     gates = 3
     num_states = 1
+    fused_family = "gru"
 
     def __init__(
         self,
@@ -98,6 +99,14 @@ class GRUCell(RecurrentCell):
             )
         h = z * h_prev + (1.0 - z) * candidate
         return h, [h]
+
+    def fused_params(self):
+        reasons = self._activation_reasons(
+            activation="tanh", recurrent_activation="sigmoid"
+        )
+        if not self.reset_after:
+            reasons.append("reset_after=False (fused: the reset_after=True GRU)")
+        return {}, reasons
 
     def get_config(self):
         config = super().get_config()

@@ -46,6 +46,7 @@ class LSTMCell(RecurrentCell):
 
     gates = 4
     num_states = 2
+    fused_family = "lstm"
 
     def __init__(
         self,
@@ -89,6 +90,11 @@ class LSTMCell(RecurrentCell):
         o = self.recurrent_activation(z_o)
         h = o * self.activation(c)
         return h, [h, c]
+
+    def fused_params(self):
+        return {}, self._activation_reasons(
+            activation="tanh", recurrent_activation="sigmoid"
+        )
 
     def get_config(self):
         config = super().get_config()

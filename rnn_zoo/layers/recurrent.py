@@ -2,8 +2,8 @@
 
 A cell (``SimpleRNNCell``, ``LSTMCell``, ``GRUCell``) owns the weights and the
 math of one step. ``RNN`` owns time: masking, initial and stateful states,
-``go_backwards``, dropout masks that stay fixed across time, and the choice of
-kernel that runs the loop (:mod:`rnn_zoo.kernels`).
+``go_backwards``, dropout masks that stay fixed across time; the kernel that
+runs the loop comes from :mod:`rnn_zoo.kernels.select`.
 
 Every cell splits its step in two so that the sequence layer can hoist the
 input projection out of the loop: ``project_inputs`` (one large matrix product
@@ -84,8 +84,21 @@ _SEQUENCE_ARGS = (
     "go_backwards",
     "stateful",
     "zero_output_for_mask",
-    "kernel",
+    "implementation",
 )
+
+
+def _implementation(implementation, kwargs) -> str:
+    """The ``implementation`` argument, or its old name ``kernel`` (old ``.keras`` files)."""
+    if "kernel" in kwargs:
+        old = kwargs.pop("kernel")
+        if implementation not in ("auto", old):
+            raise ValueError(
+                "`kernel` is the old name of `implementation`; pass one of them. "
+                f"Received: implementation={implementation!r}, kernel={old!r}"
+            )
+        implementation = old
+    return select.check_implementation(implementation)
 
 
 @keras.saving.register_keras_serializable(package="rnn_zoo")
@@ -110,14 +123,16 @@ class RNN(keras.layers.Layer):
         zero_output_for_mask: output zeros at masked steps instead of
             repeating the previous output (``Bidirectional`` sets it on its
             layers when they return sequences, as Keras does).
-        kernel: how the time loop runs: ``"auto"`` (default) takes the
-            fastest kernel that computes exactly this layer on the current
-            backend (on TensorFlow a fused sequence op with its own backward
-            pass) and falls back to the reference loop otherwise;
+        implementation: how the time loop runs: ``"auto"`` (default) takes
+            the fastest kernel that computes exactly this layer on the
+            current backend (on TensorFlow a fused sequence op with its own
+            backward pass) and falls back to the reference loop otherwise;
             ``"fused"`` raises instead of falling back; ``"reference"``
-            always runs the plain ``keras.ops`` loop. The weights and results
-            are the same either way; ``rnn_zoo.explain`` says which kernel
-            runs and why (see :mod:`rnn_zoo.kernels.select`).
+            always runs the plain ``keras.ops`` loop. Keras's integers 1 and
+            2 (``keras.layers.LSTM``'s ``implementation``) mean ``"auto"``;
+            ``kernel=`` is read as this argument's old name. The weights and
+            results are the same either way; ``rnn_zoo.explain`` says which
+            kernel runs and why (see :mod:`rnn_zoo.kernels.select`).
 
     Call arguments:
         sequences: float tensor ``(batch, timesteps, features)``, at least one
@@ -148,11 +163,12 @@ class RNN(keras.layers.Layer):
         go_backwards=False,
         stateful=False,
         zero_output_for_mask=False,
-        kernel="auto",
+        implementation="auto",
         **kwargs,
     ):
+        implementation = _implementation(implementation, kwargs)
         super().__init__(**kwargs)
-        self.kernel = _checks.check_choice(kernel, "kernel", select.KERNEL_MODES)
+        self.implementation = implementation
         if not isinstance(cell, RecurrentCell):
             raise TypeError(
                 "`cell` must be an rnn_zoo RecurrentCell (SimpleRNNCell, LSTMCell, "
@@ -166,16 +182,24 @@ class RNN(keras.layers.Layer):
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self.supports_masking = True
         self.carried_states = None
-        if (
-            keras.backend.backend() == "tensorflow"
-            and self.kernel != "reference"
-            and select.fused_kind(cell)[0] is not None
-            and select.current_device() == "GPU"
-        ):
+        if not select.compiles_with_xla(self.kernel_choice(training=False)):
             # cuDNN's op does not compile with XLA: keep compile()'s
             # jit_compile="auto" from turning XLA on around it, as
             # keras.layers.LSTM does.
             self.supports_jit = False
+
+    def kernel_choice(self, training: bool = True, mask=None) -> select.KernelChoice:
+        """The kernel this layer runs for a call with ``training`` and ``mask``, and why."""
+        return select.choose(
+            self.cell.fused_spec(training),
+            units=self.cell.units,
+            go_backwards=self.go_backwards,
+            return_sequences=self.return_sequences,
+            zero_output_for_mask=self.zero_output_for_mask,
+            dtype=self.compute_dtype,
+            mask=mask,
+            implementation=self.implementation,
+        )
 
     @property
     def state_size(self) -> list[int]:
@@ -262,28 +286,22 @@ class RNN(keras.layers.Layer):
         if input_mask is not None:
             sequences = sequences * ops.expand_dims(input_mask, 1)
         training = bool(training) if isinstance(training, (bool, type(None))) else True
-        choice = select.choose(self, training=training)
-        select.check_strict(self, choice)
 
         def reference():
             return self._run_reference(
                 sequences, initial_state, weights, recurrent_mask, mask
             )
 
-        if choice.kernel == "tf-fused":
-            result = self._run_tf(sequences, initial_state, weights, mask, training)
-        elif choice.kernel == "tf-cudnn":
-            # A mask that is not right padding takes the reference loop, in a
-            # tf.cond branch: the fused op's hand-written gradient cannot be
-            # taken through one (TensorFlow loses the tensors it captures).
-            result = self._run_cudnn(sequences, initial_state, weights, mask, reference)
-        elif choice.kernel in ("torch-fused", "torch-cudnn"):
-            result = self._run_torch(sequences, initial_state, weights, mask, training)
-        else:
-            result = None
-        if result is None:
-            result = reference()
-        last_output, outputs, states = result
+        last_output, outputs, states = select.run(
+            self.kernel_choice(training, mask),
+            sequences,
+            initial_state,
+            weights,
+            mask,
+            training=training,
+            reference=reference,
+            name=self.name,
+        )
         if self.stateful:
             for variable, state in zip(self.states, states):
                 variable.assign(ops.cast(state, variable.dtype))
@@ -307,74 +325,6 @@ class RNN(keras.layers.Layer):
             return_sequences=self.return_sequences,
             zero_output_for_mask=self.zero_output_for_mask,
         )
-
-    def _run_tf(self, sequences, initial_state, weights, mask, training):
-        from rnn_zoo.kernels.fused_tf import run_fused
-
-        kind, _ = select.fused_kind(self.cell)
-        recurrent_bias = None
-        if kind == "gru" and weights["bias"] is not None:
-            recurrent_bias = weights["bias"][1]
-        # Time-major from the start; the fused loop projects the inputs itself.
-        return run_fused(
-            kind,
-            ops.transpose(sequences, (1, 0, 2)),
-            weights["kernel"],
-            self.cell.input_bias(weights),
-            initial_state,
-            weights["recurrent_kernel"],
-            recurrent_bias,
-            mask=mask,
-            go_backwards=self.go_backwards,
-            return_sequences=self.return_sequences,
-            zero_output_for_mask=self.zero_output_for_mask,
-            training=bool(training),
-            time_major=True,
-        )
-
-    def _run_cudnn(self, sequences, initial_state, weights, mask, fallback):
-        from rnn_zoo.kernels import cudnn
-
-        if sequences.shape[0] == 0:
-            return fallback()  # cuDNN refuses an empty batch
-        kind, _ = select.fused_kind(self.cell)
-        return cudnn.run_tf(
-            kind,
-            sequences,
-            initial_state,
-            weights,
-            self.cell.units,
-            fallback,
-            mask=mask,
-            go_backwards=self.go_backwards,
-            return_sequences=self.return_sequences,
-            zero_output_for_mask=self.zero_output_for_mask,
-        )
-
-    def _run_torch(self, sequences, initial_state, weights, mask, training):
-        from rnn_zoo.kernels.fused_torch import run_torch
-
-        kind, _ = select.fused_kind(self.cell)
-        result = run_torch(
-            kind,
-            sequences,
-            initial_state,
-            weights,
-            self.cell.units,
-            mask=mask,
-            go_backwards=self.go_backwards,
-            return_sequences=self.return_sequences,
-            zero_output_for_mask=self.zero_output_for_mask,
-            training=training,
-        )
-        if result is None and self.kernel == "fused":
-            raise ValueError(
-                f"Layer '{self.name}' was built with kernel='fused', but on the "
-                "torch backend the fused op takes only right-padded masks without "
-                "empty rows (and no mask with go_backwards). Use kernel='auto' to "
-                "fall back to the reference loop for this batch."
-            )
-        return result
 
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         batch = sequences_shape[0]
@@ -405,7 +355,7 @@ class RNN(keras.layers.Layer):
                 "go_backwards": self.go_backwards,
                 "stateful": self.stateful,
                 "zero_output_for_mask": self.zero_output_for_mask,
-                "kernel": self.kernel,
+                "implementation": self.implementation,
             }
         )
         return config
@@ -450,9 +400,10 @@ class CellSequenceLayer(RNN):
         go_backwards=False,
         stateful=False,
         zero_output_for_mask=False,
-        kernel="auto",
+        implementation="auto",
         **kwargs,
     ):
+        implementation = _implementation(implementation, kwargs)
         layer_kwargs = {
             key: kwargs.pop(key)
             for key in (
@@ -474,7 +425,7 @@ class CellSequenceLayer(RNN):
             go_backwards=go_backwards,
             stateful=stateful,
             zero_output_for_mask=zero_output_for_mask,
-            kernel=kernel,
+            implementation=implementation,
             **layer_kwargs,
         )
 

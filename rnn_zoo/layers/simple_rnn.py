@@ -49,6 +49,11 @@ class SimpleRNNCell(RecurrentCell):
 
     gates = 1
     num_states = 1
+    fused_family = "simple"
+
+    def fused_params(self):
+        reasons = self._activation_reasons(activation=("tanh", "relu"))
+        return {"activation": keras.activations.serialize(self.activation)}, reasons
 
     def step(self, projected, states, weights, recurrent_mask=None):
         h_prev = states[0]

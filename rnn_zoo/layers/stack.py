@@ -107,6 +107,8 @@ class StackedRNN(keras.layers.Layer):
         self.return_state = bool(return_state)
         self.stateful = bool(stateful)
         self.cell_kwargs = dict(cell_kwargs)
+        if "kernel" in self.cell_kwargs:  # the old name, in old .keras files
+            self.cell_kwargs["implementation"] = self.cell_kwargs.pop("kernel")
         self.supports_masking = True
 
         self.rnn_layers = []

@@ -1,10 +1,12 @@
 """The fast kernels compute what the reference loop computes: outputs, states and gradients.
 
-Each case builds one layer with ``kernel="auto"`` (the fused kernel where the
-backend has one) and a copy with ``kernel="reference"`` and the same weights,
+Each case builds one layer with ``implementation="auto"`` (the fused kernel
+where the backend has one) and a copy with ``implementation="reference"`` and
+the same weights,
 then compares them on the same batch, masks of every pattern included.
-Also: the kernel report (``rnn_zoo.explain``), strict mode, serialization,
-mixed precision and XLA.
+Also: the kernel table and its contract (``rnn_zoo.kernels``), the kernel
+report (``rnn_zoo.explain``), strict mode, serialization, mixed precision and
+XLA.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pytest
 
 import rnn_zoo
 from rnn_zoo import layers
-from rnn_zoo.kernels import select
+from rnn_zoo.kernels import CellSpec, layout, select
 
 B, T, F, U = 3, 7, 4, 5
 TF_ONLY = pytest.mark.skipif(
@@ -54,8 +56,8 @@ def _mask(kind, rng):
 
 
 def _pair(cell, **kwargs):
-    fast = CELLS[cell](kernel="auto", **kwargs)
-    slow = CELLS[cell](kernel="reference", **kwargs)
+    fast = CELLS[cell](implementation="auto", **kwargs)
+    slow = CELLS[cell](implementation="reference", **kwargs)
     x = np.zeros((B, T, F), "float32")
     fast(x)
     slow(x)
@@ -229,7 +231,7 @@ def test_fused_gradients_match_reference(
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_fused_kernel_is_the_default_on_tensorflow(cell):
     layer = CELLS[cell]()
-    assert select.choose(layer, training=True).kernel == "tf-fused"
+    assert layer.kernel_choice(training=True).kernel == "tf-fused"
     report = rnn_zoo.explain(layer)
     assert report[0]["training"] == report[0]["inference"] == "tf-fused"
     assert report[0]["reasons"] == []
@@ -239,7 +241,6 @@ def test_cudnn_weights_are_in_torch_nn_layout():
     # cuDNN's flat weight vector is torch.nn's parameters, flattened in
     # order: checked against rnn_zoo's own converter to torch.nn, per cell.
     torch = pytest.importorskip("torch")
-    from rnn_zoo.kernels import cudnn
     from rnn_zoo.layers import convert
 
     modules = {"lstm": "LSTM", "gru": "GRU", "simple_tanh": "RNN", "simple_relu": "RNN"}
@@ -249,8 +250,8 @@ def test_cudnn_weights_are_in_torch_nn_layout():
         names = ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
         want = np.concatenate([np.asarray(state[n]).reshape(-1) for n in names])
         weights = layer.cell.step_weights("float32")
-        got = keras.ops.convert_to_numpy(cudnn.flat_params(cell, weights, U))
-        assert got.shape == (cudnn.num_params(cell, F, U),)
+        got = keras.ops.convert_to_numpy(layout.flat_params(cell, weights, U))
+        assert got.shape == (layout.num_params(cell, F, U),)
         np.testing.assert_array_equal(got, want)
         module = getattr(torch.nn, modules[cell])(F, U, batch_first=True)
         assert sum(p.numel() for p in module.parameters()) == got.size
@@ -260,16 +261,14 @@ def test_cudnn_weights_are_in_torch_nn_layout():
     "kind, ok", [("right", True), ("none", True), ("left", False), ("holes", False)]
 )
 def test_cudnn_takes_right_padding_only(kind, ok):
-    from rnn_zoo.kernels import cudnn
-
     mask = _mask(kind, np.random.default_rng(0))
     if mask is None:
         mask = np.ones((B, T), bool)
-    lengths, right = cudnn.right_padded_lengths(keras.ops.convert_to_tensor(mask))
+    lengths, right = layout.right_padded_lengths(keras.ops.convert_to_tensor(mask))
     assert bool(keras.ops.convert_to_numpy(right)) is ok
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(lengths), mask.sum(1))
     empty_row = np.arange(T)[None] < np.array([[T], [0], [2]])
-    _, right = cudnn.right_padded_lengths(keras.ops.convert_to_tensor(empty_row))
+    _, right = layout.right_padded_lengths(keras.ops.convert_to_tensor(empty_row))
     assert not bool(keras.ops.convert_to_numpy(right))
 
 
@@ -352,7 +351,7 @@ def test_tf_cudnn_path_matches_reference(cell, mask_kind, go_backwards, emulated
         go_backwards=go_backwards,
         zero_output_for_mask=mask_kind == "holes",
     )
-    assert select.choose(fast).kernel == "tf-cudnn"
+    assert fast.kernel_choice().kernel == "tf-cudnn"
     assert fast.supports_jit is False  # compile(jit_compile="auto") keeps XLA off
     x = rng.normal(size=(B, T, F)).astype("float32")
     mask = _mask(mask_kind, rng)
@@ -381,11 +380,11 @@ def test_tf_cudnn_path_in_a_compiled_model(emulated_gpu):
     masks = [np.arange(T)[None] < np.array([[T], [3], [5], [1]])]
     masks.append(masks[0][:, ::-1].copy())  # left padding
     weights = []
-    for kernel in ("auto", "reference"):
+    for implementation in ("auto", "reference"):
         keras.utils.set_random_seed(0)
         sequences = keras.Input((T, F))
         mask = keras.Input((T,), dtype="bool")
-        out = layers.LSTM(U, kernel=kernel)(sequences, mask=mask)
+        out = layers.LSTM(U, implementation=implementation)(sequences, mask=mask)
         model = keras.Model([sequences, mask], out)
         model.compile(optimizer="sgd", loss="mse")
         assert model.jit_compile is False
@@ -418,7 +417,7 @@ def test_tf_cudnn_steps_aside_under_xla(emulated_gpu):
 
     @tf.function(jit_compile=True)
     def choice():
-        picked = select.choose(layer, training=True)
+        picked = layer.kernel_choice(training=True)
         assert picked.kernel == "tf-fused"
         assert "XLA" in picked.reasons[0]
         return tf.constant(0)
@@ -432,14 +431,14 @@ def test_cudnn_is_chosen_on_a_gpu():
     want = {"jax": "reference", "torch": "torch-cudnn", "tensorflow": "tf-cudnn"}
     for cell in ("lstm", "gru"):
         layer = CELLS[cell]()
-        assert select.choose(layer, training=True).kernel == want[backend]
+        assert layer.kernel_choice(training=True).kernel == want[backend]
         report = rnn_zoo.explain(layer)[0]
         assert report["device"] == "GPU"
         assert report["training"] == report["inference"] == want[backend]
     if backend == "jax":
         assert "jax.experimental.rnn" in report["reasons"][0]
     if backend == "tensorflow":
-        bf16 = select.choose(CELLS["lstm"](dtype="mixed_bfloat16"), training=True)
+        bf16 = CELLS["lstm"](dtype="mixed_bfloat16").kernel_choice(training=True)
         assert bf16.kernel == "tf-fused"
         assert any("bfloat16" in r for r in bf16.reasons), bf16
 
@@ -449,23 +448,22 @@ def test_explain_lists_each_recurrent_layer_and_why():
     x = layers.StackedRNN("lstm", units=U, num_layers=2, return_sequences=True)(inputs)
     x = layers.GRU(U, recurrent_dropout=0.25, return_sequences=True)(x)
     x = layers.SimpleRNN(U, activation="sigmoid", return_sequences=True)(x)
-    x = layers.LSTM(U, kernel="reference", return_sequences=True)(x)
+    x = layers.LSTM(U, implementation="reference", return_sequences=True)(x)
     outputs = keras.layers.GRU(U)(x)
     report = rnn_zoo.explain(keras.Model(inputs, outputs))
     names = [row["layer"] for row in report]
     assert len(report) == 6, names
     by_type = [(row["type"], row["training"], row["inference"]) for row in report]
-    backend, device = keras.backend.backend(), select.current_device()
 
-    def fast(kind):
-        return select.fast_kernel(backend, device, kind, "float32")[0] or "reference"
+    def fast(family):
+        return select.choose(CellSpec.of(family), units=U).kernel
 
     assert by_type[:2] == [("LSTM", fast("lstm"), fast("lstm"))] * 2
     assert by_type[2] == ("GRU", "reference", fast("gru"))
     assert "recurrent_dropout=0.25" in report[2]["reasons"][-1]
     assert by_type[3] == ("SimpleRNN", "reference", "reference")
     assert any("activation='sigmoid'" in r for r in report[3]["reasons"])
-    assert any("kernel='reference'" in r for r in report[4]["reasons"])
+    assert any("implementation='reference'" in r for r in report[4]["reasons"])
     assert by_type[5] == ("GRU", "keras", "keras")
     text = str(report)
     for name in names:
@@ -480,23 +478,27 @@ def test_explain_refuses_non_layers():
 
 @TF_ONLY
 def test_strict_kernel_raises_instead_of_falling_back():
-    layer = layers.GRU(U, kernel="fused", reset_after=False)
-    with pytest.raises(ValueError, match=r"kernel='fused'.*reset_after=False"):
+    layer = layers.GRU(U, implementation="fused", reset_after=False)
+    with pytest.raises(ValueError, match=r"implementation='fused'.*reset_after=False"):
         layer(np.zeros((B, T, F), "float32"))
-    strict = layers.LSTM(U, kernel="fused", recurrent_dropout=0.5)
+    strict = layers.LSTM(U, implementation="fused", recurrent_dropout=0.5)
     x = np.ones((B, T, F), "float32")
     assert tuple(strict(x, training=False).shape) == (B, U)  # no dropout: runs fused
     with pytest.raises(ValueError, match="recurrent_dropout=0.5"):
         strict(x, training=True)
 
 
-def test_kernel_argument_is_checked_and_serialized():
-    with pytest.raises(ValueError, match=r"`kernel`.*Received: kernel='cudnn'"):
-        layers.LSTM(U, kernel="cudnn")
-    layer = layers.GRU(U, kernel="reference")
-    clone = layers.GRU.from_config(layer.get_config())
-    assert clone.kernel == "reference"
-    stack = layers.StackedRNN("lstm", units=U, num_layers=2, kernel="reference")
+def test_implementation_argument_is_checked_and_serialized():
+    with pytest.raises(
+        ValueError, match=r"`implementation`.*Received: implementation='cudnn'"
+    ):
+        layers.LSTM(U, implementation="cudnn")
+    layer = layers.GRU(U, implementation="reference")
+    config = layer.get_config()
+    assert config["implementation"] == "reference" and "kernel" not in config
+    clone = layers.GRU.from_config(config)
+    assert clone.implementation == "reference"
+    stack = layers.StackedRNN("lstm", units=U, num_layers=2, implementation="reference")
     stack(np.zeros((B, T, F), "float32"))
     assert {row["training"] for row in rnn_zoo.explain(stack)} == {"reference"}
 
@@ -511,10 +513,11 @@ def test_fused_kernel_under_mixed_precision(policy):
     keras.config.set_dtype_policy(policy)
     try:
         results = []
-        for kernel in ("auto", "reference"):
+        for implementation in ("auto", "reference"):
             keras.utils.set_random_seed(0)
             inputs = keras.Input((T, F))
-            model = keras.Model(inputs, layers.LSTM(U, kernel=kernel)(inputs))
+            lstm = layers.LSTM(U, implementation=implementation)
+            model = keras.Model(inputs, lstm(inputs))
             model.compile(optimizer="adam", loss="mse")  # loss scaling with float16
             before = model.predict_on_batch(x)
             model.train_on_batch(x, y)
@@ -539,11 +542,12 @@ def test_fused_kernel_trains_under_jit_compile():
     x[np.arange(T)[None] >= mask_steps[:, None]] = 0.0
     y = rng.normal(size=(8, U)).astype("float32")
     weights = []
-    for kernel, jit in (("auto", True), ("reference", False)):
+    for implementation, jit in (("auto", True), ("reference", False)):
         keras.utils.set_random_seed(0)
         inputs = keras.Input((T, F))
         masked = keras.layers.Masking()(inputs)
-        model = keras.Model(inputs, layers.GRU(U, kernel=kernel)(masked))
+        gru = layers.GRU(U, implementation=implementation)
+        model = keras.Model(inputs, gru(masked))
         model.compile(optimizer="sgd", loss="mse", jit_compile=jit)
         model.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False)
         weights.append(model.get_weights())
