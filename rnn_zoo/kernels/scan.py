@@ -22,15 +22,32 @@ rules exactly: at a masked step the output repeats the previous output (zeros
 before the first valid step) or, with ``zero_output_for_mask``, is zero.
 ``method="sequential"`` runs the same recurrence through that reference loop;
 it is what the parallel scan is tested against.
+
+:func:`run` is the kernel the table (:mod:`rnn_zoo.kernels`) registers as
+``tf-scan``, ``jax-scan`` and ``torch-scan``: it computes ``a_t`` and ``b_t``
+of the families below from the sequence and the cell's weights, then scans.
+
+- ``"mingru"`` (Feng et al. 2024): ``kernel`` ``[W_z | W_h]``, ``bias``;
+  ``z = sigmoid(x W_z + b_z)``, ``a = 1 - z``, ``b = z * h~`` with
+  ``h~ = x W_h + b_h`` (parameter ``variant="linear"``) or ``g(x W_h + b_h)``
+  scanned in log space (``variant="log"``).
+- ``"minlstm"``: ``kernel`` ``[W_f | W_i | W_h]``, ``bias``;
+  ``a = f / (f + i)``, ``b = i / (f + i) * h~``, the same two variants.
+- ``"rglru"`` (De et al. 2024): ``kernel`` (the input projection, or None:
+  parameter ``input_projection``), ``gate_kernel`` ``[W_a | W_x]``, ``bias``,
+  ``a_param``; ``log a = -c * sigmoid(u W_a + b_a) * softplus(a_param)``,
+  ``b = sqrt(1 - a^2) * sigmoid(u W_x + b_x) * u`` (parameter ``c``).
 """
 
 from __future__ import annotations
 
 from keras import backend, ops
 
+from rnn_zoo.kernels import KernelUnavailable
 from rnn_zoo.kernels.reference import run_reference
 
 METHODS = ("parallel", "sequential")
+FAMILIES = ("mingru", "minlstm", "rglru")
 
 # log(0) for a masked step's b in log space. A finite number, not -inf: the
 # gradient of logaddexp(-inf, -inf) is NaN. exp(-1e4) is 0 in float32.
@@ -236,4 +253,101 @@ def _run_sequential(
         go_backwards=go_backwards,
         return_sequences=return_sequences,
         zero_output_for_mask=zero_output_for_mask,
+    )
+
+
+# --- the families' coefficients, and the kernel -----------------------------
+
+
+def g(x):
+    """minGRU's ``g``: positive and continuous, ``x + 0.5`` for ``x >= 0``, ``sigmoid(x)`` below."""
+    return ops.where(x >= 0, x + 0.5, ops.sigmoid(x))
+
+
+def log_g(x):
+    """``log(g(x))`` without forming ``g``: ``-softplus(-x)`` is ``log(sigmoid(x))``."""
+    return ops.where(x >= 0, ops.log(ops.relu(x) + 0.5), -ops.softplus(-x))
+
+
+def sqrt_bounded_grad(x, max_gradient: float = 1000.0):
+    """``sqrt(x)`` whose derivative is capped at ``max_gradient``.
+
+    As recurrentgemma's ``sqrt_bound_derivative``: the RG-LRU's
+    ``sqrt(1 - a_t^2)`` has an unbounded derivative as ``a_t -> 1``, which
+    becomes NaN in low precision. ``stop_gradient`` makes it on every backend.
+    """
+    slope = 0.5 / ops.sqrt(ops.maximum(x, 1.0 / (4.0 * max_gradient**2)))
+    return ops.stop_gradient(ops.sqrt(x)) + (x - ops.stop_gradient(x)) * (
+        ops.stop_gradient(slope)
+    )
+
+
+def _dense(x, kernel, bias=None):
+    """``x @ kernel + bias`` for ``(batch, time, features)`` as one 2-D product
+    (a broadcast batched product is several times slower on CPU)."""
+    flat = ops.matmul(ops.reshape(x, (-1, x.shape[-1])), kernel)
+    y = ops.reshape(flat, (*ops.shape(x)[:2], kernel.shape[-1]))
+    return y if bias is None else y + bias
+
+
+def min_rnn_coefficients(family: str, projected, log_space: bool):
+    """``(a, b)`` of minGRU or minLSTM from ``x W + b`` (their logs when ``log_space``)."""
+    if family == "mingru":
+        k_z, k_h = ops.split(projected, 2, axis=-1)
+        if log_space:
+            # log(1 - z) = -softplus(k_z), log z = -softplus(-k_z).
+            return -ops.softplus(k_z), -ops.softplus(-k_z) + log_g(k_h)
+        return ops.sigmoid(-k_z), ops.sigmoid(k_z) * k_h
+    k_f, k_i, k_h = ops.split(projected, 3, axis=-1)
+    if log_space:
+        # log f' = log f - log(f + i) = -softplus(log i - log f).
+        diff = ops.softplus(-k_f) - ops.softplus(-k_i)
+        return -ops.softplus(diff), -ops.softplus(-diff) + log_g(k_h)
+    f, i = ops.sigmoid(k_f), ops.sigmoid(k_i)
+    return f / (f + i), i / (f + i) * k_h
+
+
+def rglru_decay(u, k_a, k_x, a_param, c: float):
+    """The RG-LRU's ``(log a_t, b_t)`` from its input ``u`` and gate pre-activations."""
+    log_a = -c * ops.sigmoid(k_a) * ops.softplus(a_param)
+    multiplier = sqrt_bounded_grad(-ops.expm1(2.0 * log_a))
+    return log_a, multiplier * ops.sigmoid(k_x) * u
+
+
+def check(spec) -> None:
+    """Refuses a family this kernel does not know."""
+    if spec.family not in FAMILIES:
+        raise KernelUnavailable(f"the scan does not run the {spec.family} family")
+
+
+def run(spec, sequences, initial_state, weights, mask, *, training):
+    """The kernel-table entry: the family's coefficients, then :func:`run_scan`."""
+    check(spec)
+    bias = weights.get("bias")
+    if spec.family == "rglru":
+        units = spec.units
+        u = sequences
+        if spec.param("input_projection", True):
+            u = _dense(
+                sequences, weights["kernel"], None if bias is None else bias[:units]
+            )
+        gates = _dense(
+            u, weights["gate_kernel"], None if bias is None else bias[-2 * units :]
+        )
+        k_a, k_x = ops.split(gates, 2, axis=-1)
+        log_a, b = rglru_decay(u, k_a, k_x, weights["a_param"], spec.param("c", 8.0))
+        a, log_space = ops.exp(log_a), False
+    else:
+        log_space = spec.param("variant", "log") == "log"
+        projected = _dense(sequences, weights["kernel"], bias)
+        a, b = min_rnn_coefficients(spec.family, projected, log_space)
+    return run_scan(
+        a,
+        b,
+        initial_state[0],
+        mask=mask,
+        go_backwards=spec.go_backwards,
+        return_sequences=spec.return_sequences,
+        zero_output_for_mask=spec.zero_output_for_mask,
+        log_space=log_space,
     )

@@ -1,10 +1,9 @@
 """The shared base of cells and layers whose recurrence is linear in the state.
 
-A cell here computes, besides its one-step ``step``, the coefficients of
-``h_t = a_t * h_{t-1} + b_t`` for every timestep at once
-(``scan_coefficients``); the sequence layer hands them to
-:func:`rnn_zoo.kernels.scan.run_scan`, a parallel scan, instead of looping
-over ``step``. ``implementation``/``kernel="reference"`` keeps the loop.
+``h_t = a_t * h_{t-1} + b_t`` with ``a_t``, ``b_t`` from the input only: the
+cell's ``step`` is the reference, and its ``fused_family`` names the math the
+parallel scan of :mod:`rnn_zoo.kernels.scan` computes for the whole sequence
+(the kernel table picks it under ``implementation="auto"``).
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 import keras
 from keras import constraints, initializers, ops, regularizers
 
-from rnn_zoo.kernels.scan import run_scan
 from rnn_zoo.layers.cell import RecurrentCell
 from rnn_zoo.layers.recurrent import CellSequenceLayer
 
@@ -28,13 +26,12 @@ _NO_SUCH_WEIGHTS = (
 class LinearRecurrentCell(RecurrentCell):
     """A cell with one state and ``h_t = a_t * h_{t-1} + b_t``, ``a_t, b_t`` from the input.
 
-    Subclasses implement ``scan_coefficients(projected, weights)`` returning
-    ``(a, b)`` (their logarithms when ``log_space``) for any leading axes, and
-    ``step``. There is no recurrent kernel, so no recurrent dropout.
+    Subclasses set ``fused_family`` (a family of :mod:`rnn_zoo.kernels.scan`)
+    and implement ``step``. There is no recurrent kernel, so no recurrent
+    dropout.
     """
 
     num_states = 1
-    log_space = False
 
     def __init__(
         self,
@@ -93,10 +90,6 @@ class LinearRecurrentCell(RecurrentCell):
             "bias": None if self.bias is None else ops.cast(self.bias, dtype),
         }
 
-    def scan_coefficients(self, projected, weights):
-        """``(a, b)`` of every step from the projected inputs (logs when ``log_space``)."""
-        raise NotImplementedError
-
     def get_config(self):
         # Not RecurrentCell's: there is no recurrent kernel and no activation.
         config = keras.layers.Layer.get_config(self)
@@ -118,11 +111,8 @@ class LinearRecurrentCell(RecurrentCell):
 
 
 class LinearRecurrenceLayer(CellSequenceLayer):
-    """A sequence layer over a ``LinearRecurrentCell`` that runs the parallel scan.
-
-    ``kernel="reference"`` runs the cell's ``step`` in the reference loop
-    instead; both give the same outputs and states (tested).
-    """
+    """A sequence layer over a ``LinearRecurrentCell``: the parallel scan under
+    ``implementation="auto"``, the cell's ``step`` in a loop under ``"reference"``."""
 
     cell_class = LinearRecurrentCell
     cell_attributes = (
@@ -136,23 +126,3 @@ class LinearRecurrenceLayer(CellSequenceLayer):
         "dropout",
         "seed",
     )
-
-    def _run_reference(self, sequences, initial_state, weights, recurrent_mask, mask):
-        # RNN.call lands here whenever no fused kernel runs; the scan is this
-        # family's fast path, the loop its reference.
-        if self.kernel == "reference":
-            return super()._run_reference(
-                sequences, initial_state, weights, recurrent_mask, mask
-            )
-        projected = self.cell.project_inputs(sequences, weights)
-        a, b = self.cell.scan_coefficients(projected, weights)
-        return run_scan(
-            a,
-            b,
-            initial_state[0],
-            mask=mask,
-            go_backwards=self.go_backwards,
-            return_sequences=self.return_sequences,
-            zero_output_for_mask=self.zero_output_for_mask,
-            log_space=self.cell.log_space,
-        )

@@ -13,20 +13,11 @@ import keras
 from keras import ops
 
 from rnn_zoo import _checks
+from rnn_zoo.kernels.scan import g
 from rnn_zoo.layers._scan_layer import LinearRecurrenceLayer, LinearRecurrentCell
 from rnn_zoo.layers.recurrent import register_sequence_layer
 
 VARIANTS = ("log", "linear")
-
-
-def _g(x):
-    """The paper's ``g``: positive, continuous, ``x + 0.5`` for ``x >= 0``, ``sigmoid(x)`` below."""
-    return ops.where(x >= 0, x + 0.5, ops.sigmoid(x))
-
-
-def _log_g(x):
-    """``log(g(x))``, computed without forming ``g``: ``-softplus(-x)`` is ``log(sigmoid(x))``."""
-    return ops.where(x >= 0, ops.log(ops.relu(x) + 0.5), -ops.softplus(-x))
 
 
 class _MinCell(LinearRecurrentCell):
@@ -34,12 +25,11 @@ class _MinCell(LinearRecurrentCell):
         super().__init__(units, **kwargs)
         self.variant = _checks.check_choice(variant, "variant", VARIANTS)
 
-    @property
-    def log_space(self) -> bool:
-        return self.variant == "log"
+    def fused_params(self):
+        return {"variant": self.variant}, []
 
     def _candidate(self, x):
-        return _g(x) if self.log_space else x
+        return g(x) if self.variant == "log" else x
 
     def get_config(self):
         config = super().get_config()
@@ -88,14 +78,7 @@ class MinGRUCell(_MinCell):
     """
 
     gates = 2
-
-    def scan_coefficients(self, projected, weights):
-        k_z, k_h = ops.split(projected, 2, axis=-1)
-        if self.log_space:
-            # log(1 - z) = -softplus(k_z), log z = -softplus(-k_z).
-            return -ops.softplus(k_z), -ops.softplus(-k_z) + _log_g(k_h)
-        z = ops.sigmoid(k_z)
-        return ops.sigmoid(-k_z), z * k_h
+    fused_family = "mingru"
 
     def step(self, projected, states, weights, recurrent_mask=None):
         k_z, k_h = ops.split(projected, 2, axis=-1)
@@ -144,15 +127,7 @@ class MinLSTMCell(_MinCell):
     """
 
     gates = 3
-
-    def scan_coefficients(self, projected, weights):
-        k_f, k_i, k_h = ops.split(projected, 3, axis=-1)
-        if self.log_space:
-            # log f' = -softplus(log i - log f), log f = -softplus(-k_f).
-            diff = ops.softplus(-k_f) - ops.softplus(-k_i)
-            return -ops.softplus(diff), -ops.softplus(-diff) + _log_g(k_h)
-        f, i = ops.sigmoid(k_f), ops.sigmoid(k_i)
-        return f / (f + i), i / (f + i) * k_h
+    fused_family = "minlstm"
 
     def step(self, projected, states, weights, recurrent_mask=None):
         k_f, k_i, k_h = ops.split(projected, 3, axis=-1)
@@ -171,9 +146,10 @@ class MinGRU(LinearRecurrenceLayer):
 
     Takes every argument of ``MinGRUCell`` (``units``, ``variant``, ...) and
     of ``RNN`` (``return_sequences``, ``return_state``, ``go_backwards``,
-    ``stateful``, ``kernel``). The whole sequence runs as one parallel scan
-    (:func:`rnn_zoo.kernels.scan.run_scan`), in log space for
-    ``variant="log"`` as the paper trains it; ``kernel="reference"`` runs
+    ``stateful``, ``implementation``). Under ``implementation="auto"`` the
+    whole sequence runs as one parallel scan (the ``*-scan`` kernels of
+    :mod:`rnn_zoo.kernels.scan`), in log space for ``variant="log"`` as the
+    paper trains it; ``implementation="reference"`` runs
     ``MinGRUCell.step`` in a loop instead, with the same results. Masks of
     any padding, initial states and ``go_backwards`` fold into the scan.
     ``get_weights()`` is ``[kernel, bias]``.

@@ -14,21 +14,9 @@ import numbers
 import keras
 from keras import initializers, ops
 
+from rnn_zoo.kernels.scan import rglru_decay
 from rnn_zoo.layers._scan_layer import LinearRecurrenceLayer, LinearRecurrentCell
 from rnn_zoo.layers.recurrent import register_sequence_layer
-
-
-def _sqrt_bounded_grad(x, max_gradient: float = 1000.0):
-    """``sqrt(x)`` whose derivative is capped at ``max_gradient``.
-
-    As recurrentgemma's ``sqrt_bound_derivative``: ``sqrt(1 - a_t^2)`` has an
-    unbounded derivative as ``a_t -> 1``, which turns into NaNs in low
-    precision. Written with ``stop_gradient`` so every backend takes it.
-    """
-    slope = 0.5 / ops.sqrt(ops.maximum(x, 1.0 / (4.0 * max_gradient**2)))
-    return ops.stop_gradient(ops.sqrt(x)) + (x - ops.stop_gradient(x)) * (
-        ops.stop_gradient(slope)
-    )
 
 
 def _check_float(value, name: str, low: float, high: float) -> float:
@@ -107,6 +95,7 @@ class RGLRUCell(LinearRecurrentCell):
     """
 
     gates = 3
+    fused_family = "rglru"
 
     def __init__(
         self,
@@ -227,19 +216,12 @@ class RGLRUCell(LinearRecurrentCell):
             gates = gates + bias[-2 * self.units :]
         return ops.concatenate([u, gates], axis=-1)
 
-    def _decay(self, projected, weights):
-        """``(log a_t, sqrt(1 - a_t^2) * i_t * u_t)`` from the projected inputs."""
-        u, k_a, k_x = ops.split(projected, 3, axis=-1)
-        log_a = -self.c * ops.sigmoid(k_a) * ops.softplus(weights["a_param"])
-        multiplier = _sqrt_bounded_grad(-ops.expm1(2.0 * log_a))
-        return log_a, multiplier * ops.sigmoid(k_x) * u
-
-    def scan_coefficients(self, projected, weights):
-        log_a, b = self._decay(projected, weights)
-        return ops.exp(log_a), b
+    def fused_params(self):
+        return {"c": self.c, "input_projection": self.input_projection}, []
 
     def step(self, projected, states, weights, recurrent_mask=None):
-        log_a, b = self._decay(projected, weights)
+        u, k_a, k_x = ops.split(projected, 3, axis=-1)
+        log_a, b = rglru_decay(u, k_a, k_x, weights["a_param"], self.c)
         h = ops.exp(log_a) * states[0] + b
         return h, [h]
 
@@ -264,9 +246,10 @@ class RGLRU(LinearRecurrenceLayer):
 
     Takes every argument of ``RGLRUCell`` (``units``, ``input_projection``,
     ``c``, ...) and of ``RNN`` (``return_sequences``, ``return_state``,
-    ``go_backwards``, ``stateful``, ``kernel``). The sequence runs as one
-    parallel scan of ``h_t = a_t * h_{t-1} + b_t``
-    (:func:`rnn_zoo.kernels.scan.run_scan`); ``kernel="reference"`` runs
+    ``go_backwards``, ``stateful``, ``implementation``). Under
+    ``implementation="auto"`` the sequence runs as one parallel scan of
+    ``h_t = a_t * h_{t-1} + b_t`` (the ``*-scan`` kernels of
+    :mod:`rnn_zoo.kernels.scan`); ``implementation="reference"`` runs
     ``RGLRUCell.step`` in a loop instead, with the same results.
     ``get_weights()`` is ``[kernel, gate_kernel, bias, a_param]``.
 
