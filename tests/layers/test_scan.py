@@ -34,6 +34,7 @@ class _Scan(keras.layers.Layer):
     def __init__(self, **options):
         super().__init__()
         self.options = options
+        self.built = True  # no weights; stateless_call (JAX) needs it built
 
     def call(self, a, b, h0, valid=None):
         return run_scan(a, b, h0, mask=valid, **self.options)
