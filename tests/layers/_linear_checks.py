@@ -110,6 +110,17 @@ def check_scan_matches_reference(make, mask, **layer_kwargs) -> None:
                 )
 
 
+def check_every_scan_method_in_the_layer(make, monkeypatch) -> None:
+    """The layer's kernel with each way of scanning (the device picks one):
+    the same as the reference loop, with a mask, in both directions."""
+    from rnn_zoo.kernels import scan
+
+    monkeypatch.setattr(scan, "_CHUNK", 4)  # T = 6: two chunks, one padded
+    for method in scan.METHODS:
+        monkeypatch.setattr(scan, "method_for", lambda device, m=method: m)
+        check_scan_matches_reference(make, MASKS["holes"])
+
+
 def check_padding_changes_nothing(make) -> None:
     """Left-, right- and unpadded versions of a sequence: the same last output,
     final state and outputs at the real steps."""

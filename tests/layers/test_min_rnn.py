@@ -148,6 +148,11 @@ def test_scan_matches_reference_loop(name, mask_name):
     checks.check_scan_matches_reference(_maker(name), MASKS[mask_name])
 
 
+@pytest.mark.parametrize("name", ["mingru-log", "minlstm-linear"])
+def test_every_scan_method_matches_reference_loop(name, monkeypatch):
+    checks.check_every_scan_method_in_the_layer(_maker(name), monkeypatch)
+
+
 @pytest.mark.skipif(
     BACKEND != "tensorflow",
     reason="Keras computes float64 in float32 on this backend (keras-team/keras#23704)",

@@ -122,6 +122,10 @@ def test_scan_matches_reference_loop(mask_name):
     checks.check_scan_matches_reference(_make, MASKS[mask_name])
 
 
+def test_every_scan_method_matches_reference_loop(monkeypatch):
+    checks.check_every_scan_method_in_the_layer(_make, monkeypatch)
+
+
 @pytest.mark.skipif(
     BACKEND != "tensorflow",
     reason="Keras computes float64 in float32 on this backend (keras-team/keras#23704)",

@@ -1,5 +1,5 @@
-"""rnn_zoo.kernels.scan: the parallel scan of h_t = a_t * h_{t-1} + b_t against
-the sequential reference loop: outputs, final states and gradients to 1e-5
+"""rnn_zoo.kernels.scan: the parallel scans (associative and chunked) of
+h_t = a_t * h_{t-1} + b_t against the sequential reference loop: outputs, final states and gradients to 1e-5
 (float32), in linear and log space, for every mask pattern, go_backwards,
 zero_output_for_mask and initial states.
 
@@ -74,23 +74,44 @@ def _assert_close(got, want, what):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5, err_msg=f"{what} {i}")
 
 
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of 4 steps, so that T = 6 spans two chunks (one padded)."""
+    from rnn_zoo.kernels import scan
+
+    monkeypatch.setattr(scan, "_CHUNK", 4)
+
+
+CASES = [
+    pytest.param("parallel", mask, log, id=f"parallel-{mask}-{log}")
+    for mask in MASKS
+    for log in ("linear", "log")
+] + [
+    pytest.param("chunked", mask, log, id=f"chunked-{mask}-{log}")
+    for mask in ("none", "holes", "empty_row")
+    for log in ("linear", "log")
+]
+
+
 @pytest.mark.parametrize("go_backwards", [False, True], ids=["forward", "backwards"])
-@pytest.mark.parametrize("log_space", [False, True], ids=["linear", "log"])
-@pytest.mark.parametrize("mask_name", list(MASKS))
-def test_parallel_scan_matches_the_reference_loop(mask_name, log_space, go_backwards):
+@pytest.mark.parametrize("method, mask_name, space", CASES)
+def test_parallel_scan_matches_the_reference_loop(
+    method, mask_name, space, go_backwards, small_chunks
+):
+    log_space = space == "log"
     a, b = _coefficients(log_space)
     h0 = np.random.default_rng(1).standard_normal((BATCH, UNITS)).astype("float32")
     mask = MASKS[mask_name]
     options = {"log_space": log_space, "go_backwards": go_backwards}
     want, want_grads = _run("sequential", a, b, h0, mask, **options)
-    got, got_grads = _run("parallel", a, b, h0, mask, **options)
+    got, got_grads = _run(method, a, b, h0, mask, **options)
     _assert_close(got, want, "output")
     _assert_close(got_grads, want_grads, "gradient")
     assert all(np.isfinite(g).all() for g in got_grads)
 
 
 @pytest.mark.parametrize("log_space", [False, True], ids=["linear", "log"])
-def test_zero_output_for_mask_and_last_output_only(log_space):
+def test_zero_output_for_mask_and_last_output_only(log_space, small_chunks):
     a, b = _coefficients(log_space, seed=2)
     h0 = np.random.default_rng(3).standard_normal((BATCH, UNITS)).astype("float32")
     mask = MASKS["holes"]
@@ -102,11 +123,25 @@ def test_zero_output_for_mask_and_last_output_only(log_space):
         want, want_grads = _run(
             "sequential", a, b, h0, mask, log_space=log_space, **options
         )
-        got, got_grads = _run(
-            "parallel", a, b, h0, mask, log_space=log_space, **options
-        )
-        _assert_close(got, want, f"output {options}")
-        _assert_close(got_grads, want_grads, f"gradient {options}")
+        for method in ("parallel", "chunked"):
+            got, got_grads = _run(
+                method, a, b, h0, mask, log_space=log_space, **options
+            )
+            _assert_close(got, want, f"{method} output {options}")
+            _assert_close(got_grads, want_grads, f"{method} gradient {options}")
+
+
+def test_chunks_of_chunks(small_chunks):
+    """T = 21 in chunks of 4: six chunks, whose totals are scanned in chunks again."""
+    rng = np.random.default_rng(7)
+    a = rng.uniform(0.1, 1.0, (2, 21, 3)).astype("float32")
+    b = rng.standard_normal((2, 21, 3)).astype("float32")
+    h0 = rng.standard_normal((2, 3)).astype("float32")
+    mask = rng.uniform(size=(2, 21)) > 0.3
+    want, want_grads = _run("sequential", a, b, h0, mask)
+    got, got_grads = _run("chunked", a, b, h0, mask)
+    _assert_close(got, want, "output")
+    _assert_close(got_grads, want_grads, "gradient")
 
 
 def test_scan_values_match_the_recurrence_written_out():
@@ -120,7 +155,7 @@ def test_scan_values_match_the_recurrence_written_out():
         h = np.where(m, a[:, t] * h + b[:, t], h)
         last = np.where(m, h, last)
         expected.append(last)
-    for method in ("sequential", "parallel"):
+    for method in ("sequential", "parallel", "chunked"):
         out, seq, states = run_scan(a, b, h0, mask=mask, method=method)
         np.testing.assert_allclose(
             ops.convert_to_numpy(seq), np.stack(expected, 1), atol=1e-5
@@ -136,7 +171,7 @@ def test_log_space_handles_long_sequences_without_losing_precision():
     log_a = -rng.uniform(0.5, 1.5, (1, steps, 2)).astype("float32")
     log_b = rng.standard_normal((1, steps, 2)).astype("float32")
     h0 = np.zeros((1, 2), "float32")
-    _, seq, _ = run_scan(log_a, log_b, h0, log_space=True)
+    _, seq, _ = run_scan(log_a, log_b, h0, log_space=True, method="parallel")
     h, expected = np.zeros((1, 2)), []
     for t in range(steps):
         h = np.exp(log_a[:, t].astype("float64")) * h + np.exp(
