@@ -1,4 +1,4 @@
-"""Linear recurrences ``h_t = a_t * h_{t-1} + b_t`` by parallel scan.
+"""Linear recurrences ``h_t = a_t * h_{t-1} + b_t``: parallel scans and their reference loop.
 
 Cells whose recurrence is elementwise and linear in the state (minGRU,
 minLSTM, RG-LRU) compute ``a_t`` and ``b_t`` from their inputs for every
@@ -20,8 +20,21 @@ Masks fold into the pairs: a masked step keeps the state (``a = 1``,
 ``b = 0``). The outputs then follow :func:`rnn_zoo.kernels.reference.run_reference`'s
 rules exactly: at a masked step the output repeats the previous output (zeros
 before the first valid step) or, with ``zero_output_for_mask``, is zero.
-``method="sequential"`` runs the same recurrence through that reference loop;
-it is what the parallel scan is tested against.
+Three ways to scan, the same results (tested against each other):
+
+- ``method="parallel"``: the associative scan, ``O(log T)`` depth
+  (``keras.ops.associative_scan`` on JAX and PyTorch; on TensorFlow an
+  odd/even recursion here that keeps static shapes and compiles with XLA,
+  which Keras's TensorFlow version does not);
+- ``method="chunked"`` (the default of :func:`run_scan`): chunks of 32 steps
+  scanned all at once one position at a time, the chunks' totals the same
+  way, then composed: ``O(T)`` work in about 64 whole-tensor steps;
+- ``method="sequential"``: the reference loop
+  (:func:`~rnn_zoo.kernels.reference.run_reference`) over the precomputed
+  pairs, one step at a time; the parallel forms are tested against it.
+
+The kernel (:func:`run`) loops on a CPU and takes the associative scan on an
+accelerator: see :func:`method_for` for the measurements behind that.
 
 :func:`run` is the kernel the table (:mod:`rnn_zoo.kernels`) registers as
 ``tf-scan``, ``jax-scan`` and ``torch-scan``: it computes ``a_t`` and ``b_t``
@@ -222,8 +235,9 @@ def run_scan(
         zero_output_for_mask: output zeros at masked steps instead of
             repeating the previous output.
         log_space: ``a`` and ``b`` are logarithms (see the module docstring).
-        method: ``"parallel"`` (the associative scan) or ``"sequential"``
-            (the reference loop, one step at a time).
+        method: ``"chunked"``, ``"parallel"`` (the associative scan) or
+            ``"sequential"`` (the reference loop, one step at a time); see
+            the module docstring.
 
     Returns:
         ``(last_output, outputs, [final_state])`` as
