@@ -362,21 +362,31 @@ def _dense(x, kernel, bias=None):
     return y if bias is None else y + bias
 
 
-def min_rnn_coefficients(family: str, projected, log_space: bool):
-    """``(a, b)`` of minGRU or minLSTM from ``x W + b`` (their logs when ``log_space``)."""
+def min_rnn_coefficients(
+    family: str, projected, log_space: bool, candidate_g: bool | None = None
+):
+    """``(a, b)`` of minGRU or minLSTM from ``x W + b`` (their logs when ``log_space``).
+
+    ``candidate_g`` (default: ``log_space``) puts the candidate through ``g``,
+    as the log-space variant does; ``log_space=False, candidate_g=True`` is
+    that variant's math without the logarithms, for a loop.
+    """
+    candidate_g = log_space if candidate_g is None else candidate_g
     if family == "mingru":
         k_z, k_h = ops.split(projected, 2, axis=-1)
         if log_space:
             # log(1 - z) = -softplus(k_z), log z = -softplus(-k_z).
             return -ops.softplus(k_z), -ops.softplus(-k_z) + log_g(k_h)
-        return ops.sigmoid(-k_z), ops.sigmoid(k_z) * k_h
+        h_tilde = g(k_h) if candidate_g else k_h
+        return ops.sigmoid(-k_z), ops.sigmoid(k_z) * h_tilde
     k_f, k_i, k_h = ops.split(projected, 3, axis=-1)
     if log_space:
         # log f' = log f - log(f + i) = -softplus(log i - log f).
         diff = ops.softplus(-k_f) - ops.softplus(-k_i)
         return -ops.softplus(diff), -ops.softplus(-diff) + log_g(k_h)
     f, i = ops.sigmoid(k_f), ops.sigmoid(k_i)
-    return f / (f + i), i / (f + i) * k_h
+    h_tilde = g(k_h) if candidate_g else k_h
+    return f / (f + i), i / (f + i) * h_tilde
 
 
 def rglru_decay(u, k_a, k_x, a_param, c: float):
@@ -395,6 +405,7 @@ def check(spec) -> None:
 def run(spec, sequences, initial_state, weights, mask, *, training):
     """The kernel-table entry: the family's coefficients, then :func:`run_scan`."""
     check(spec)
+    method = method_for(spec.device)
     bias = weights.get("bias")
     if spec.family == "rglru":
         units = spec.units
@@ -410,9 +421,11 @@ def run(spec, sequences, initial_state, weights, mask, *, training):
         log_a, b = rglru_decay(u, k_a, k_x, weights["a_param"], spec.param("c", 8.0))
         a, log_space = ops.exp(log_a), False
     else:
-        log_space = spec.param("variant", "log") == "log"
+        candidate_g = spec.param("variant", "log") == "log"
+        # A loop needs no logarithms: they keep the parallel forms stable.
+        log_space = candidate_g and method != "sequential"
         projected = _dense(sequences, weights["kernel"], bias)
-        a, b = min_rnn_coefficients(spec.family, projected, log_space)
+        a, b = min_rnn_coefficients(spec.family, projected, log_space, candidate_g)
     return run_scan(
         a,
         b,
@@ -422,7 +435,7 @@ def run(spec, sequences, initial_state, weights, mask, *, training):
         return_sequences=spec.return_sequences,
         zero_output_for_mask=spec.zero_output_for_mask,
         log_space=log_space,
-        method=method_for(spec.device),
+        method=method,
     )
 
 
@@ -430,13 +443,16 @@ def method_for(device: str) -> str:
     """How :func:`run` scans on ``device``.
 
     On a CPU, the loop over the precomputed ``a_t``, ``b_t`` (two elementwise
-    ops per step) is the fastest: a MinGRU-sized recurrence (T = 1,000,
-    batch 64, 256 units, forward and backward, CPU seconds on this 2-core
+    ops per step, in linear space: the logarithms only keep the parallel
+    forms stable) is the fastest form: a MinGRU-sized recurrence (T = 1,000,
+    batch 64, 256 units, forward and backward, CPU seconds on a loaded 2-core
     machine) took 0.53 s looped, 1.0 s chunked and 2.6 s by associative scan
     on TensorFlow, and 0.58, 1.1 and 0.97 s on JAX: every parallel form
-    moves the whole sequence through memory several times, which a loop
-    over cache-sized steps does not. On an accelerator, where one step
-    costs a kernel launch, the associative scan's ``O(log T)`` depth wins
-    (not measured here: no GPU).
+    moves the whole sequence through memory several times, which a loop over
+    cache-sized steps does not. Even so, a whole MinGRU training step there
+    took 0.84 s with this kernel and 0.68 s with the cell's own reference
+    loop (TensorFlow, no XLA): on such a CPU the scan does not pay. On an
+    accelerator, where one step costs a kernel launch, the associative
+    scan's ``O(log T)`` depth should win (not measured: no GPU here).
     """
     return "sequential" if device == "CPU" else "parallel"
