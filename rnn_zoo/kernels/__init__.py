@@ -72,12 +72,12 @@ class CellSpec:
 
     Attributes:
         family: a family name (``"lstm"``, ``"gru"``, ``"simple"``, or a new
-            one a registered kernel runs), or None when no kernel can run the
-            cell.
+            one a registered kernel runs), or None for a cell of no family.
         params: the family's parameters, as sorted ``(name, value)`` pairs of
             plain values (see :meth:`param`).
-        reasons: why the cell has no fast path here (empty when ``family``
-            is set).
+        reasons: why no kernel can run the cell in this configuration (say
+            ``activation="sigmoid"``, or recurrent dropout in training);
+            empty when a kernel of ``family`` may run it.
     """
 
     family: str | None
@@ -194,11 +194,6 @@ class Kernel:
 
 KERNELS: dict[str, Kernel] = {}
 
-REFERENCE_DESCRIPTION = (
-    "keras.ops loop (lax.scan on JAX, a while loop on TensorFlow, a Python "
-    "loop on torch) with the input projection hoisted"
-)
-
 
 def register_kernel(name: str, run: Callable | str, **fields) -> Kernel:
     """Adds a kernel to the table (or replaces the one of that name).
@@ -225,13 +220,6 @@ def register_kernel(name: str, run: Callable | str, **fields) -> Kernel:
     kernel = Kernel(name, run, **fields)
     KERNELS[name] = kernel
     return kernel
-
-
-def describe(name: str) -> str:
-    """One line on what kernel ``name`` is."""
-    if name == "reference":
-        return REFERENCE_DESCRIPTION
-    return KERNELS[name].description
 
 
 _VARIANTS = ("lstm", "gru", "simple")
@@ -303,7 +291,6 @@ __all__ = [
     "Kernel",
     "KernelSpec",
     "KernelUnavailable",
-    "describe",
     "register_kernel",
     "run_reference",
 ]

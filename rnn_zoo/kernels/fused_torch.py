@@ -38,10 +38,10 @@ OPS = {
 
 
 def check(spec) -> None:
-    """Refuses what the ops cannot run, before any tensor is seen."""
-    if torch.compiler.is_compiling():
-        # Dynamo traces the keras.ops loop; it cannot trace these ops' choices.
-        raise KernelUnavailable("inside torch.compile")
+    """Refuses what the ops cannot run, before any tensor is seen.
+
+    (Inside ``torch.compile`` no kernel is asked: see ``select``.)
+    """
     if spec.go_backwards and spec.mask != "none":
         raise KernelUnavailable(
             "go_backwards with a mask (packed sequences run forwards only)"
@@ -76,6 +76,10 @@ def _right_padded_lengths(mask):
 
 def run(spec, sequences, initial_state, weights, mask, *, training):
     """Runs a sequence with PyTorch's fused op (see :mod:`rnn_zoo.kernels`)."""
+    if torch.compiler.is_compiling():
+        # select refuses this too, where Dynamo traces the choice; where the
+        # choice ran eagerly (a graph break) this is the first traced line.
+        raise KernelUnavailable("inside torch.compile")
     if sequences.shape[0] == 0:
         raise KernelUnavailable("an empty batch (PyTorch's ops refuse one)")
     if mask is not None and spec.go_backwards:

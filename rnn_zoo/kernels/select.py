@@ -162,8 +162,20 @@ def _no_kernel_note(backend: str, device: str, family: str) -> str:
     return note or f"no {backend} kernel runs the {family} family on {device}"
 
 
+def _tracing_refusal(backend: str) -> str | None:
+    """Why no kernel may run in the current tracing context, if none may."""
+    if backend == "torch":
+        import torch
+
+        if torch.compiler.is_compiling():
+            # Dynamo traces the keras.ops loop; it cannot trace this choice
+            # (nor the cell's declaration: Keras's serialization in it).
+            return "inside torch.compile"
+    return None
+
+
 def choose(
-    cell: CellSpec,
+    cell: CellSpec | Callable[[], CellSpec],
     *,
     units: int,
     go_backwards: bool = False,
@@ -176,7 +188,9 @@ def choose(
     """The kernel a layer with cell ``cell`` runs on the current backend and device.
 
     Args:
-        cell: what the cell declares (``RecurrentCell.fused_spec(training)``).
+        cell: what the cell declares (``RecurrentCell.fused_spec(training)``),
+            or a function that returns it, called only where a kernel may
+            run at all (not while ``torch.compile`` traces).
         units, go_backwards, return_sequences, zero_output_for_mask: the
             layer's.
         dtype: the layer's compute dtype.
@@ -184,8 +198,17 @@ def choose(
             where the kernel takes right padding only.
         implementation: the layer's ``implementation``.
     """
+    backend = keras.backend.backend()
+    refusal = _tracing_refusal(backend)
     implementation = check_implementation(implementation)
-    backend, device = keras.backend.backend(), current_device()
+    if refusal is not None:
+        mask_seen = "none" if mask is None else "unknown"
+        return KernelChoice(
+            "reference", None, (refusal,), mask_seen, None, implementation
+        )
+    if callable(cell):
+        cell = cell()
+    device = current_device()
     spec = KernelSpec(
         family=cell.family or "",
         params=cell.params,

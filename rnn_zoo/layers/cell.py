@@ -191,11 +191,16 @@ class RecurrentCell(keras.layers.Layer):
         reasons = []
         for attribute, allowed in fused.items():
             allowed = (allowed,) if isinstance(allowed, str) else tuple(allowed)
-            name = keras.activations.serialize(getattr(self, attribute))
-            if name not in allowed:
+            activation = getattr(self, attribute)
+            # By identity: a function of the same name is not Keras's.
+            if not any(activation is keras.activations.get(a) for a in allowed):
+                name = getattr(activation, "__name__", type(activation).__name__)
                 wanted = " or ".join(repr(a) for a in allowed)
                 reasons.append(f"{attribute}={name!r} (fused: {wanted})")
         return reasons
+
+    def _activation_name(self, attribute: str) -> str:
+        return getattr(getattr(self, attribute), "__name__", "")
 
     def fused_spec(self, training: bool = False) -> CellSpec:
         """What the fast kernels need to know of this cell, or why they cannot run it."""
@@ -216,8 +221,8 @@ class RecurrentCell(keras.layers.Layer):
                 f"recurrent_dropout={self.recurrent_dropout} (in training; "
                 "the fused kernels have no recurrent dropout)"
             )
-        if reasons:
-            return CellSpec.unavailable(*reasons)
+        if reasons:  # the family, but a configuration outside it
+            return CellSpec(self.fused_family, (), tuple(reasons))
         return CellSpec.of(self.fused_family, **params)
 
     # The Keras cell protocol -------------------------------------------------

@@ -191,7 +191,7 @@ class RNN(keras.layers.Layer):
     def kernel_choice(self, training: bool = True, mask=None) -> select.KernelChoice:
         """The kernel this layer runs for a call with ``training`` and ``mask``, and why."""
         return select.choose(
-            self.cell.fused_spec(training),
+            lambda: self.cell.fused_spec(training),
             units=self.cell.units,
             go_backwards=self.go_backwards,
             return_sequences=self.return_sequences,

@@ -53,7 +53,7 @@ class SimpleRNNCell(RecurrentCell):
 
     def fused_params(self):
         reasons = self._activation_reasons(activation=("tanh", "relu"))
-        return {"activation": keras.activations.serialize(self.activation)}, reasons
+        return {"activation": self._activation_name("activation")}, reasons
 
     def step(self, projected, states, weights, recurrent_mask=None):
         h_prev = states[0]
