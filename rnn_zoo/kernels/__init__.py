@@ -33,6 +33,12 @@ A cell declares the family its step computes with a :class:`CellSpec`
 - ``"simple"``: ``h = activation(x W + b + h W_h)``, parameter
   ``activation`` ``"tanh"`` or ``"relu"``; states ``[h]``.
 
+- ``"mingru"``, ``"minlstm"`` (parameter ``variant``: ``"log"`` or
+  ``"linear"``) and ``"rglru"`` (parameters ``c``, ``input_projection``):
+  ``h = a * h + b`` with ``a``, ``b`` from the input; states ``[h]``. The
+  parallel scan of :mod:`rnn_zoo.kernels.scan` runs them on every backend
+  (``tf-scan``, ``jax-scan``, ``torch-scan``).
+
 A new kernel (say a parallel scan for a new linear-recurrence family) is one
 :func:`register_kernel` call; ``select`` needs no edit.
 """
@@ -203,9 +209,9 @@ def register_kernel(name: str, run: Callable | str, **fields) -> Kernel:
 
     >>> def run(spec, sequences, initial_state, weights, mask, *, training):
     ...     raise KernelUnavailable("a sketch")
-    >>> kernel = register_kernel("jax-scan", run, families=("linear",), backend="jax")
-    >>> KERNELS.pop("jax-scan").name
-    'jax-scan'
+    >>> kernel = register_kernel("jax-sketch", run, families=("linear",), backend="jax")
+    >>> KERNELS.pop("jax-sketch").name
+    'jax-sketch'
     """
     if name == "reference":
         raise ValueError(
@@ -264,6 +270,20 @@ register_kernel(
     "as torch.nn.LSTM runs it); right-padded masks as packed sequences; other "
     "masks, and go_backwards with a mask, run the reference loop",
 )
+
+# One parallel scan for the linear-recurrence families, on every backend.
+for _backend in ("tensorflow", "jax", "torch"):
+    register_kernel(
+        {"tensorflow": "tf-scan", "jax": "jax-scan", "torch": "torch-scan"}[_backend],
+        "rnn_zoo.kernels.scan:run",
+        check="rnn_zoo.kernels.scan:check",
+        families=("mingru", "minlstm", "rglru"),
+        backend=_backend,
+        priority=10,
+        description="parallel scan of h = a * h + b (rnn_zoo.kernels.scan): a and "
+        "b for every step at once, then an associative scan (log space for the "
+        "log-space minGRU/minLSTM); masks, initial state and go_backwards folded in",
+    )
 
 __all__ = [
     "KERNELS",

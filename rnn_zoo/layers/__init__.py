@@ -21,6 +21,7 @@ from rnn_zoo.layers.gru import GRU, GRUCell
 from rnn_zoo.layers.indrnn import IndRNN, IndRNNCell
 from rnn_zoo.layers.layernorm_lstm import LayerNormLSTM, LayerNormLSTMCell
 from rnn_zoo.layers.lstm import LSTM, LSTMCell
+from rnn_zoo.layers.min_rnn import MinGRU, MinGRUCell, MinLSTM, MinLSTMCell
 from rnn_zoo.layers.qrnn import QRNN, QRNNCell
 from rnn_zoo.layers.recurrent import (
     RNN,
@@ -28,6 +29,7 @@ from rnn_zoo.layers.recurrent import (
     get_sequence_layer,
     register_sequence_layer,
 )
+from rnn_zoo.layers.rglru import RGLRU, RGLRUCell
 from rnn_zoo.layers.rollout import AutoregressiveRollout
 from rnn_zoo.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 from rnn_zoo.layers.sru import SRU, SRUCell
@@ -66,4 +68,11 @@ __all__ = [
     "QRNNCell",
     "SRU",
     "SRUCell",
+    # Linear-recurrence cells (parallel scan).
+    "MinGRU",
+    "MinGRUCell",
+    "MinLSTM",
+    "MinLSTMCell",
+    "RGLRU",
+    "RGLRUCell",
 ]

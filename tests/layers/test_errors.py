@@ -20,6 +20,7 @@ from rnn_zoo.layers import (
     SimpleRNN,
     SimpleRNNCell,
     StackedRNN,
+    cell_names,
     get_sequence_layer,
 )
 
@@ -292,7 +293,7 @@ UNKNOWN_CELL = {
 def test_unknown_cell_name(call):
     with raises(
         ValueError,
-        "Unknown `cell`: expected one of ['gru', 'lstm', 'simple']",
+        f"Unknown `cell`: expected one of {cell_names()!r}",
         "Received: cell=",
     ):
         call()
