@@ -272,7 +272,7 @@ def export(model: keras.Model, info: dict, export_dir: str) -> str:
 def main(argv: list[str] | None = None) -> dict:
     """Trains, evaluates, samples from and exports the language model; returns the metrics."""
     args = parse_args(argv)
-    run = training.RecipeRun(RECIPE, args)
+    run = training.RecipeRun(RECIPE, args, globals())
 
     # ## Data
     data = load_data(args)
@@ -285,8 +285,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
     # ## Model and training (teacher forcing on 100-character chunks)
-    model = run.build(build_model, info)
-    run.fit(model, data, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS)
+    model = run.train(build_model, data)
 
     # ## Evaluate
     metrics = evaluate(model, data, args)
@@ -313,13 +312,7 @@ def main(argv: list[str] | None = None) -> dict:
         model,
         info,
         metrics,
-        embedding_dim=EMBEDDING_DIM,
-        patience=PATIENCE,
-        clipnorm=CLIPNORM,
-        seq_length=SEQ_LENGTH,
-        max_ngram_order=MAX_NGRAM_ORDER,
-        temperature=TEMPERATURE,
-        top_k=TOP_K,
+        "EMBEDDING_DIM PATIENCE CLIPNORM SEQ_LENGTH MAX_NGRAM_ORDER TEMPERATURE TOP_K",
     )
 
     # ## Export and inference

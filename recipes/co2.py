@@ -274,7 +274,8 @@ def plot_forecast(path, dates, values, origin, *, window, forecast, baseline) ->
 def main(argv: list[str] | None = None) -> dict:
     """Trains, evaluates and exports the CO2 forecaster, and plots a forecast."""
     args = parse_args(argv)
-    run = training.RecipeRun(RECIPE, args)  # seeds everything, starts the clock
+    # Seeds everything, starts the clock; reads the constants above.
+    run = training.RecipeRun(RECIPE, args, globals())
 
     # ## Data
     data = load_data(args)
@@ -291,8 +292,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # ## Model (built in --strategy's scope) and training (early stopping on
     # the validation loss, checkpointed)
-    model = run.build(build_model, data.info)
-    run.fit(model, data, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS)
+    model = run.train(build_model, data)
 
     # ## Evaluate
     results = evaluate(model, data, args)
@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # ## Save and export
     results["num_windows"] = counts
-    run.save(model, data.info, results, patience=PATIENCE, fractions=list(FRACTIONS))
+    run.save(model, data.info, results, "PATIENCE", fractions=list(FRACTIONS))
     export_dir = export(model, data.info, run.export_dir)
 
     # ## Inference

@@ -289,7 +289,7 @@ def export(
 def main(argv: list[str] | None = None) -> dict:
     """Trains, evaluates and exports the g2p model; returns the metrics."""
     args = parse_args(argv)
-    run = training.RecipeRun(RECIPE, args)
+    run = training.RecipeRun(RECIPE, args, globals())
 
     # ## Data
     data = load_data(args)
@@ -306,8 +306,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
     # ## Model and training (teacher forcing)
-    model = run.build(build_model, info)
-    run.fit(model, data, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS)
+    model = run.train(build_model, data)
 
     # ## Evaluate
     metrics = evaluate(model, data, args)
@@ -319,8 +318,7 @@ def main(argv: list[str] | None = None) -> dict:
         "; Yao & Zweig (2015), best published: WER 21.3%, PER 5.5%"
     )
     metrics["num_words"] = counts
-    config = dict(budgeted=budgeted, embedding_dim=EMBEDDING_DIM, patience=PATIENCE)
-    run.save(model, info, metrics, **config)
+    run.save(model, info, metrics, "EMBEDDING_DIM PATIENCE", budgeted=budgeted)
 
     # ## Export and inference
     beam = dict(beam_width=args.beam_width, length_penalty=args.length_penalty)

@@ -278,7 +278,7 @@ def export(model: keras.Model, info: dict, export_dir: str) -> str:
 def main(argv: list[str] | None = None) -> dict:
     """Trains, evaluates and exports the surname generator; returns the metrics."""
     args = parse_args(argv)
-    run = training.RecipeRun(RECIPE, args)
+    run = training.RecipeRun(RECIPE, args, globals())
 
     # ## Data
     data = load_data(args)
@@ -291,8 +291,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
     # ## Model and training (teacher forcing)
-    model = run.build(build_model, info)
-    run.fit(model, data, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS)
+    model = run.train(build_model, data)
 
     # ## Evaluate
     metrics = evaluate(model, data, args)
@@ -315,14 +314,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{language:>9}: {', '.join(names)}")
     metrics.update(samples=samples, num_names=counts)
     run.save(
-        model,
-        info,
-        metrics,
-        embedding_dim=EMBEDDING_DIM,
-        patience=PATIENCE,
-        temperature=TEMPERATURE,
-        top_k=TOP_K,
-        samples_counted=SAMPLES_COUNTED,
+        model, info, metrics, "EMBEDDING_DIM PATIENCE TEMPERATURE TOP_K SAMPLES_COUNTED"
     )
 
     # ## Export and inference

@@ -236,7 +236,8 @@ def export(model: keras.Model, info: dict, export_dir: str) -> str:
 def main(argv: list[str] | None = None) -> dict:
     """Trains, evaluates and exports the names classifier; returns the metrics."""
     args = parse_args(argv)
-    run = training.RecipeRun(RECIPE, args)  # seeds everything, starts the clock
+    # Seeds everything, starts the clock; reads the constants above.
+    run = training.RecipeRun(RECIPE, args, globals())
 
     # ## Data
     data = load_data(args)
@@ -251,8 +252,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # ## Model (built in --strategy's scope) and training (early stopping on
     # the validation loss, checkpointed)
-    model = run.build(build_model, info)
-    run.fit(model, data, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS)
+    model = run.train(build_model, data)
 
     # ## Evaluate
     results = evaluate(model, data, args)
@@ -271,10 +271,8 @@ def main(argv: list[str] | None = None) -> dict:
         model,
         info,
         results,
+        "EMBEDDING_DIM PATIENCE MAX_LENGTH",
         implementation="keras" if args.baseline == "keras" else "rnn_zoo",
-        embedding_dim=EMBEDDING_DIM,
-        patience=PATIENCE,
-        max_length=MAX_LENGTH,
     )
     vocabulary = {k: info[k] for k in ("languages", "vocabulary", "max_length")}
     with open(os.path.join(args.output, "vocabulary.json"), "w", encoding="utf-8") as f:

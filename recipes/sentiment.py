@@ -281,7 +281,8 @@ def export(model: keras.Model, info: dict, export_dir: str) -> str:
 def main(argv: list[str] | None = None) -> dict:
     """Trains, evaluates and exports the sentiment classifier; returns the metrics."""
     args = parse_args(argv)
-    run = training.RecipeRun(RECIPE, args)  # seeds everything, starts the clock
+    # Seeds everything, starts the clock; reads the constants above.
+    run = training.RecipeRun(RECIPE, args, globals())
 
     # ## Data
     data = load_data(args)
@@ -294,8 +295,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # ## Model (built in --strategy's scope) and training (early stopping on
     # the validation loss, checkpointed)
-    model = run.build(build_model, info)
-    run.fit(model, data, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS)
+    model = run.train(build_model, data)
 
     # ## Evaluate
     majority = info["labels"][info["majority_label"]]
@@ -313,8 +313,7 @@ def main(argv: list[str] | None = None) -> dict:
         model,
         info,
         results,
-        embedding_dim=EMBEDDING_DIM,
-        patience=PATIENCE,
+        "EMBEDDING_DIM PATIENCE",
         vocab_size=info["vocab_size"],
         sequence_length=info["sequence_length"],
         splits=info["splits"],

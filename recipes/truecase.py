@@ -279,7 +279,7 @@ def export(model: keras.Model, info: dict, export_dir: str) -> str:
 def main(argv: list[str] | None = None) -> dict:
     """Trains, evaluates and exports the truecaser; returns the metrics."""
     args = parse_args(argv)
-    run = training.RecipeRun(RECIPE, args)
+    run = training.RecipeRun(RECIPE, args, globals())
 
     # ## Data
     data = load_data(args)
@@ -295,8 +295,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
     # ## Model (in --strategy's scope) and training (checkpointed, early stopping)
-    model = run.build(build_model, info)
-    run.fit(model, data, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS)
+    model = run.train(build_model, data)
 
     # ## Evaluate
     metrics = evaluate(model, data, args)
@@ -314,15 +313,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"accuracy {scores['accuracy']:.4f})"
         )
     metrics["num_examples"] = info["num_examples"]
-    run.save(
-        model,
-        info,
-        metrics,
-        embedding_dim=EMBEDDING_DIM,
-        patience=PATIENCE,
-        clipnorm=CLIPNORM,
-        example_length=EXAMPLE_LENGTH,
-    )
+    run.save(model, info, metrics, "EMBEDDING_DIM PATIENCE CLIPNORM EXAMPLE_LENGTH")
 
     # ## Export and inference
     # The SavedModel carries its own lookup and answers raw strings; loading

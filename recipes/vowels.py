@@ -229,7 +229,8 @@ def export(model: keras.Model, info: dict, export_dir: str) -> str:
 def main(argv: list[str] | None = None) -> dict:
     """Trains, evaluates and exports the vowels classifier; returns the metrics."""
     args = parse_args(argv)
-    run = training.RecipeRun(RECIPE, args)  # seeds everything, starts the clock
+    # Seeds everything, starts the clock; reads the constants above.
+    run = training.RecipeRun(RECIPE, args, globals())
 
     # ## Data
     data = load_data(args)
@@ -242,8 +243,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # ## Model (built in --strategy's scope) and training (early stopping on
     # the validation loss, checkpointed)
-    model = run.build(build_model, info)
-    run.fit(model, data, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS)
+    model = run.train(build_model, data)
 
     # ## Evaluate
     results = evaluate(model, data, args)
@@ -255,9 +255,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # ## Save and export
     results["num_examples"] = info["num_examples"]
-    run.save(
-        model, info, results, patience=PATIENCE, validation_fraction=VALIDATION_FRACTION
-    )
+    run.save(model, info, results, "PATIENCE VALIDATION_FRACTION")
     export_dir = export(model, info, run.export_dir)
 
     # ## Inference

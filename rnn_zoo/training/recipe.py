@@ -22,12 +22,11 @@ so that a recipe's ``main()`` is only the part that is its own::
 
     def main(argv=None):
         args = parse_args(argv)
-        run = training.RecipeRun(RECIPE, args)  # seeds, starts the clock
+        run = training.RecipeRun(RECIPE, args, globals())  # seeds, starts the clock
         data = load_data(args)
-        model = run.build(build_model, data.info)
-        run.fit(model, data, patience=PATIENCE, smoke_epochs=SMOKE_EPOCHS)
+        model = run.train(build_model, data)  # PATIENCE, SMOKE_EPOCHS
         results = evaluate(model, data, args)
-        run.save(model, data.info, results, patience=PATIENCE)
+        run.save(model, data.info, results, "EMBEDDING_DIM PATIENCE")
         export_dir = export(model, data.info, run.export_dir)
         ...  # a few predictions from export_dir
         run.wrote("export/")
@@ -183,6 +182,9 @@ class RecipeRun:
     Args:
         recipe: the recipe's name, written to ``run.json``.
         args: the parsed flags (``output``, ``seed``, ``smoke``, ...).
+        constants: the recipe's configuration, usually its ``globals()``, as
+            for :func:`recipe_parser`: :meth:`train` reads ``PATIENCE`` and
+            ``SMOKE_EPOCHS`` from it, :meth:`save` the constants it names.
 
     Attributes:
         export_dir: where the recipe writes its SavedModel (``OUTPUT/export``).
@@ -196,9 +198,15 @@ class RecipeRun:
     '/tmp/demo/export'
     """
 
-    def __init__(self, recipe: str, args: argparse.Namespace):
+    def __init__(
+        self,
+        recipe: str,
+        args: argparse.Namespace,
+        constants: Mapping[str, Any] | None = None,
+    ):
         self.recipe = recipe
         self.args = args
+        self.constants = dict(constants or {})
         self.start = time.time()
         keras.utils.set_random_seed(args.seed)
         self.export_dir = os.path.join(args.output, _run.EXPORT_DIR)
@@ -242,28 +250,79 @@ class RecipeRun:
             model, data, self.args, patience=patience, smoke_epochs=smoke_epochs
         )
 
+    def train(
+        self,
+        build_model: Callable[[argparse.Namespace, dict], keras.Model],
+        data: _run.RecipeData,
+        *,
+        patience: int | None = None,
+        smoke_epochs: int | None = None,
+        summary: bool = True,
+    ) -> keras.Model:
+        """:meth:`build`, then :meth:`fit`; returns the trained model.
+
+        ``patience`` and ``smoke_epochs`` default to the recipe's
+        ``PATIENCE`` and ``SMOKE_EPOCHS`` (1 when it has none).
+
+        Raises:
+            ValueError: when neither ``patience`` nor ``PATIENCE`` is given.
+        """
+        if patience is None:
+            if "PATIENCE" not in self.constants:
+                raise ValueError(
+                    "RecipeRun.train() needs `patience` or a PATIENCE constant in "
+                    f"`constants`. Received constants: {sorted(self.constants)}"
+                )
+            patience = self.constants["PATIENCE"]
+        if smoke_epochs is None:
+            smoke_epochs = self.constants.get("SMOKE_EPOCHS", 1)
+        model = self.build(build_model, data.info, summary=summary)
+        self.fit(model, data, patience=patience, smoke_epochs=smoke_epochs)
+        return model
+
     def save(
-        self, model: keras.Model, info: dict, metrics: dict, **config: Any
+        self,
+        model: keras.Model,
+        info: dict,
+        metrics: dict,
+        *names: str,
+        **config: Any,
     ) -> dict:
         """Adds the training record to ``metrics``, then writes the run directory.
 
         ``metrics`` gains ``epochs_run``, ``best_epoch``, ``train_seconds``,
-        ``total_seconds`` and ``config`` (the flags, ``config``: the recipe's
-        fixed settings, the replicas, the Keras version and backend; see
+        ``total_seconds`` and ``config`` (the flags, the recipe's fixed
+        settings, the replicas, the Keras version and backend; see
         :func:`rnn_zoo.training.run_record`); then ``model.keras``,
         ``run.json`` (recipe, flags, ``info``) and ``metrics.json`` are
         written to ``OUTPUT``.
+
+        Args:
+            names: the recipe's constants to record, separated by spaces as
+                in ``"EMBEDDING_DIM PATIENCE"``: each is written under its
+                lower-case name with its value from ``constants``, as
+                :func:`recipe_parser` reads the flags' defaults.
+            config: further fixed settings, written after ``names``.
 
         Returns:
             ``metrics``, updated in place.
 
         Raises:
             RuntimeError: when :meth:`fit` has not run.
+            ValueError: when a name is not one of the constants.
         """
         if self.epochs_run is None:
             raise RuntimeError(
                 "RecipeRun.save() records the training: call RecipeRun.fit() first."
             )
+        wanted = [name for group in names for name in group.split()]
+        missing = [name for name in wanted if name not in self.constants]
+        if missing:
+            raise ValueError(
+                f"`names` must name the recipe's constants; {missing} are not in "
+                f"`constants`. Received constants: {sorted(self.constants)}"
+            )
+        config = {**{name.lower(): self.constants[name] for name in wanted}, **config}
         metrics.update(
             _run.run_record(
                 self.args,

@@ -125,6 +125,34 @@ def test_a_run_trains_and_writes_its_directory(tmp_path, capsys):
     )
 
 
+def test_train_reads_patience_and_smoke_epochs_from_the_constants(tmp_path):
+    constants = {**CONSTANTS, "EPOCHS": 3, "PATIENCE": 5, "SMOKE_EPOCHS": 2}
+    run = training.RecipeRun("tiny", _parse(tmp_path, constants, "--smoke"), constants)
+    model = run.train(_build_model, _data(), summary=False)
+    assert isinstance(model, keras.Model) and model.optimizer.iterations > 0
+    assert run.epochs_run == 2  # SMOKE_EPOCHS, not EPOCHS
+    with pytest.raises(ValueError, match="PATIENCE"):
+        training.RecipeRun("tiny", _parse(tmp_path), CONSTANTS).train(
+            _build_model, _data()
+        )
+
+
+def test_save_records_the_named_constants(tmp_path):
+    constants = {**CONSTANTS, "PATIENCE": 5, "EMBEDDING_DIM": 3, "CLIPNORM": 1.0}
+    run = training.RecipeRun("tiny", _parse(tmp_path), constants)
+    model = run.train(_build_model, _data(), summary=False)
+    metrics = run.save(model, {}, {}, "EMBEDDING_DIM PATIENCE", "CLIPNORM", extra=7)
+    config = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))[
+        "config"
+    ]
+    assert config == metrics["config"]
+    assert (config["embedding_dim"], config["patience"]) == (3, 5)
+    assert (config["clipnorm"], config["extra"]) == (1.0, 7)
+    assert "EMBEDDING_DIM" not in config and "seq_length" not in config
+    with pytest.raises(ValueError, match="SEQ_LENGTH"):
+        run.save(model, {}, {}, "PATIENCE SEQ_LENGTH")
+
+
 def test_targets_of_concatenates_the_batches():
     data = _data()
     expected = np.concatenate([y.numpy() for _, y in data.test])
