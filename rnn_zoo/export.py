@@ -82,6 +82,22 @@ def _named(function, names: Sequence[str]):
     return function
 
 
+def _write_archive(filepath, tracked, endpoints, verbose: bool) -> str:
+    """Writes a SavedModel of ``endpoints`` (``(name, function, input_signature)``).
+
+    ``tracked`` are the model and the lookup tables the functions use. The first
+    endpoint also becomes ``serving_default`` (ExportArchive's rule).
+    """
+    archive = keras.export.ExportArchive()
+    for resource in tracked:
+        archive.track(resource)
+    for name, function, signature in endpoints:
+        archive.add_endpoint(name, function, input_signature=signature)
+    filepath = os.fspath(filepath)
+    archive.write_out(filepath, verbose=verbose)
+    return filepath
+
+
 def export_char_classifier(
     model: keras.Model,
     filepath: str | os.PathLike,
@@ -238,16 +254,12 @@ def write_classifier_archive(
     def list_labels():
         return {"labels": label_names}
 
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    for resource in track:
-        archive.track(resource)
-    # "classify" comes first, so ExportArchive also makes it serving_default.
-    archive.add_endpoint("classify", classify, input_signature=input_signature)
-    archive.add_endpoint("labels", list_labels, input_signature=[])
-    filepath = os.fspath(filepath)
-    archive.write_out(filepath, verbose=verbose)
-    return filepath
+    return _write_archive(
+        filepath,
+        [model, *track],
+        [("classify", classify, input_signature), ("labels", list_labels, [])],
+        verbose,
+    )
 
 
 def export_char_seq2seq(
@@ -358,19 +370,13 @@ def export_char_seq2seq(
             "unknown": unknown,
         }
 
-    archive = keras.export.ExportArchive()
-    archive.track(decoding_model)
-    archive.track(letters)
-    # The first endpoint also becomes serving_default.
-    archive.add_endpoint(
-        signature_name,
-        decode,
-        input_signature=[
-            tf.TensorSpec(shape=(None,), dtype=tf.string, name=input_name)
-        ],
+    signature = [tf.TensorSpec(shape=(None,), dtype=tf.string, name=input_name)]
+    filepath = _write_archive(
+        filepath,
+        [decoding_model, letters],
+        [(signature_name, decode, signature)],
+        verbose,
     )
-    filepath = os.fspath(filepath)
-    archive.write_out(filepath, verbose=verbose)
     write_export_info(filepath, max_length=max_source_length)
     return filepath
 
@@ -458,18 +464,10 @@ def export_truecaser(
             "probabilities": probabilities,
         }
 
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(table)
-    # "truecase" comes first, so ExportArchive also makes it serving_default.
-    archive.add_endpoint(
-        "truecase",
-        truecase,
-        input_signature=[tf.TensorSpec(shape=(None,), dtype=tf.string, name="texts")],
+    signature = [tf.TensorSpec(shape=(None,), dtype=tf.string, name="texts")]
+    return _write_archive(
+        filepath, [model, table], [("truecase", truecase, signature)], verbose
     )
-    filepath = os.fspath(filepath)
-    archive.write_out(filepath, verbose=verbose)
-    return filepath
 
 
 def export_char_generator(
@@ -594,20 +592,16 @@ def export_char_generator(
     def strings(name):
         return [tf.TensorSpec(shape=(None,), dtype=tf.string, name=name)]
 
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(table)
-    # "generate" comes first, so ExportArchive also makes it serving_default.
-    archive.add_endpoint(
-        "generate", continue_prompts, input_signature=strings("prompts")
+    return _write_archive(
+        filepath,
+        [model, table],
+        [
+            ("generate", continue_prompts, strings("prompts")),
+            ("next_char_logits", next_char_logits, strings("prefixes")),
+            ("vocabulary", list_vocabulary, []),
+        ],
+        verbose,
     )
-    archive.add_endpoint(
-        "next_char_logits", next_char_logits, input_signature=strings("prefixes")
-    )
-    archive.add_endpoint("vocabulary", list_vocabulary, input_signature=[])
-    filepath = os.fspath(filepath)
-    archive.write_out(filepath, verbose=verbose)
-    return filepath
 
 
 def export_conditioned_generator(
@@ -736,22 +730,17 @@ def export_conditioned_generator(
     def list_conditions():
         return {condition_name: names}
 
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(table)
-    # The first endpoint also becomes serving_default.
-    archive.add_endpoint(
-        "generate",
-        _named(generate_strings, [condition_name, "seed"]),
-        input_signature=[
-            tf.TensorSpec(shape=(None,), dtype=tf.string, name=condition_name),
-            tf.TensorSpec(shape=(), dtype=tf.int32, name="seed"),
-        ],
+    signature = [
+        tf.TensorSpec(shape=(None,), dtype=tf.string, name=condition_name),
+        tf.TensorSpec(shape=(), dtype=tf.int32, name="seed"),
+    ]
+    generate = _named(generate_strings, [condition_name, "seed"])
+    return _write_archive(
+        filepath,
+        [model, table],
+        [("generate", generate, signature), (condition_name, list_conditions, [])],
+        verbose,
     )
-    archive.add_endpoint(condition_name, list_conditions, input_signature=[])
-    filepath = os.fspath(filepath)
-    archive.write_out(filepath, verbose=verbose)
-    return filepath
 
 
 def export_seq2seq(
@@ -946,10 +935,7 @@ def export_forecaster(
         outputs = model(inputs, training=False)
         return {"forecast": denormalize(outputs, state)}
 
-    archive = keras.export.ExportArchive()
-    archive.track(model)
     signature = [tf.TensorSpec((None, window), tf.float32, name="history")]
-    archive.add_endpoint("forecast", forecast, input_signature=signature)
-    filepath = os.fspath(filepath)
-    archive.write_out(filepath, verbose=verbose)
-    return filepath
+    return _write_archive(
+        filepath, [model], [("forecast", forecast, signature)], verbose
+    )
