@@ -47,9 +47,6 @@ REQUIRES: dict[str, str] = {}
 
 # Characters per chunk: the context the model sees at most.
 SEQ_LENGTH = austen.DEFAULT_SEQ_LENGTH
-# --smoke: characters kept from each split (the start of its chapters) and epochs.
-SMOKE_CHARS = 6000
-SMOKE_EPOCHS = 1
 # The recurrent cell: "lstm", "gru" or "simple". After 150 s of training:
 # GRU 192 units (lr 5e-3) 1.94 validation bits per character, GRU 128
 # (lr 1e-2) 1.96, LSTM 128 (lr 3e-3, batch 64) 2.49.
@@ -82,24 +79,25 @@ MAX_NGRAM_ORDER = 6
 # Sampling: characters per sample, temperature and top-k; the export's
 # `generate` signature uses the same, with SEED.
 GENERATE_LENGTH = 300
-SMOKE_GENERATE_LENGTH = 40
 TEMPERATURE = 0.7
 TOP_K = 10
+# --smoke: characters kept from each split (the start of its chapters), epochs
+# and characters per sample.
+SMOKE_CHARS = 6000
+SMOKE_EPOCHS = 1
+SMOKE_GENERATE_LENGTH = 40
 # Prompts the script continues at the end.
 PROMPTS = ["It is a truth universally acknowledged", "Mr. Darcy", '"My dear Lizzy,']
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The recipe's flags (``rnn-zoo train charlm --help``).
+    """The recipe's flags (``rnn-zoo train charlm --help``): the constants above.
 
-    >>> parse_args(["--output", "/tmp/charlm", "--units", "64"]).units
-    64
+    >>> args = parse_args(["--output", "/tmp/charlm", "--units", "64"])
+    >>> args.cell, args.units, args.epochs
+    ('gru', 64, 15)
     """
-    parser = training.recipe_parser(
-        RECIPE,
-        "Train a character-level language model on Pride and Prejudice.",
-        globals(),
-    )
+    parser = training.recipe_parser(RECIPE, DESCRIPTION, globals())
     return training.check_args(parser, parser.parse_args(argv))
 
 
@@ -119,15 +117,10 @@ def load_data(args: argparse.Namespace) -> training.RecipeData:
     """The splits as batched ``tf.data`` pipelines of ``(inputs, targets)``, and ``info``."""
     split = _split(args)
 
-    def dataset(name, shuffle=False):
-        return austen.make_lm_dataset(
-            getattr(split, name),
-            split.vocabulary,
-            seq_length=SEQ_LENGTH,
-            batch_size=args.batch_size,
-            shuffle=shuffle,
-            seed=args.seed,
-        )
+    def dataset(text, shuffle=False):
+        # Chunks of SEQ_LENGTH characters; the targets are the inputs shifted by one.
+        chunks = dict(seq_length=SEQ_LENGTH, batch_size=args.batch_size, seed=args.seed)
+        return austen.make_lm_dataset(text, split.vocabulary, shuffle=shuffle, **chunks)
 
     info = {
         "vocabulary": list(split.vocabulary),
@@ -140,7 +133,14 @@ def load_data(args: argparse.Namespace) -> training.RecipeData:
             name: len(getattr(split, name)) for name in ("train", "validation", "test")
         },
     }
-    return training.recipe_data(dataset, ("train", "validation", "test"), info)
+    sizes = ", ".join(f"{n} {s} characters" for s, n in info["num_characters"].items())
+    chapters = " / ".join(f"{c[0]}-{c[-1]}" for c in info["chapters"].values())
+    summary = (
+        f"Pride and Prejudice, chapters {chapters}: {sizes}; "
+        f"{len(split.vocabulary)} distinct characters"
+    )
+    splits = (split.train, split.validation, split.test)
+    return training.recipe_data(dataset, splits, info, summary)
 
 
 """
@@ -211,7 +211,7 @@ def evaluate(
         for order in range(1, MAX_NGRAM_ORDER + 1)
     }
     best_order = min(validation, key=validation.get)
-    return {
+    results = {
         "test_bits_per_char": bits,
         "test_perplexity": 2.0**bits,
         "test_characters": count,
@@ -222,6 +222,14 @@ def evaluate(
         "baseline_unigram_bits_per_char": ngram.bits_per_character(split.test, order=1),
         "baseline_validation_bits_per_char": {str(k): v for k, v in validation.items()},
     }
+    print(
+        f"Test bits per character: {bits:.4f} over {count} characters "
+        f"(per-character perplexity {2.0**bits:.2f}); baselines: {best_order}-gram "
+        f"{results['baseline_ngram_bits_per_char']:.4f}, unigram "
+        f"{results['baseline_unigram_bits_per_char']:.4f}; uniform over the "
+        f"{len(split.vocabulary)} characters {math.log2(len(split.vocabulary)):.4f}"
+    )
+    return results
 
 
 """
@@ -271,35 +279,16 @@ def export(model: keras.Model, info: dict, export_dir: str) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     """Trains, evaluates, samples from and exports the language model; returns the metrics."""
-    args = parse_args(argv)
-    run = training.RecipeRun(RECIPE, args, globals())
+    # Seeds everything, starts the clock; reads the constants above.
+    run = training.RecipeRun(RECIPE, parse_args(argv), globals())
+    args = run.args
 
-    # ## Data
-    data = load_data(args)
-    info = data.info
-    sizes = [f"{n} {s} characters" for s, n in info["num_characters"].items()]
-    chapters = " / ".join(f"{c[0]}-{c[-1]}" for c in info["chapters"].values())
-    print(
-        f"Pride and Prejudice, chapters {chapters}: {', '.join(sizes)}; "
-        f"{len(info['vocabulary'])} distinct characters"
-    )
-
-    # ## Model and training (teacher forcing on 100-character chunks)
-    model = run.train(build_model, data)
-
-    # ## Evaluate
-    metrics = evaluate(model, data, args)
-    print(
-        f"Test bits per character: {metrics['test_bits_per_char']:.4f} over "
-        f"{metrics['test_characters']} characters (per-character perplexity "
-        f"{metrics['test_perplexity']:.2f}); baselines: "
-        f"{metrics['baseline_ngram_order']}-gram "
-        f"{metrics['baseline_ngram_bits_per_char']:.4f}, unigram "
-        f"{metrics['baseline_unigram_bits_per_char']:.4f}; uniform over the "
-        f"{len(info['vocabulary'])} characters {math.log2(len(info['vocabulary'])):.4f}"
-    )
+    # ## Data, model (built in --strategy's scope), training (checkpointed,
+    # early stopping on the validation loss) and evaluation
+    model, data, metrics = run.train_and_evaluate(load_data, build_model, evaluate)
 
     # ## Sample
+    info = data.info
     samples = sample(
         model, info, PROMPTS, max_length=info["generate_length"], seed=args.seed
     )
@@ -307,7 +296,6 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"--- {prompt!r} (temperature {TEMPERATURE}, top-k {TOP_K}):")
         print(prompt + text)
     metrics["samples"] = dict(zip(PROMPTS, samples))
-    metrics["num_characters"] = info["num_characters"]
     run.save(
         model,
         info,

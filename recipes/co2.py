@@ -142,9 +142,17 @@ def load_data(args: argparse.Namespace) -> training.RecipeData:
         batch_size=args.batch_size,
         seed=args.seed,
     )
-    return training.recipe_data(
-        dataset, (data.train, data.validation, data.test), data.info
+    counts, periods = data.info["num_windows"], data.info["periods"]
+    windows = ", ".join(
+        f"{counts[s]} {s} ({periods[s][0]}..{periods[s][1]})" for s in co2_data.SPLITS
     )
+    summary = (
+        f"{args.window} weeks in -> {args.horizon} weeks out; windows: {windows}; "
+        f"{data.info['interpolated_weeks']} missing weeks interpolated; "
+        f"scale {data.scale:.3f} ppm"
+    )
+    splits = (data.train, data.validation, data.test)
+    return training.recipe_data(dataset, splits, data.info, summary)
 
 
 """
@@ -226,6 +234,12 @@ def evaluate(model: keras.Model, data: training.RecipeData, args) -> dict:
     baseline = seasonal_naive(raw.test.history, raw.horizon, season=co2_data.SEASON)
     results.update(_in_ppm(baseline, raw.test.targets, "baseline_test_"))
     results["baseline"] = "seasonal naive: the same week 52 weeks earlier"
+    for who, prefix in (
+        ("Model", "test_"),
+        ("Seasonal-naive baseline", "baseline_test_"),
+    ):
+        mae, rmse = results[prefix + "mae_ppm"], results[prefix + "rmse_ppm"]
+        print(f"{who}: test MAE {mae:.3f} ppm, RMSE {rmse:.3f} ppm")
     return results
 
 
@@ -273,38 +287,15 @@ def plot_forecast(path, dates, values, origin, *, window, forecast, baseline) ->
 
 def main(argv: list[str] | None = None) -> dict:
     """Trains, evaluates and exports the CO2 forecaster, and plots a forecast."""
-    args = parse_args(argv)
     # Seeds everything, starts the clock; reads the constants above.
-    run = training.RecipeRun(RECIPE, args, globals())
+    run = training.RecipeRun(RECIPE, parse_args(argv), globals())
+    args = run.args
 
-    # ## Data
-    data = load_data(args)
-    counts, periods = data.info["num_windows"], data.info["periods"]
-    print(
-        f"{args.window} weeks in -> {args.horizon} weeks out; windows: "
-        + ", ".join(
-            f"{counts[s]} {s} ({periods[s][0]}..{periods[s][1]})"
-            for s in co2_data.SPLITS
-        )
-        + f"; {data.info['interpolated_weeks']} missing weeks interpolated; "
-        f"scale {data.info['scale']:.3f} ppm"
-    )
-
-    # ## Model (built in --strategy's scope) and training (early stopping on
-    # the validation loss, checkpointed)
-    model = run.train(build_model, data)
-
-    # ## Evaluate
-    results = evaluate(model, data, args)
-    for who, prefix in (
-        ("Model", "test_"),
-        ("Seasonal-naive baseline", "baseline_test_"),
-    ):
-        mae, rmse = results[prefix + "mae_ppm"], results[prefix + "rmse_ppm"]
-        print(f"{who}: test MAE {mae:.3f} ppm, RMSE {rmse:.3f} ppm")
+    # ## Data, model (built in --strategy's scope), training (checkpointed,
+    # early stopping on the validation loss) and evaluation
+    model, data, results = run.train_and_evaluate(load_data, build_model, evaluate)
 
     # ## Save and export
-    results["num_windows"] = counts
     run.save(model, data.info, results, "PATIENCE", fractions=list(FRACTIONS))
     export_dir = export(model, data.info, run.export_dir)
 

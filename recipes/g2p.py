@@ -158,7 +158,17 @@ def load_data(args: argparse.Namespace) -> training.RecipeData:
             "test": len(test),
         },
     }
-    return training.recipe_data(dataset, (train, validation, test), info)
+    budget = "all of them (full run)"
+    if args.smoke:
+        budget = "smoke slice"
+    elif len(train) < len(data.train):
+        budget = "budgeted run (--max-train-words 0 for all)"
+    summary = (
+        f"CMUdict: {len(train)} of {len(data.train)} training words ({budget}), "
+        f"{len(validation)} validation, {len(test)} test; {len(data.graphemes) - 4} "
+        f"letters -> {len(data.phonemes) - 4} phonemes"
+    )
+    return training.recipe_data(dataset, (train, validation, test), info, summary)
 
 
 """
@@ -190,10 +200,10 @@ def hypermodel(args: argparse.Namespace, info: dict):
     from rnn_zoo.models.hypermodels import Seq2SeqHyperModel
 
     return Seq2SeqHyperModel(
+        name="g2p_seq2seq",
         source_vocab_size=len(info["graphemes"]),
         target_vocab_size=len(info["phonemes"]),
         embedding_dim=EMBEDDING_DIM,
-        name="g2p_seq2seq",
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
@@ -246,7 +256,7 @@ def evaluate(
         beamed = pronounce(model, words, info, beam_width=beam, length_penalty=penalty)
     table = letter_baseline(train.words, train.pronunciations)
     baseline = [baseline_pronounce(word, table) for word in test.words]
-    return {
+    results = {
         "test_wer": word_error_rate(predicted, references),
         "test_per": phoneme_error_rate(predicted, references),
         "beam_wer": word_error_rate(beamed, references),
@@ -257,6 +267,15 @@ def evaluate(
         "test_loss": float(test_loss),
         "test_phoneme_accuracy": float(test_accuracy),
     }
+    wer_per = "WER {:.2%}, PER {:.2%}".format
+    print(
+        f"Test words ({len(words)}): greedy "
+        f"{wer_per(results['test_wer'], results['test_per'])}; beam {beam}: "
+        f"{wer_per(results['beam_wer'], results['beam_per'])}; letter-by-letter "
+        f"baseline: {wer_per(results['baseline_wer'], results['baseline_per'])}"
+        "; Yao & Zweig (2015), best published: WER 21.3%, PER 5.5%"
+    )
+    return results
 
 
 """
@@ -288,36 +307,13 @@ def export(
 
 def main(argv: list[str] | None = None) -> dict:
     """Trains, evaluates and exports the g2p model; returns the metrics."""
-    args = parse_args(argv)
-    run = training.RecipeRun(RECIPE, args, globals())
+    run = training.RecipeRun(RECIPE, parse_args(argv), globals())
+    args = run.args
 
-    # ## Data
-    data = load_data(args)
+    # ## Data, model, training (teacher forcing) and evaluation
+    model, data, metrics = run.train_and_evaluate(load_data, build_model, evaluate)
     info, counts = data.info, data.info["num_words"]
     budgeted = counts["train"] < counts["train_available"]
-    budget = "all of them (full run)"
-    if budgeted:
-        budget = "budgeted run (--max-train-words 0 for all)"
-    print(
-        f"CMUdict: {counts['train']} of {counts['train_available']} training words ("
-        f"{'smoke slice' if args.smoke else budget}), {counts['validation']} validation"
-        f", {counts['test']} test; {len(info['graphemes']) - 4} letters -> "
-        f"{len(info['phonemes']) - 4} phonemes"
-    )
-
-    # ## Model and training (teacher forcing)
-    model = run.train(build_model, data)
-
-    # ## Evaluate
-    metrics = evaluate(model, data, args)
-    print(
-        f"Test words ({counts['test']}): greedy WER {metrics['test_wer']:.2%}, "
-        f"PER {metrics['test_per']:.2%}; beam {metrics['beam_width']}: WER "
-        f"{metrics['beam_wer']:.2%}, PER {metrics['beam_per']:.2%}; letter-by-letter "
-        f"baseline: WER {metrics['baseline_wer']:.2%}, PER {metrics['baseline_per']:.2%}"
-        "; Yao & Zweig (2015), best published: WER 21.3%, PER 5.5%"
-    )
-    metrics["num_words"] = counts
     run.save(model, info, metrics, "EMBEDDING_DIM PATIENCE", budgeted=budgeted)
 
     # ## Export and inference

@@ -128,7 +128,13 @@ def load_data(args: argparse.Namespace) -> training.RecipeData:
         "max_length": 1 + max(len(name) for name in data.train.names),
         "num_names": {name: len(split) for name, split in splits.items()},
     }
-    return training.recipe_data(dataset, tuple(splits.values()), info)
+    counts = info["num_names"]
+    summary = (
+        f"{len(data.languages)} languages: {counts['train']} training, "
+        f"{counts['validation']} validation, {counts['test']} test names; "
+        f"{len(data.vocabulary)} characters"
+    )
+    return training.recipe_data(dataset, tuple(splits.values()), info, summary)
 
 
 """
@@ -236,7 +242,7 @@ def evaluate(
     seen, held_out = known(names.train), known(names.validation, names.test)
     memorised = sum(pair in seen for pair in drawn)
     unseen = sum(pair in held_out for pair in drawn)
-    return {
+    results = {
         "test_perplexity": perplexity(model, data.test),
         "validation_perplexity": perplexity(model, data.validation),
         "baseline_test_perplexity": bigram.perplexity(
@@ -247,6 +253,17 @@ def evaluate(
         "samples_real_unseen": unseen / total,
         "samples_new": (total - memorised - unseen) / total,
     }
+    print(
+        f"Test perplexity per character: {results['test_perplexity']:.3f} "
+        f"(validation {results['validation_perplexity']:.3f}); per-language "
+        f"character bigrams (add-{best_k}): {results['baseline_test_perplexity']:.3f}"
+    )
+    print(
+        f"Of {SAMPLES_COUNTED} samples per language: {memorised / total:.1%} are "
+        f"training names, {unseen / total:.1%} real names never trained on, "
+        f"{results['samples_new']:.1%} new"
+    )
+    return results
 
 
 """
@@ -261,13 +278,13 @@ def export(model: keras.Model, info: dict, export_dir: str) -> str:
     return export_conditioned_generator(
         model,
         export_dir,
+        max_length=int(info["max_length"]),
         conditions=info["languages"],
         tokens=info["tokens"],
         first_id=names_data.GENERATOR_FIRST_CHAR_ID,
         start_id=names_data.GENERATOR_START_ID,
         end_id=names_data.GENERATOR_END_ID,
         pad_id=names_data.PAD_ID,
-        max_length=int(info["max_length"]),
         temperature=TEMPERATURE,
         top_k=TOP_K,
         condition_name="languages",
@@ -277,42 +294,19 @@ def export(model: keras.Model, info: dict, export_dir: str) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     """Trains, evaluates and exports the surname generator; returns the metrics."""
-    args = parse_args(argv)
-    run = training.RecipeRun(RECIPE, args, globals())
+    run = training.RecipeRun(RECIPE, parse_args(argv), globals())
 
-    # ## Data
-    data = load_data(args)
+    # ## Data, model, training (teacher forcing) and evaluation
+    model, data, metrics = run.train_and_evaluate(load_data, build_model, evaluate)
+
+    # ## A few names per language, sampled as in evaluation
     info = data.info
-    counts = info["num_names"]
-    print(
-        f"{len(info['languages'])} languages: {counts['train']} training, "
-        f"{counts['validation']} validation, {counts['test']} test names; "
-        f"{len(info['tokens']) - len(names_data.GENERATOR_TOKENS)} characters"
-    )
-
-    # ## Model and training (teacher forcing)
-    model = run.train(build_model, data)
-
-    # ## Evaluate
-    metrics = evaluate(model, data, args)
-    print(
-        f"Test perplexity per character: {metrics['test_perplexity']:.3f} "
-        f"(validation {metrics['validation_perplexity']:.3f}); per-language "
-        f"character bigrams (add-{metrics['baseline_k']}): "
-        f"{metrics['baseline_test_perplexity']:.3f}"
-    )
-    print(
-        f"Of {SAMPLES_COUNTED} samples per language: "
-        f"{metrics['samples_memorised']:.1%} are training names, "
-        f"{metrics['samples_real_unseen']:.1%} real names never trained on, "
-        f"{metrics['samples_new']:.1%} new"
-    )
     samples = sample_names(
-        model, info, info["languages"], per_language=SAMPLES_SHOWN, seed=args.seed
+        model, info, info["languages"], per_language=SAMPLES_SHOWN, seed=run.args.seed
     )
     for language, names in samples.items():
         print(f"{language:>9}: {', '.join(names)}")
-    metrics.update(samples=samples, num_names=counts)
+    metrics["samples"] = samples
     run.save(
         model, info, metrics, "EMBEDDING_DIM PATIENCE TEMPERATURE TOP_K SAMPLES_COUNTED"
     )

@@ -27,7 +27,6 @@ import json
 import os
 
 import keras
-import numpy as np
 
 from rnn_zoo import baselines, build_classifier, metrics, training
 from rnn_zoo.data import names as names_data
@@ -134,7 +133,14 @@ def load_data(args: argparse.Namespace) -> training.RecipeData:
             "ambiguous_dropped": data.num_ambiguous,
         },
     }
-    return training.recipe_data(dataset, (data.train, data.validation, data.test), info)
+    splits = (data.train, data.validation, data.test)
+    summary = (
+        f"{len(data.languages)} languages, {sum(map(len, splits))} names "
+        f"({data.num_ambiguous} ambiguous names dropped): {len(data.train)} train, "
+        f"{len(data.validation)} validation, {len(data.test)} test; "
+        f"{len(data.vocabulary)} characters"
+    )
+    return training.recipe_data(dataset, splits, info, summary)
 
 
 """
@@ -205,21 +211,22 @@ per-language accuracy shows whether small languages are neglected.
 
 
 def evaluate(model: keras.Model, data: training.RecipeData, args) -> dict:
-    """Test accuracy and loss, per language and balanced, and the majority-class floor."""
+    """Test accuracy and loss, per language (``test_accuracy_per_class``) and
+    balanced, and the majority-class floor."""
     del args  # the test split is in `data`
-    test_loss, test_accuracy = model.evaluate(data.test, verbose=0)
-    predicted = np.argmax(model.predict(data.test, verbose=0), axis=-1)
+    languages, majority = data.info["languages"], data.info["majority_label"]
+    scores = metrics.classifier_scores(model, data.test, languages)
+    results = {f"test_{name}": value for name, value in scores.items()}
     labels = training.targets_of(data.test)
-    per_language = metrics.accuracy_per_class(labels, predicted, data.info["languages"])
-    return {
-        "test_accuracy": float(test_accuracy),
-        "test_loss": float(test_loss),
-        "test_balanced_accuracy": metrics.balanced_accuracy(per_language),
-        "test_accuracy_per_language": per_language,
-        "majority_class_accuracy": baselines.majority_class_accuracy(
-            labels, data.info["majority_label"]
-        ),
-    }
+    results["majority_class_accuracy"] = baselines.majority_class_accuracy(
+        labels, majority
+    )
+    print(
+        f"Test accuracy: {scores['accuracy']:.4f} (mean per-language accuracy "
+        f"{results['test_balanced_accuracy']:.4f}); always answering "
+        f"{languages[majority]}: {results['majority_class_accuracy']:.4f}"
+    )
+    return results
 
 
 def export(model: keras.Model, info: dict, export_dir: str) -> str:
@@ -235,38 +242,18 @@ def export(model: keras.Model, info: dict, export_dir: str) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     """Trains, evaluates and exports the names classifier; returns the metrics."""
-    args = parse_args(argv)
     # Seeds everything, starts the clock; reads the constants above.
-    run = training.RecipeRun(RECIPE, args, globals())
+    run = training.RecipeRun(RECIPE, parse_args(argv), globals())
+    args = run.args
 
-    # ## Data
-    data = load_data(args)
-    info, counts = data.info, data.info["num_names"]
-    print(
-        f"{len(info['languages'])} languages, "
-        f"{counts['train'] + counts['validation'] + counts['test']} names "
-        f"({counts['ambiguous_dropped']} ambiguous names dropped): {counts['train']} "
-        f"train, {counts['validation']} validation, {counts['test']} test; "
-        f"{len(info['vocabulary'])} characters"
-    )
-
-    # ## Model (built in --strategy's scope) and training (early stopping on
-    # the validation loss, checkpointed)
-    model = run.train(build_model, data)
-
-    # ## Evaluate
-    results = evaluate(model, data, args)
-    majority = info["languages"][info["majority_label"]]
-    print(
-        f"Test accuracy: {results['test_accuracy']:.4f} (mean per-language accuracy "
-        f"{results['test_balanced_accuracy']:.4f}); always answering {majority}: "
-        f"{results['majority_class_accuracy']:.4f}"
-    )
+    # ## Data, model (built in --strategy's scope), training (checkpointed,
+    # early stopping on the validation loss) and evaluation
+    model, data, results = run.train_and_evaluate(load_data, build_model, evaluate)
 
     # ## Save and export
     # model.keras is fed character ids, so the vocabulary goes beside it; the
     # SavedModel in export/ carries its own lookup and takes raw strings.
-    results["num_names"] = counts
+    info = data.info
     run.save(
         model,
         info,

@@ -195,8 +195,13 @@ def load_data(args: argparse.Namespace) -> training.RecipeData:
         "train_label_counts": label_counts["train"].tolist(),
         "majority_label": int(label_counts["train"].argmax()),
     }
+    sizes = ", ".join(f"{n} {split}" for split, n in info["num_examples"].items())
+    summary = (
+        f"{args.tfds}: {sizes} examples; labels {labels}; {len(vocabulary)} words "
+        f"in the vocabulary, {sequence_length} words per review"
+    )
     splits = (raw["train"], raw["validation"], raw["test"])
-    return training.recipe_data(pipeline, splits, info)
+    return training.recipe_data(pipeline, splits, info, summary)
 
 
 """
@@ -261,10 +266,15 @@ def evaluate(model: keras.Model, data: training.RecipeData, args) -> dict:
     test_loss, test_accuracy = model.evaluate(data.test, verbose=0)
     labels = training.targets_of(data.test)
     majority = data.info["majority_label"]
+    floor = baselines.majority_class_accuracy(labels, majority)
+    print(
+        f"Test accuracy: {test_accuracy:.4f}; always answering "
+        f"{data.info['labels'][majority]!r}: {floor:.4f}"
+    )
     return {
         "test_accuracy": float(test_accuracy),
         "test_loss": float(test_loss),
-        "majority_class_accuracy": baselines.majority_class_accuracy(labels, majority),
+        "majority_class_accuracy": floor,
     }
 
 
@@ -280,44 +290,19 @@ def export(model: keras.Model, info: dict, export_dir: str) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     """Trains, evaluates and exports the sentiment classifier; returns the metrics."""
-    args = parse_args(argv)
     # Seeds everything, starts the clock; reads the constants above.
-    run = training.RecipeRun(RECIPE, args, globals())
+    run = training.RecipeRun(RECIPE, parse_args(argv), globals())
 
-    # ## Data
-    data = load_data(args)
+    # ## Data, model (built in --strategy's scope), training (checkpointed,
+    # early stopping on the validation loss) and evaluation
+    model, data, results = run.train_and_evaluate(load_data, build_model, evaluate)
     info = data.info
-    sizes = ", ".join(f"{n} {split}" for split, n in info["num_examples"].items())
-    print(
-        f"{args.tfds}: {sizes} examples; labels {info['labels']}; {info['vocab_size']} "
-        f"words in the vocabulary, {info['sequence_length']} words per review"
-    )
-
-    # ## Model (built in --strategy's scope) and training (early stopping on
-    # the validation loss, checkpointed)
-    model = run.train(build_model, data)
-
-    # ## Evaluate
-    majority = info["labels"][info["majority_label"]]
-    results = evaluate(model, data, args)
-    print(
-        f"Test accuracy: {results['test_accuracy']:.4f}; always answering "
-        f"{majority!r}: {results['majority_class_accuracy']:.4f}"
-    )
 
     # ## Save and export
     # model.keras is fed word ids (run.json holds the vocabulary); the
     # SavedModel in export/ vectorizes raw text itself.
-    results["num_examples"] = info["num_examples"]
-    run.save(
-        model,
-        info,
-        results,
-        "EMBEDDING_DIM PATIENCE",
-        vocab_size=info["vocab_size"],
-        sequence_length=info["sequence_length"],
-        splits=info["splits"],
-    )
+    sizes = {key: info[key] for key in ("vocab_size", "sequence_length", "splits")}
+    run.save(model, info, results, "EMBEDDING_DIM PATIENCE", **sizes)
     export_dir = export(model, info, run.export_dir)
 
     # ## Inference

@@ -135,13 +135,10 @@ def load_data(args: argparse.Namespace) -> training.RecipeData:
     # does not change the metrics).
     examples["test"] = sorted(split.test.split("\n"), key=len)
 
-    def dataset(name, shuffle=False):
+    def dataset(texts, shuffle=False):
+        batches = dict(batch_size=args.batch_size, seed=args.seed)
         return austen.make_truecase_dataset(
-            examples[name],
-            split.lower_vocabulary,
-            batch_size=args.batch_size,
-            shuffle=shuffle,
-            seed=args.seed,
+            texts, split.lower_vocabulary, shuffle=shuffle, **batches
         )
 
     info = {
@@ -155,7 +152,17 @@ def load_data(args: argparse.Namespace) -> training.RecipeData:
             name: sum(map(len, value)) for name, value in examples.items()
         },
     }
-    return training.recipe_data(dataset, ("train", "validation", "test"), info)
+    chapters = " / ".join(f"{c[0]}-{c[-1]}" for c in info["chapters"].values())
+    sizes = ", ".join(
+        f"{len(texts)} {name} examples ({sum(map(len, texts))} chars)"
+        for name, texts in examples.items()
+    )
+    summary = (
+        f"Pride and Prejudice, chapters {chapters}: {sizes}; "
+        f"{len(split.lower_vocabulary)} lower-cased characters"
+    )
+    splits = (examples["train"], examples["validation"], examples["test"])
+    return training.recipe_data(dataset, splits, info, summary)
 
 
 """
@@ -193,10 +200,10 @@ def hypermodel(args: argparse.Namespace, info: dict):
     from rnn_zoo.models.hypermodels import TaggerHyperModel
 
     return TaggerHyperModel(
+        name="truecaser",
         num_tags=len(info["tags"]),
         vocab_size=info["vocab_size"],
         embedding_dim=EMBEDDING_DIM,
-        name="truecaser",
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -252,6 +259,13 @@ def evaluate(
     }
     for value in baselines.values():
         del value["characters"]
+    rows = {"Test": scores, **{f"Baseline {k}": v for k, v in baselines.items()}}
+    for name, value in rows.items():
+        print(
+            f"{name}: upper-case F1 {value['upper_f1']:.4f} (precision "
+            f"{value['upper_precision']:.4f}, recall {value['upper_recall']:.4f}; "
+            f"character accuracy {value['accuracy']:.4f})"
+        )
     return {
         "test_upper_f1": scores["upper_f1"],
         "test_upper_precision": scores["upper_precision"],
@@ -278,41 +292,12 @@ def export(model: keras.Model, info: dict, export_dir: str) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     """Trains, evaluates and exports the truecaser; returns the metrics."""
-    args = parse_args(argv)
-    run = training.RecipeRun(RECIPE, args, globals())
+    run = training.RecipeRun(RECIPE, parse_args(argv), globals())
 
-    # ## Data
-    data = load_data(args)
+    # ## Data, model (in --strategy's scope), training (checkpointed, early
+    # stopping) and evaluation
+    model, data, metrics = run.train_and_evaluate(load_data, build_model, evaluate)
     info = data.info
-    chapters = " / ".join(f"{c[0]}-{c[-1]}" for c in info["chapters"].values())
-    print(
-        f"Pride and Prejudice, chapters {chapters}: "
-        + ", ".join(
-            f"{info['num_examples'][s]} {s} examples ({info['num_characters'][s]} chars)"
-            for s in ("train", "validation", "test")
-        )
-        + f"; {len(info['vocabulary'])} lower-cased characters"
-    )
-
-    # ## Model (in --strategy's scope) and training (checkpointed, early stopping)
-    model = run.train(build_model, data)
-
-    # ## Evaluate
-    metrics = evaluate(model, data, args)
-    print(
-        f"Test upper-case F1: {metrics['test_upper_f1']:.4f} (precision "
-        f"{metrics['test_upper_precision']:.4f}, recall "
-        f"{metrics['test_upper_recall']:.4f}; per-character accuracy "
-        f"{metrics['test_char_accuracy']:.4f} over {metrics['test_characters']} "
-        "characters)"
-    )
-    for name, scores in metrics["baselines"].items():
-        print(
-            f"Baseline {name}: upper-case F1 {scores['upper_f1']:.4f} (precision "
-            f"{scores['upper_precision']:.4f}, recall {scores['upper_recall']:.4f}; "
-            f"accuracy {scores['accuracy']:.4f})"
-        )
-    metrics["num_examples"] = info["num_examples"]
     run.save(model, info, metrics, "EMBEDDING_DIM PATIENCE CLIPNORM EXAMPLE_LENGTH")
 
     # ## Export and inference

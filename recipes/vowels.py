@@ -122,9 +122,13 @@ def load_data(args: argparse.Namespace) -> training.RecipeData:
             seed=args.seed,
         )
 
-    return training.recipe_data(
-        dataset, (data.train, data.validation, data.test), data.info
+    counts = ", ".join(f"{n} {split}" for split, n in data.info["num_examples"].items())
+    summary = (
+        f"{len(data.info['speakers'])} speakers: {counts} utterances of "
+        f"{data.info['num_features']} coefficients per frame"
     )
+    splits = (data.train, data.validation, data.test)
+    return training.recipe_data(dataset, splits, data.info, summary)
 
 
 """
@@ -187,23 +191,24 @@ same utterances.
 
 
 def evaluate(model: keras.Model, data: training.RecipeData, args) -> dict:
-    """Test accuracy and loss, per speaker and balanced, and the baseline's accuracy."""
-    test_loss, test_accuracy = model.evaluate(data.test, verbose=0)
-    predicted = np.argmax(model.predict(data.test, verbose=0), axis=-1)
-    labels = training.targets_of(data.test)
-    per_speaker = metrics.accuracy_per_class(labels, predicted, data.info["speakers"])
+    """Test accuracy and loss, per speaker (``test_accuracy_per_class``) and
+    balanced, and the nearest-centroid baseline's accuracy."""
+    scores = metrics.classifier_scores(model, data.test, data.info["speakers"])
     raw = _load(args)
     baseline = baselines.nearest_centroid(
         baselines.sequence_summary(raw.train.frames, raw.train.lengths),
         raw.train.labels,
         baselines.sequence_summary(raw.test.frames, raw.test.lengths),
     )
+    baseline_accuracy = float(np.mean(baseline == raw.test.labels))
+    print(
+        f"Test accuracy: {scores['accuracy']:.4f} (mean per-speaker accuracy "
+        f"{scores['balanced_accuracy']:.4f}); nearest-centroid baseline: "
+        f"{baseline_accuracy:.4f}"
+    )
     return {
-        "test_accuracy": float(test_accuracy),
-        "test_loss": float(test_loss),
-        "test_balanced_accuracy": metrics.balanced_accuracy(per_speaker),
-        "test_accuracy_per_speaker": per_speaker,
-        "baseline_test_accuracy": float(np.mean(baseline == raw.test.labels)),
+        **{f"test_{name}": value for name, value in scores.items()},
+        "baseline_test_accuracy": baseline_accuracy,
         "baseline": "nearest centroid on each utterance's per-coefficient mean and std",
     }
 
@@ -228,35 +233,17 @@ def export(model: keras.Model, info: dict, export_dir: str) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     """Trains, evaluates and exports the vowels classifier; returns the metrics."""
-    args = parse_args(argv)
     # Seeds everything, starts the clock; reads the constants above.
-    run = training.RecipeRun(RECIPE, args, globals())
+    run = training.RecipeRun(RECIPE, parse_args(argv), globals())
+    args = run.args
 
-    # ## Data
-    data = load_data(args)
-    info = data.info
-    print(
-        f"{len(info['speakers'])} speakers: "
-        + ", ".join(f"{n} {split}" for split, n in info["num_examples"].items())
-        + f" utterances of {info['num_features']} coefficients per frame"
-    )
-
-    # ## Model (built in --strategy's scope) and training (early stopping on
-    # the validation loss, checkpointed)
-    model = run.train(build_model, data)
-
-    # ## Evaluate
-    results = evaluate(model, data, args)
-    print(
-        f"Test accuracy: {results['test_accuracy']:.4f} (mean per-speaker accuracy "
-        f"{results['test_balanced_accuracy']:.4f}); nearest-centroid baseline: "
-        f"{results['baseline_test_accuracy']:.4f}"
-    )
+    # ## Data, model (built in --strategy's scope), training (checkpointed,
+    # early stopping on the validation loss) and evaluation
+    model, data, results = run.train_and_evaluate(load_data, build_model, evaluate)
 
     # ## Save and export
-    results["num_examples"] = info["num_examples"]
-    run.save(model, info, results, "PATIENCE VALIDATION_FRACTION")
-    export_dir = export(model, info, run.export_dir)
+    run.save(model, data.info, results, "PATIENCE VALIDATION_FRACTION")
+    export_dir = export(model, data.info, run.export_dir)
 
     # ## Inference
     # The exported SavedModel takes raw frames and lengths; it needs only TensorFlow.
@@ -273,7 +260,7 @@ def main(argv: list[str] | None = None) -> dict:
     ):
         print(
             f"test utterance {i} ({test.lengths[i]} frames, speaker "
-            f"{info['speakers'][test.labels[i]]}) -> speaker {label.decode()} "
+            f"{data.info['speakers'][test.labels[i]]}) -> speaker {label.decode()} "
             f"({probabilities.max():.0%})"
         )
     run.wrote("export/")

@@ -604,8 +604,10 @@ def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     module, recipe, run_args, _ = _load_run(parser, args, args.run_dir)
     model = _load_model(parser, args.run_dir)
     data = module.load_data(run_args)
-    metrics = module.evaluate(model, data, run_args)
     print(f"{recipe} run {args.run_dir}, test split:")
+    if data.summary:
+        print(data.summary)
+    metrics = module.evaluate(model, data, run_args)
     training.print_metrics(metrics)
     return 0
 

@@ -327,6 +327,50 @@ def balanced_accuracy(per_class: Mapping[str, float]) -> float:
     return float(np.mean(list(per_class.values())))
 
 
+def classifier_scores(model: keras.Model, dataset, class_names: Sequence[str]) -> dict:
+    """A classifier's loss and accuracy over a labelled dataset, overall and per class.
+
+    Args:
+        model: a compiled model giving ``(batch, num_classes)`` scores.
+        dataset: batches of ``(inputs, labels)``, labels int ``(batch,)``.
+        class_names: the name of each class id.
+
+    Returns:
+        ``{"loss", "accuracy", "balanced_accuracy", "accuracy_per_class"}``:
+        the compiled loss, the fraction right, the mean of the per-class
+        accuracies and ``{name: accuracy}`` (:func:`accuracy_per_class`).
+
+    Example:
+
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    >>> model.set_weights([np.eye(2, dtype="float32"), np.zeros(2, "float32")])
+    >>> model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    >>> import tensorflow as tf
+    >>> x, y = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]), np.array([0, 1, 1])
+    >>> test = tf.data.Dataset.from_tensor_slices((x, y)).batch(2)
+    >>> scores = classifier_scores(model, test, ["neg", "pos"])
+    >>> round(scores["accuracy"], 4), scores["accuracy_per_class"]
+    (0.6667, {'neg': 1.0, 'pos': 0.5})
+    """
+    labels, predicted = [], []
+    for inputs, batch_labels in dataset:
+        labels.append(np.asarray(batch_labels).reshape(-1))
+        scores = model.predict_on_batch(inputs)
+        predicted.append(np.argmax(np.asarray(scores), axis=-1).reshape(-1))
+    if not labels:
+        raise ValueError("`dataset` holds no batch to score.")
+    labels, predicted = np.concatenate(labels), np.concatenate(predicted)
+    per_class = accuracy_per_class(labels, predicted, class_names)
+    loss = model.evaluate(dataset, verbose=0, return_dict=True)["loss"]
+    return {
+        "loss": float(loss),
+        "accuracy": float(np.mean(labels == predicted)),
+        "balanced_accuracy": balanced_accuracy(per_class),
+        "accuracy_per_class": per_class,
+    }
+
+
 """
 ## Forecasting
 """

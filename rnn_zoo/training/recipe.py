@@ -14,18 +14,22 @@ so that a recipe's ``main()`` is only the part that is its own::
 
     def load_data(args):
         ...  # read the splits; dataset(split, shuffle) batches one
-        return training.recipe_data(dataset, (train, validation, test), info)
+        summary = f"{len(train)} training examples, ..."
+        return training.recipe_data(dataset, (train, validation, test), info, summary)
 
     def build_model(args, info):
         model = build_classifier(..., **training.builder_args(args))
         ...  # compile
 
+    def evaluate(model, data, args):
+        ...  # held-out metrics; prints the headline ones
+        return results
+
     def main(argv=None):
-        args = parse_args(argv)
-        run = training.RecipeRun(RECIPE, args, globals())  # seeds, starts the clock
-        data = load_data(args)
-        model = run.train(build_model, data)  # PATIENCE, SMOKE_EPOCHS
-        results = evaluate(model, data, args)
+        # Seeds everything, starts the clock, reads PATIENCE and SMOKE_EPOCHS.
+        run = training.RecipeRun(RECIPE, parse_args(argv), globals())
+        # load_data, print data.summary, build, fit, evaluate:
+        model, data, results = run.train_and_evaluate(load_data, build_model, evaluate)
         run.save(model, data.info, results, "EMBEDDING_DIM PATIENCE")
         export_dir = export(model, data.info, run.export_dir)
         ...  # a few predictions from export_dir
@@ -127,7 +131,10 @@ def builder_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def recipe_data(
-    dataset: Callable[..., Any], splits: Sequence[Any], info: dict
+    dataset: Callable[..., Any],
+    splits: Sequence[Any],
+    info: dict,
+    summary: str = "",
 ) -> _run.RecipeData:
     """A :class:`RecipeData` from one pipeline function and the three splits.
 
@@ -138,6 +145,8 @@ def recipe_data(
             ``shuffle=False``.
         splits: ``(train, validation, test)``, whatever ``dataset`` takes.
         info: the JSON-serializable facts for ``run.json``.
+        summary: one line on what was loaded, printed before training
+            (:attr:`RecipeData.summary`).
 
     Example:
 
@@ -155,6 +164,7 @@ def recipe_data(
         validation=dataset(validation, shuffle=False),
         test=dataset(test, shuffle=False),
         info=info,
+        summary=summary,
     )
 
 
@@ -259,7 +269,7 @@ class RecipeRun:
         smoke_epochs: int | None = None,
         summary: bool = True,
     ) -> keras.Model:
-        """:meth:`build`, then :meth:`fit`; returns the trained model.
+        """Prints ``data.summary``, then :meth:`build`, then :meth:`fit`; returns the model.
 
         ``patience`` and ``smoke_epochs`` default to the recipe's
         ``PATIENCE`` and ``SMOKE_EPOCHS`` (1 when it has none).
@@ -276,9 +286,31 @@ class RecipeRun:
             patience = self.constants["PATIENCE"]
         if smoke_epochs is None:
             smoke_epochs = self.constants.get("SMOKE_EPOCHS", 1)
+        if data.summary:
+            print(data.summary)
         model = self.build(build_model, data.info, summary=summary)
         self.fit(model, data, patience=patience, smoke_epochs=smoke_epochs)
         return model
+
+    def train_and_evaluate(
+        self,
+        load_data: Callable[[argparse.Namespace], _run.RecipeData],
+        build_model: Callable[[argparse.Namespace, dict], keras.Model],
+        evaluate: Callable[[keras.Model, _run.RecipeData, argparse.Namespace], dict],
+    ) -> tuple[keras.Model, _run.RecipeData, dict]:
+        """The steps every recipe takes in the same order, with its own functions.
+
+        ``load_data(args)``, then :meth:`train` (which prints the data's
+        summary, builds in ``--strategy``'s scope and fits), then
+        ``evaluate(model, data, args)`` on the held-out splits.
+
+        Returns:
+            ``(model, data, results)``: the trained model, the
+            :class:`RecipeData` and ``evaluate``'s metrics.
+        """
+        data = load_data(self.args)
+        model = self.train(build_model, data)
+        return model, data, evaluate(model, data, self.args)
 
     def save(
         self,
@@ -290,7 +322,9 @@ class RecipeRun:
     ) -> dict:
         """Adds the training record to ``metrics``, then writes the run directory.
 
-        ``metrics`` gains ``epochs_run``, ``best_epoch``, ``train_seconds``,
+        ``metrics`` gains the split sizes (each ``num_*`` dict of ``info``,
+        such as ``num_examples``: ``{"train": ..., "validation": ...}``),
+        ``epochs_run``, ``best_epoch``, ``train_seconds``,
         ``total_seconds`` and ``config`` (the flags, the recipe's fixed
         settings, the replicas, the Keras version and backend; see
         :func:`rnn_zoo.training.run_record`); then ``model.keras``,
@@ -323,6 +357,9 @@ class RecipeRun:
                 f"`constants`. Received constants: {sorted(self.constants)}"
             )
         config = {**{name.lower(): self.constants[name] for name in wanted}, **config}
+        for key, value in info.items():
+            if key.startswith("num_") and isinstance(value, dict):
+                metrics.setdefault(key, value)
         metrics.update(
             _run.run_record(
                 self.args,

@@ -9,12 +9,13 @@ defines the same names:
   its data needs (checked before anything runs, see :func:`missing_packages`);
 - ``parse_args(argv)``: its flags (built on :func:`base_parser`);
 - ``load_data(args)``: a :class:`RecipeData` (tf.data splits + a JSON-able
-  ``info`` dict: vocabularies, labels, scaling);
+  ``info`` dict: vocabularies, labels, scaling; a one-line ``summary``);
 - ``build_model(args, info)``: the compiled model (``main`` calls it in
   :func:`strategy_scope`, so that ``--strategy`` places its variables);
 - ``hypermodel(args, info)``: a ``keras_tuner.HyperModel`` over the same
   builder (from :mod:`rnn_zoo.models.hypermodels`);
-- ``evaluate(model, data, args)``: held-out metrics as a dict;
+- ``evaluate(model, data, args)``: held-out metrics as a dict; it prints
+  the headline results in the recipe's own words;
 - ``export(model, info, export_dir)``: the SavedModel;
 - ``main(argv)``: the whole run, top to bottom; returns the metrics.
 
@@ -65,12 +66,16 @@ class RecipeData:
             (:func:`rnn_zoo.distribute.shard_by_data`, a no-op on one device).
         info: JSON-serializable facts the model and its export need
             (vocabulary, labels, scaling); written to ``run.json``.
+        summary: one line on what was loaded (sizes, classes, vocabulary),
+            printed by :meth:`rnn_zoo.training.RecipeRun.train` before
+            training and by ``rnn-zoo evaluate``.
     """
 
     train: Any
     validation: Any
     test: Any
     info: dict
+    summary: str = ""
 
     def __post_init__(self):
         self.train = distribute.shard_by_data(self.train)

@@ -186,3 +186,72 @@ def test_builder_args_pass_the_architecture_flags(tmp_path):
     }
     args = _parse(tmp_path, {**CONSTANTS, "BIDIRECTIONAL": False}, "--bidirectional")
     assert training.builder_args(args)["bidirectional"] is True
+
+
+def test_train_and_evaluate_runs_the_recipes_steps_in_order(tmp_path, capsys):
+    constants = {**CONSTANTS, "PATIENCE": 5}
+    run = training.RecipeRun("tiny", _parse(tmp_path), constants)
+    steps = []
+
+    def load_data(args):
+        steps.append(("load_data", args.units))
+        data = _data()
+        data.summary = "48 tiny examples"
+        return data
+
+    def build_model(args, info):
+        steps.append(("build_model", info["classes"]))
+        return _build_model(args, info)
+
+    def evaluate(model, data, args):
+        steps.append(("evaluate", int(model.optimizer.iterations.numpy())))
+        return {"test_loss": float(model.evaluate(data.test, verbose=0))}
+
+    model, data, results = run.train_and_evaluate(load_data, build_model, evaluate)
+    # Data, then the model, then evaluation of the trained model (2 epochs of
+    # 4 batches each), with the run's flags.
+    assert steps == [("load_data", 4), ("build_model", 2), ("evaluate", 8)]
+    assert data.info == {"classes": 2} and run.epochs_run == 2
+    assert set(results) == {"test_loss"} and np.isfinite(results["test_loss"])
+    out = capsys.readouterr().out
+    # The data's summary comes first, before the model's.
+    assert out.index("48 tiny examples") < out.index("Total params")
+
+
+def test_save_records_the_split_sizes_from_info(tmp_path):
+    constants = {**CONSTANTS, "PATIENCE": 5}
+    run = training.RecipeRun("tiny", _parse(tmp_path), constants)
+    model = run.train(_build_model, _data(), summary=False)
+    info = {
+        "num_examples": {"train": 32, "validation": 8, "test": 8},
+        "num_features": 3,  # not a split size: not copied
+    }
+    metrics = run.save(model, info, {"num_words": {"test": 1}})
+    assert metrics["num_examples"] == {"train": 32, "validation": 8, "test": 8}
+    assert metrics["num_words"] == {"test": 1}  # the recipe's own value wins
+    assert "num_features" not in metrics
+    written = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
+    assert written["num_examples"] == metrics["num_examples"]
+
+
+def test_classifier_scores_agree_with_keras_accuracy(tmp_path):
+    from rnn_zoo import metrics
+
+    constants = {**CONSTANTS, "PATIENCE": 5}
+    run = training.RecipeRun("tiny", _parse(tmp_path), constants)
+    model = run.train(_build_model, _data(), summary=False)
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    test = _data().test
+    loss, accuracy = model.evaluate(test, verbose=0)
+    scores = metrics.classifier_scores(model, test, ["negative", "positive"])
+    assert scores["loss"] == pytest.approx(loss, rel=1e-6)
+    assert scores["accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    labels = training.targets_of(test)
+    predicted = np.argmax(model.predict(test, verbose=0), axis=-1)
+    for i, name in enumerate(["negative", "positive"]):
+        if np.any(labels == i):
+            expected = np.mean(predicted[labels == i] == i)
+            assert scores["accuracy_per_class"][name] == pytest.approx(expected)
+    assert scores["balanced_accuracy"] == pytest.approx(
+        np.mean(list(scores["accuracy_per_class"].values()))
+    )

@@ -77,7 +77,7 @@ def test_metrics_hold_the_model_and_the_baseline(run_dir):
     assert 0 < metrics["train_seconds"] <= metrics["total_seconds"]
     assert metrics["num_examples"] == {"train": 72, "validation": 18, "test": 90}
     assert metrics["config"]["smoke"] is True and metrics["config"]["units"] == 8
-    assert set(metrics["test_accuracy_per_speaker"]) == set("123456789")
+    assert set(metrics["test_accuracy_per_class"]) == set("123456789")
 
 
 def test_run_json_keeps_the_training_statistics(info):
