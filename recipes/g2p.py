@@ -139,8 +139,10 @@ def load_data(args: argparse.Namespace) -> training.RecipeData:
     data, train, validation, test = _splits(args)
 
     def dataset(split, shuffle=False):
+        # --smoke pads to one batch shape: one compiled step, not one per length.
+        batches = dict(batch_size=args.batch_size, fixed_length=args.smoke)
         return cmudict_data.make_dataset(
-            split, data, batch_size=args.batch_size, shuffle=shuffle, seed=args.seed
+            split, data, shuffle=shuffle, seed=args.seed, **batches
         )
 
     info = {

@@ -117,8 +117,10 @@ def load_data(args: argparse.Namespace) -> training.RecipeData:
     tokens = list(names_data.GENERATOR_TOKENS) + list(data.vocabulary)
 
     def dataset(split, shuffle=False):
+        # --smoke pads to one batch shape: one compiled step, not one per length.
+        batches = dict(batch_size=args.batch_size, fixed_length=args.smoke)
         return names_data.make_generator_dataset(
-            split, tokens, batch_size=args.batch_size, shuffle=shuffle, seed=args.seed
+            split, tokens, shuffle=shuffle, seed=args.seed, **batches
         )
 
     splits = {"train": data.train, "validation": data.validation, "test": data.test}

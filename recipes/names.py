@@ -118,6 +118,9 @@ def load_data(args: argparse.Namespace) -> training.RecipeData:
             max_length=MAX_LENGTH,
             shuffle=shuffle,
             seed=args.seed,
+            # --smoke: one batch shape, so training compiles one step, not one
+            # per name length (a full run pads each batch to its longest name).
+            fixed_length=args.smoke,
         )
 
     info = {

@@ -487,6 +487,7 @@ def make_dataset(
     batch_size: int = 64,
     shuffle: bool = True,
     seed: int | None = None,
+    fixed_length: bool = False,
 ) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of teacher-forcing batches for ``build_seq2seq``.
 
@@ -508,6 +509,11 @@ def make_dataset(
         batch_size: words per batch (the last batch may be smaller).
         shuffle: shuffle the whole split each epoch (training).
         seed: the shuffle seed.
+        fixed_length: pad every batch to the longest word and pronunciation of the whole
+            split instead of the batch's, so that every batch has one shape
+            and a compiled training step compiles once (a short run, such as
+            a recipe's ``--smoke``, otherwise spends most of its time
+            compiling one step per batch length).
 
     Returns:
         The batched, prefetched dataset.
@@ -535,10 +541,15 @@ def make_dataset(
         lengths = np.asarray([len(row) for row in rows], np.int64)
         return tf.RaggedTensor.from_row_lengths(flat, lengths)
 
-    sources = ragged(encode_words(split.words, data.graphemes))
-    targets = ragged(
-        encode_pronunciations([p[0] for p in split.pronunciations], data.phonemes)
+    source_rows = encode_words(split.words, data.graphemes)
+    target_rows = encode_pronunciations(
+        [p[0] for p in split.pronunciations], data.phonemes
     )
+    sources, targets = ragged(source_rows), ragged(target_rows)
+    source_steps = target_steps = None
+    if fixed_length:
+        source_steps = max(len(row) for row in source_rows)
+        target_steps = 1 + max(len(row) for row in target_rows)  # start / end id
     # Slicing a ragged tensor gives rank-0-ragged rows that padded_batch
     # refuses; make them plain vectors.
     dataset = tf.data.Dataset.from_tensor_slices((sources, targets)).map(_to_dense)
@@ -547,7 +558,10 @@ def make_dataset(
     dataset = dataset.map(_teacher_forcing, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.padded_batch(
         batch_size,
-        padded_shapes=({"source_ids": [None], "target_ids": [None]}, [None]),
+        padded_shapes=(
+            {"source_ids": [source_steps], "target_ids": [target_steps]},
+            [target_steps],
+        ),
         padding_values=(
             {"source_ids": np.int32(PAD_ID), "target_ids": np.int32(PAD_ID)},
             np.int32(PAD_ID),

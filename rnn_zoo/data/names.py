@@ -387,6 +387,7 @@ def make_dataset(
     max_length: int = DEFAULT_MAX_LENGTH,
     shuffle: bool = True,
     seed: int | None = None,
+    fixed_length: bool = False,
 ) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of ``(ids, labels)`` batches.
 
@@ -401,6 +402,11 @@ def make_dataset(
         max_length: longer names are truncated to their first characters.
         shuffle: shuffle the whole split each epoch (training).
         seed: the shuffle seed.
+        fixed_length: pad every batch to the longest name of the whole
+            split instead of the batch's, so that every batch has one shape
+            and a compiled training step compiles once (a short run, such as
+            a recipe's ``--smoke``, otherwise spends most of its time
+            compiling one step per batch length).
 
     Example:
 
@@ -428,7 +434,7 @@ def make_dataset(
         dataset = dataset.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.padded_batch(
         batch_size,
-        padded_shapes=([None], []),
+        padded_shapes=([max(lengths) if fixed_length else None], []),
         padding_values=(np.int32(PAD_ID), np.int32(0)),
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
@@ -499,6 +505,7 @@ def make_generator_dataset(
     batch_size: int = 64,
     shuffle: bool = False,
     seed: int | None = None,
+    fixed_length: bool = False,
 ) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of teacher-forcing batches for a conditioned generator.
 
@@ -512,6 +519,11 @@ def make_generator_dataset(
         batch_size: names per batch.
         shuffle: reshuffle the split every epoch (training).
         seed: the shuffle seed.
+        fixed_length: pad every batch to the longest name of the whole
+            split instead of the batch's, so that every batch has one shape
+            and a compiled training step compiles once (a short run, such as
+            a recipe's ``--smoke``, otherwise spends most of its time
+            compiling one step per batch length).
 
     Example:
 
@@ -544,9 +556,11 @@ def make_generator_dataset(
     dataset = tf.data.Dataset.from_tensor_slices((chars, labels))
     if shuffle:
         dataset = dataset.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
+    # The start id before the characters, the end id after them.
+    steps = 1 + max(len(r) for r in rows) if fixed_length else None
     dataset = dataset.map(teacher_forcing).padded_batch(
         batch_size,
-        padded_shapes=({"token_ids": [None], "condition": []}, [None]),
+        padded_shapes=({"token_ids": [steps], "condition": []}, [steps]),
         padding_values=(
             {"token_ids": np.int32(PAD_ID), "condition": np.int32(0)},
             np.int32(PAD_ID),

@@ -164,6 +164,30 @@ def test_dataset_feeds_teacher_forcing_batches(data):
 
 
 @tensorflow_only
+def test_fixed_length_pads_every_batch_to_the_longest_of_the_split(data):
+    split = data.test.head(50)
+    longest_word = max(len(word) for word in split.words)
+    longest_pron = max(len(p[0]) for p in split.pronunciations)
+    fixed = list(
+        cmudict.make_dataset(
+            split, data, batch_size=16, shuffle=False, fixed_length=True
+        )
+    )
+    batches = list(cmudict.make_dataset(split, data, batch_size=16, shuffle=False))
+    assert len(fixed) == len(batches) == 4
+    for (inputs, targets), (inputs_var, targets_var) in zip(fixed, batches):
+        assert inputs["source_ids"].shape[1] == longest_word
+        assert inputs["target_ids"].shape[1] == targets.shape[1] == longest_pron + 1
+        for got, want in (
+            (inputs["source_ids"], inputs_var["source_ids"]),
+            (inputs["target_ids"], inputs_var["target_ids"]),
+            (targets, targets_var),
+        ):
+            np.testing.assert_array_equal(got[:, : want.shape[1]], want)
+            assert not np.any(got[:, want.shape[1] :])
+
+
+@tensorflow_only
 def test_training_dataset_reshuffles_the_same_way_for_a_seed(data):
     split = data.train.head(64)
 

@@ -147,6 +147,38 @@ def test_dataset_elements_are_padded_int32_batches(data):
 
 
 @tensorflow_only
+def test_fixed_length_pads_every_batch_to_the_longest_name_of_the_split():
+    small = names.load_names(seed=0, max_per_language=20)
+    tokens = list(names.GENERATOR_TOKENS) + list(small.vocabulary)
+    longest = max(len(name) for name in small.test.names)
+    for make, steps in (
+        (lambda **kw: names.make_dataset(small.test, small.vocabulary, **kw), longest),
+        (
+            lambda **kw: names.make_generator_dataset(small.test, tokens, **kw),
+            longest + 1,
+        ),
+    ):
+        fixed = list(make(batch_size=8, shuffle=False, fixed_length=True))
+        batches = list(make(batch_size=8, shuffle=False))
+        assert len(fixed) == len(batches) == 4
+        # One shape for every batch; the same ids, more padding on the right.
+        for (x, y), (x_var, y_var) in zip(fixed, batches):
+            x, x_var = (
+                (x["token_ids"], x_var["token_ids"])
+                if isinstance(x, dict)
+                else (x, x_var)
+            )
+            assert x.shape[1] == steps and x_var.shape[1] <= steps
+            np.testing.assert_array_equal(x[:, : x_var.shape[1]], x_var)
+            assert not np.any(x[:, x_var.shape[1] :])
+            if y.ndim == 2:  # the generator's targets: padded the same way
+                assert y.shape[1] == steps
+                np.testing.assert_array_equal(y[:, : y_var.shape[1]], y_var)
+            else:
+                np.testing.assert_array_equal(y, y_var)
+
+
+@tensorflow_only
 def test_dataset_shuffle_is_seeded_and_changes_every_epoch():
     small = names.load_names(seed=0, max_per_language=20)
 

@@ -58,9 +58,8 @@ def _mask(kind, rng):
 def _pair(cell, **kwargs):
     fast = CELLS[cell](implementation="auto", **kwargs)
     slow = CELLS[cell](implementation="reference", **kwargs)
-    x = np.zeros((B, T, F), "float32")
-    fast(x)
-    slow(x)
+    fast.build((B, T, F))
+    slow.build((B, T, F))
     rng = np.random.default_rng(1)
     # Larger recurrent weights than the initializers give, so that every
     # gate saturates somewhere and the relu cell both grows and clips.
@@ -118,6 +117,18 @@ def small_chunks(monkeypatch):
         monkeypatch.setattr(fused_tf, "MIN_CHUNK", 3)
 
 
+def _skip_without_a_fast_kernel(layer, mask):
+    """Skips a comparison of the reference loop with itself: on a backend (or
+    for a mask) where ``implementation="auto"`` picks the reference loop in
+    both modes, the two layers run the same code and the test cannot fail."""
+    choices = [layer.kernel_choice(training=t, mask=mask).kernel for t in (False, True)]
+    if set(choices) == {"reference"}:
+        pytest.skip(
+            f"no fast kernel on {keras.backend.backend()} for this case "
+            "(auto runs the reference loop)"
+        )
+
+
 def _close(a, b, tol=1e-5):
     a, b = keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b)
     scale = max(1.0, float(np.abs(b).max()) if b.size else 1.0)
@@ -134,6 +145,7 @@ def test_fused_outputs_match_reference(cell, mask_kind, go_backwards, small_chun
     )
     x = rng.normal(size=(B, T, F)).astype("float32")
     mask = _mask(mask_kind, rng)
+    _skip_without_a_fast_kernel(fast, mask)
     h0 = [rng.normal(size=(B, U)).astype("float32") for _ in fast.state_size]
     for training in (False, True):
         got = fast(x, initial_state=h0, mask=mask, training=training)
@@ -163,6 +175,7 @@ def test_last_output_without_the_sequence_matches_reference(
         mask = np.concatenate([mask, np.repeat(mask[:, -1:], steps - T, 1)], 1)
         if mask_kind == "holes":
             mask[1, ::3] = False
+    _skip_without_a_fast_kernel(fast, mask)
     for training in (False, True):
         got = fast(x, mask=mask, training=training)
         want = slow(x, mask=mask, training=training)
@@ -212,6 +225,7 @@ def test_fused_gradients_match_reference(
     fast, slow = _pair(cell, return_sequences=return_sequences, return_state=True)
     x = rng.normal(size=(B, T, F)).astype("float32")
     mask = _mask(mask_kind, rng)
+    _skip_without_a_fast_kernel(fast, mask)
     h0 = [rng.normal(size=(B, U)).astype("float32") for _ in fast.state_size]
     # Every output and state feeds the loss with its own weights.
     probes = [rng.normal(size=(U,)).astype("float32") for _ in range(3)]
