@@ -44,12 +44,20 @@ results.md (cells x tasks, then one table per task) and results.png (metric
 against training time, one panel per task). Nothing here asserts anything
 about time: run it on a quiet machine and say when it was not.
 
-The standard budget (``TASKS`` below, ``python -m benchmarks.cells``) was
-sized for a 2-core CPU (Intel Xeon, TensorFlow 2.21) from the seconds per
-epoch of a reduced run of the same settings (docs/benchmarks.md, "Cell
-leaderboard"): estimated **about 100 minutes** for the 10 cells x 6 tasks,
-most of it in ``fashion_pixels`` and ``adding`` (T = 784 and 1,000) for the
-cells that run the reference loop (IndRNN, QRNN, SRU, LayerNorm-LSTM).
+The standard budget (``TASKS`` below, ``python -m benchmarks.cells``) is
+sized for this project's 2-core CPU (AMD EPYC, TensorFlow 2.21, shared, load
+average about 5): **about 85 minutes** for the 10 cells x 6 tasks, estimated
+on 2 Dec 2026 as follows. ``names``, ``vowels`` and ``adding`` ran at the
+standard settings in 35 minutes (6, 3 and 26; docs/benchmarks.md). For
+``co2`` and ``charlm``, the median of 3 timed training steps per cell after
+its first, times steps per epoch, times epochs: 13 and 9 minutes, plus 7 s
+per cell for charlm's n-gram baseline in the recipe's ``evaluate``. For
+``fashion_pixels``, lstm and mingru ran 500 images for 2 epochs (0.11 and
+1.9 s a step); the other cells' steps, timed at base width 64, scaled by
+their width at 32: about 7 s a step for all 10 cells, 60 steps x 3 epochs,
+21 minutes. Most of the time goes to the elementwise cells (minGRU,
+minLSTM, QRNN, SRU, IndRNN) at T = 784 and 1,000: matched to the LSTM's
+parameters they are 300-1,450 units wide.
 """
 
 from __future__ import annotations
@@ -112,7 +120,7 @@ TASKS = {
     # layer reads (names: 64-d embeddings; charlm: 32-d embeddings), but for
     # charlm the base is an LSTM of 128, not the recipe's GRU of 192, and for
     # the two long tasks 32: at T = 1,000 the elementwise cells matched to an
-    # LSTM of 64 are 1,100-2,900 units wide and take 2-8 s a step here.
+    # LSTM of 64 are 1,100-5,600 units wide and take 2-8 s a step here.
     # Epochs: each task's share of the 2-hour budget (see the docstring).
     "names": Task(
         "names",
@@ -511,8 +519,8 @@ def run(settings: argparse.Namespace) -> tuple[list[dict], dict, dict]:
 # ---------------------------------------------------------------- reporting
 
 
-def _metric(row: dict) -> str:
-    return "failed" if "error" in row else f"{row['metric']:.3f}"
+def _info_value(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def markdown(result: dict) -> str:
@@ -562,7 +570,7 @@ def markdown(result: dict) -> str:
             f"{recurrent_params('lstm', TASKS[task].base_units, TASKS[task].input_dim)} "
             f"recurrent parameters over {TASKS[task].input_dim} inputs); "
             f"{settings['epochs'][task]} epochs; "
-            + ", ".join(f"{k} {v}" for k, v in info.items())
+            + ", ".join(f"{k} {_info_value(v)}" for k, v in info.items())
             + ".",
             "",
             "| cell | units | recurrent params | / LSTM | model params | metric | "
