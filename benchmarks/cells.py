@@ -606,6 +606,7 @@ def plot(result: dict, path: str) -> bool:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib import ticker
     except ImportError:
         print("matplotlib is not installed: no results.png", file=sys.stderr)
         return False
@@ -634,7 +635,23 @@ def plot(result: dict, path: str) -> bool:
                 xytext=(3, 3),
                 textcoords="offset points",
             )
+        baseline = result["task_info"].get(task, {}).get("baseline_mse_answer_1")
+        if baseline is not None:
+            ax.axhline(baseline, color="grey", linestyle="--", linewidth=1)
+            ax.annotate(
+                "answering 1.0",
+                (0, baseline),
+                xycoords=("axes fraction", "data"),
+                fontsize=7,
+                color="grey",
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
         ax.set_xscale("log")
+        # Plain numbers at 1, 2, 5 x 10^k; none on the minor ticks (they overlap).
+        ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_xlabel("training s / epoch (median)")
         ax.set_ylabel(TASKS[task].metric)
         ax.set_title(TASKS[task].label, fontsize=9)
