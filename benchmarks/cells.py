@@ -281,9 +281,9 @@ def _recipe_module(name: str):
     return importlib.import_module(f"recipes.{name}")
 
 
-def _prepare_recipe(task: Task, settings: argparse.Namespace) -> Prepared:
+def _prepare_recipe(task: Task, settings: argparse.Namespace, scratch: str) -> Prepared:
     recipe = _recipe_module(task.recipe)
-    output = tempfile.mkdtemp(prefix=f"cells_{task.name}_")
+    output = os.path.join(scratch, task.name)
 
     def recipe_args(cell: str = "lstm", units: int = task.base_units):
         flags = ["--output", output, "--cell", cell, "--units", str(units)]
@@ -304,6 +304,8 @@ def _prepare_recipe(task: Task, settings: argparse.Namespace) -> Prepared:
         "batch_size": recipe.BATCH_SIZE,
         "smoke_data": bool(settings.quick),
     }
+    if hasattr(recipe, "CLIPNORM"):
+        info["clipnorm"] = recipe.CLIPNORM
     return Prepared(data.train, data.test, build, score, info)
 
 
@@ -403,10 +405,14 @@ def _prepare_fashion(task: Task, settings: argparse.Namespace) -> Prepared:
     return Prepared(train, test, build, score, info)
 
 
-def prepare(task: Task, settings: argparse.Namespace) -> Prepared:
-    """Loads ``task``'s data once; raises :class:`SkipTask` when it is missing."""
+def prepare(task: Task, settings: argparse.Namespace, scratch: str) -> Prepared:
+    """Loads ``task``'s data once; raises :class:`SkipTask` when it is missing.
+
+    ``scratch``: a directory the run deletes afterwards, for the recipes'
+    ``--output`` (nothing is saved there).
+    """
     if task.recipe is not None:
-        return _prepare_recipe(task, settings)
+        return _prepare_recipe(task, settings, scratch)
     if task.name == "adding":
         return _prepare_adding(task, settings)
     return _prepare_fashion(task, settings)
@@ -487,11 +493,16 @@ def run_cell(task: Task, prepared: Prepared, cell: str, settings) -> dict:
 
 def run(settings: argparse.Namespace) -> tuple[list[dict], dict, dict]:
     """Every selected task x cell: (rows, skipped tasks and why, task infos)."""
+    with tempfile.TemporaryDirectory(prefix="cells_") as scratch:
+        return _run(settings, scratch)
+
+
+def _run(settings: argparse.Namespace, scratch: str) -> tuple[list[dict], dict, dict]:
     rows, skipped, infos = [], {}, {}
     for name in settings.tasks:
         task = TASKS[name]
         try:
-            prepared = prepare(task, settings)
+            prepared = prepare(task, settings, scratch)
         except SkipTask as why:
             print(f"skipping {name}: {why}", flush=True)
             skipped[name] = str(why)

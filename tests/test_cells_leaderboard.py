@@ -215,3 +215,20 @@ def test_bad_sizes_are_rejected_with_the_flag_name(flags, capsys):
     with pytest.raises(SystemExit):
         cells.main(["--quick", *flags])
     assert flags[0] in capsys.readouterr().err
+
+
+def test_task_inputs_and_base_widths_follow_the_recipes():
+    # The budget is matched over what the recipe's first recurrent layer reads.
+    from recipes import charlm, co2, names, vowels
+    from rnn_zoo.data import vowels as vowels_data
+
+    tasks = cells.TASKS
+    assert tasks["names"].input_dim == names.EMBEDDING_DIM
+    assert tasks["charlm"].input_dim == charlm.EMBEDDING_DIM
+    assert tasks["vowels"].input_dim == vowels_data.NUM_FEATURES
+    assert tasks["co2"].input_dim == 1
+    assert tasks["names"].base_units == names.UNITS
+    assert tasks["vowels"].base_units == vowels.UNITS
+    assert tasks["co2"].base_units == co2.UNITS
+    for recipe in (names, vowels, co2, charlm):
+        assert recipe.NUM_LAYERS == 1
