@@ -51,7 +51,9 @@ on 2 Dec 2026 as follows. ``names``, ``vowels`` and ``adding`` ran at the
 standard settings in 35 minutes (6, 3 and 26; docs/benchmarks.md). For
 ``co2`` and ``charlm``, the median of 3 timed training steps per cell after
 its first, times steps per epoch, times epochs: 13 and 9 minutes, plus 7 s
-per cell for charlm's n-gram baseline in the recipe's ``evaluate``. For
+per cell for charlm's n-gram baseline in the recipe's ``evaluate`` (on
+co2, lstm, mingru and sru then ran 10 epochs at 0.5, 18.8 and 10.4 s an
+epoch against the estimated 0.4, 22.2 and 12.7). For
 ``fashion_pixels``, lstm and mingru ran 500 images for 2 epochs (0.11 and
 1.9 s a step); the other cells' steps, timed at base width 64, scaled by
 their width at 32: about 7 s a step for all 10 cells, 60 steps x 3 epochs,
