@@ -59,7 +59,7 @@ from keras import backend, ops
 from rnn_zoo.kernels import KernelUnavailable
 from rnn_zoo.kernels.reference import run_reference
 
-METHODS = ("chunked", "parallel", "sequential")
+METHODS = ("chunked", "parallel", "sequential", "compiled")
 # Chunk length of the chunked scan: about sqrt(T) up to 1,000 steps.
 _CHUNK = 32
 FAMILIES = ("mingru", "minlstm", "rglru")
@@ -249,7 +249,9 @@ def run_scan(
             f"Unknown `method`: expected one of {list(METHODS)!r}. "
             f"Received: method={method!r}"
         )
-    if method == "sequential":
+    if method == "sequential" or (
+        method == "compiled" and backend.backend() != "tensorflow"
+    ):
         return _run_sequential(
             a,
             b,
@@ -276,13 +278,19 @@ def run_scan(
         keep, nothing = (0.0, _LOG_ZERO) if log_space else (1.0, 0.0)
         a = ops.where(m, a, ops.cast(keep, a.dtype))
         b = ops.where(m, b, ops.cast(nothing, b.dtype))
-    h0 = ops.expand_dims(h0, 1)  # (batch, 1, units)
-    if log_space:
+    if method == "compiled" and backend.backend() == "tensorflow":
+        from rnn_zoo.kernels.elementwise_tf import linear_recurrence
+
+        if log_space:
+            a, b = ops.exp(a), ops.exp(b)
+        time_major = [ops.transpose(v, (1, 0, 2)) for v in (a, b)]
+        h = ops.transpose(linear_recurrence(*time_major, h0), (1, 0, 2))
+    elif log_space:
         log_decay, log_added = _associative_scan(_combine_log, (a, b), (0.0, _LOG_ZERO))
-        h = ops.exp(log_decay) * h0 + ops.exp(log_added)
+        h = ops.exp(log_decay) * ops.expand_dims(h0, 1) + ops.exp(log_added)
     else:
         decay, added = _prefix(_combine, (a, b), (1.0, 0.0), method)
-        h = decay * h0 + added  # (batch, timesteps, units)
+        h = decay * ops.expand_dims(h0, 1) + added  # (batch, timesteps, units)
     final_state = h[:, -1]
     outputs = h
     if mask is not None:
@@ -406,6 +414,15 @@ def run(spec, sequences, initial_state, weights, mask, *, training):
     """The kernel-table entry: the family's coefficients, then :func:`run_scan`."""
     check(spec)
     method = method_for(spec.device)
+    if method == "compiled" and backend.backend() == "tensorflow":
+        if spec.family != "rglru":
+            from rnn_zoo.kernels import elementwise_tf
+
+            # The gates computed inside the loop, their gradients in its
+            # backward loop: no (batch, time, units) a and b in memory.
+            return elementwise_tf.run(
+                spec, sequences, initial_state, weights, mask, training=training
+            )
     bias = weights.get("bias")
     if spec.family == "rglru":
         units = spec.units
@@ -423,7 +440,7 @@ def run(spec, sequences, initial_state, weights, mask, *, training):
     else:
         candidate_g = spec.param("variant", "log") == "log"
         # A loop needs no logarithms: they keep the parallel forms stable.
-        log_space = candidate_g and method != "sequential"
+        log_space = candidate_g and method not in ("sequential", "compiled")
         projected = _dense(sequences, weights["kernel"], bias)
         a, b = min_rnn_coefficients(spec.family, projected, log_space, candidate_g)
     return run_scan(
@@ -455,4 +472,6 @@ def method_for(device: str) -> str:
     accelerator, where one step costs a kernel launch, the associative
     scan's ``O(log T)`` depth should win (not measured: no GPU here).
     """
-    return "sequential" if device == "CPU" else "parallel"
+    if device != "CPU":
+        return "parallel"
+    return "compiled" if backend.backend() == "tensorflow" else "sequential"
