@@ -3,35 +3,31 @@
 The cells whose recurrence has no matrix product (minGRU, minLSTM, RG-LRU,
 QRNN's pooling, SRU, IndRNN) spend, on a CPU, their time in the loop's
 overhead and in autodiff's bookkeeping, not in arithmetic: a step is a few
-elementwise ops on a ``(batch, units)`` tile. TensorFlow's graph loop pays
-an op dispatch per elementwise op per step, and its gradient loop more
-(measured below). Here, as :mod:`rnn_zoo.kernels.fused_tf` does for the
-LSTM and GRU:
+elementwise ops on a ``(batch, units)`` tile, which TensorFlow's graph loop
+dispatches one op at a time, and its gradient loop more so. Here, as
+:mod:`rnn_zoo.kernels.fused_tf` does for the LSTM and GRU:
 
-- everything that does not depend on the state (the input projection, the
-  gates of the linear cells) is computed for every step at once, outside
-  the loop, by ordinary ops that TensorFlow differentiates;
-- the loop that is left, compiled by XLA, carries only the state and saves
-  it per step;
-- its backward loop, also compiled, walks time in reverse with the
-  gradient of one step written out by hand, and the gradients of the
-  per-unit weights (SRU's ``v_f``, IndRNN's ``u``) are one sum after it.
+- the input projection is one product per part before the loop (its
+  gradient one product after), done by ordinary ops TensorFlow
+  differentiates;
+- the loop, compiled by XLA, computes the gates and the state of one step
+  from its slices of the projection, and saves only the state;
+- its backward loop, also compiled, walks time in reverse carrying only the
+  state's gradient; the gradients of the projection and of the per-unit
+  weights (SRU's ``v_f``, IndRNN's ``u``) are computed after it, for all
+  steps at once.
 
-Each recurrence here is an op with a ``tf.custom_gradient``; the loops read
-and write batch-major ``(batch, time, units)`` tensors (no transposes around
-them). Masks are ``(batch, time, 1)`` floats, 1.0 at a real step: a masked
-step keeps the state and passes its gradient through.
-
-- :func:`linear_recurrence`: ``h_t = a_t * h_{t-1} + b_t``
-  (:mod:`rnn_zoo.kernels.scan`'s ``"compiled"`` method; QRNN's pooling);
-- :func:`indrnn_recurrence`: ``h_t = act(p_t + u * h_{t-1})``, ``act``
-  ``relu`` or ``tanh``;
-- :func:`sru_recurrence`: ``c_t = f_t * c_{t-1} + (1 - f_t) * x_t`` with
-  ``f_t = sigmoid(F_t + v * c_{t-1})``.
+:func:`elementwise_recurrence` is that loop as one op with a
+``tf.custom_gradient``, for the steps of :data:`STEPS`. Masks are
+``(time, batch, 1)`` floats, 1.0 at a real step: a masked step keeps the
+state and passes its gradient through.
 
 :func:`run` is the kernel table's ``tf-elementwise`` entry for the
-``"sru"``, ``"indrnn"`` and ``"qrnn"`` families; numerics are tested against
-the cells' reference loops (tests/layers/test_elementwise_kernels.py).
+``"sru"``, ``"indrnn"`` and ``"qrnn"`` families (QRNN's fo-pooling through
+the ``"linear"`` step, its gates computed before the loop), and the scan's
+``"compiled"`` method (:mod:`rnn_zoo.kernels.scan`) for ``"mingru"`` and
+``"minlstm"``. Its numerics are tested against the cells' reference loops
+(tests/layers/test_elementwise_kernels.py).
 """
 
 from __future__ import annotations
@@ -44,8 +40,6 @@ import tensorflow as tf
 from rnn_zoo.kernels import KernelUnavailable
 
 _JIT = {"jit_compile": True, "reduce_retracing": True, "autograph": False}
-FAMILIES = ("sru", "indrnn", "qrnn")
-INDRNN_ACTIVATIONS = ("relu", "tanh")
 
 
 def _loop(n, body, init):
@@ -63,16 +57,19 @@ def _shifted(h0, seq):
 #
 # A step reads ``ks``, its slices of one or more (time, batch, units) tensors
 # computed before the loop, and a per-unit weight ``w`` (or an empty one).
-# ``backward(ks, h_prev, h, g, w)`` takes the step's state gradient ``g`` and
-# returns the gradients of ``ks`` and of ``h_prev``; ``w``'s gradient is
-# ``weight_grad(dks, h_prev)``, summed over all steps after the loop.
+# The backward loop carries only the state gradient: ``carry(ks, h_prev, h,
+# g, w)`` is the gradient of ``h_prev`` from the step's gradient ``g``. The
+# gradients of ``ks`` (``grads``, the same arguments over every step at once)
+# and of ``w`` (``weight_grad``) are then computed for the whole sequence,
+# after the loop: vectorised, and the loop writes one tensor, not one per part.
 #
 # Time-major, one tensor per part: XLA reads a step as one contiguous block.
 # A batch-major slice (x[:, t]) or a slice of a wider tensor split in the
 # loop made XLA compute every element's index on its own, unvectorised
 # (measured: a minGRU forward loop at T=1000, batch 64, 256 units took 156
 # ms batch-major, 102 ms time-major split in the loop, 37 ms with the parts
-# as separate time-major tensors).
+# as separate time-major tensors). Unrolling 4 or 8 steps per iteration was
+# no faster.
 
 
 def _sigmoid_grad(s):
@@ -83,24 +80,32 @@ class _Linear:
     """``ks = [a, b]``: ``h = a * h + b``."""
 
     parts = 2
+    needs_prev = False
 
     def forward(self, ks, h, w):
         return ks[0] * h + ks[1]
 
-    def backward(self, ks, h_prev, h, g, w):
-        return [g * h_prev, g], g * ks[0]
+    def carry(self, ks, h_prev, h, g, w):
+        return g * ks[0]
+
+    def grads(self, ks, prev, seq, g, w):
+        return [g * prev, g]
 
 
 class _Fill:
     """``ks = [v]``: ``h = v`` (held at masked steps: the last real ``v``)."""
 
     parts = 1
+    needs_prev = False
 
     def forward(self, ks, h, w):
         return ks[0]
 
-    def backward(self, ks, h_prev, h, g, w):
-        return [g], tf.zeros_like(g)
+    def carry(self, ks, h_prev, h, g, w):
+        return tf.zeros_like(g)
+
+    def grads(self, ks, prev, seq, g, w):
+        return [g]
 
 
 def _candidate(x, g_of_x):
@@ -118,6 +123,7 @@ class _MinGRU:
     """``ks = [k_z, k_h]``: ``h = (1 - z) * h + z * h~``, ``z = sigmoid(k_z)``."""
 
     parts = 2
+    needs_prev = False
 
     def __init__(self, g_of_x):
         self.g_of_x = g_of_x
@@ -126,19 +132,22 @@ class _MinGRU:
         k_z, k_h = ks
         return h + tf.sigmoid(k_z) * (_candidate(k_h, self.g_of_x) - h)
 
-    def backward(self, ks, h_prev, h, g, w):
+    def carry(self, ks, h_prev, h, g, w):
+        return g * tf.sigmoid(-ks[0])  # 1 - z
+
+    def grads(self, ks, prev, seq, g, w):
         k_z, k_h = ks
         z = tf.sigmoid(k_z)
         cand = _candidate(k_h, self.g_of_x)
-        dk_z = g * (cand - h_prev) * _sigmoid_grad(z)
-        dk_h = g * z * _candidate_grad(k_h, self.g_of_x)
-        return [dk_z, dk_h], g * (1.0 - z)
+        dk_z = g * (cand - prev) * _sigmoid_grad(z)
+        return [dk_z, g * z * _candidate_grad(k_h, self.g_of_x)]
 
 
 class _MinLSTM:
     """``ks = [k_f, k_i, k_h]``: ``h = (f * h + i * h~) / (f + i)``."""
 
     parts = 3
+    needs_prev = False
 
     def __init__(self, g_of_x):
         self.g_of_x = g_of_x
@@ -148,23 +157,27 @@ class _MinLSTM:
         f, i = tf.sigmoid(k_f), tf.sigmoid(k_i)
         return (f * h + i * _candidate(k_h, self.g_of_x)) / (f + i)
 
-    def backward(self, ks, h_prev, h, g, w):
+    def carry(self, ks, h_prev, h, g, w):
+        f, i = tf.sigmoid(ks[0]), tf.sigmoid(ks[1])
+        return g * f / (f + i)
+
+    def grads(self, ks, prev, seq, g, w):
         k_f, k_i, k_h = ks
         f, i = tf.sigmoid(k_f), tf.sigmoid(k_i)
         cand = _candidate(k_h, self.g_of_x)
         gs = g / (f + i)
-        dks = [
-            gs * (h_prev - h) * _sigmoid_grad(f),
-            gs * (cand - h) * _sigmoid_grad(i),
+        return [
+            gs * (prev - seq) * _sigmoid_grad(f),
+            gs * (cand - seq) * _sigmoid_grad(i),
             gs * i * _candidate_grad(k_h, self.g_of_x),
         ]
-        return dks, gs * f
 
 
 class _IndRNN:
     """``ks = [p]``, ``w = u``: ``h = act(p + u * h)``, ``act`` relu or tanh."""
 
     parts = 1
+    needs_prev = False
 
     def __init__(self, activation):
         self.activation = activation
@@ -173,12 +186,16 @@ class _IndRNN:
         z = ks[0] + w * h
         return tf.nn.relu(z) if self.activation == "relu" else tf.tanh(z)
 
-    def backward(self, ks, h_prev, h, g, w):
+    def _dp(self, h, g):
         if self.activation == "relu":
-            dp = tf.where(h > 0, g, tf.zeros_like(g))
-        else:
-            dp = g * (1.0 - h * h)
-        return [dp], dp * w
+            return tf.where(h > 0, g, tf.zeros_like(g))
+        return g * (1.0 - h * h)
+
+    def carry(self, ks, h_prev, h, g, w):
+        return self._dp(h, g) * w
+
+    def grads(self, ks, prev, seq, g, w):
+        return [self._dp(seq, g)]
 
     def weight_grad(self, dks, prev):
         return tf.reduce_sum(dks[0] * prev, axis=(0, 1))
@@ -189,23 +206,59 @@ class _SRU:
     ``f = sigmoid(F + v_f * c)``."""
 
     parts = 2
+    needs_prev = True
 
     def forward(self, ks, c, w):
         x, f_pre = ks
         return x + tf.sigmoid(f_pre + w * c) * (c - x)
 
-    def backward(self, ks, c_prev, c, g, w):
+    def carry(self, ks, c_prev, c, g, w):
         x, f_pre = ks
         f = tf.sigmoid(f_pre + w * c_prev)
-        df = g * (c_prev - x) * _sigmoid_grad(f)
-        return [g * (1.0 - f), df], g * f + df * w
+        return g * (f + (c_prev - x) * _sigmoid_grad(f) * w)
+
+    def grads(self, ks, prev, seq, g, w):
+        x, f_pre = ks
+        f = tf.sigmoid(f_pre + w * prev)
+        return [g * (1.0 - f), g * (prev - x) * _sigmoid_grad(f)]
 
     def weight_grad(self, dks, prev):
         return tf.reduce_sum(dks[1] * prev, axis=(0, 1))
 
 
+class _QRNN:
+    """QRNN's pooling with ``tanh`` and ``sigmoid`` (the defaults) inside the
+    loop: ``ks = [k_z, k_f]`` (f-pooling: ``c = f * c + (1 - f) * z``) or
+    ``[k_z, k_f, k_i]`` (ifo-pooling: ``c = f * c + i * z``)."""
+
+    needs_prev = False
+
+    def __init__(self, input_gate):
+        self.input_gate = input_gate
+        self.parts = 3 if input_gate else 2
+
+    def forward(self, ks, c, w):
+        z, f = tf.tanh(ks[0]), tf.sigmoid(ks[1])
+        if self.input_gate:
+            return f * c + tf.sigmoid(ks[2]) * z
+        return z + f * (c - z)
+
+    def carry(self, ks, c_prev, c, g, w):
+        return g * tf.sigmoid(ks[1])
+
+    def grads(self, ks, prev, seq, g, w):
+        z, f = tf.tanh(ks[0]), tf.sigmoid(ks[1])
+        df = g * _sigmoid_grad(f)
+        if self.input_gate:
+            i = tf.sigmoid(ks[2])
+            return [g * i * (1.0 - z * z), df * prev, g * z * _sigmoid_grad(i)]
+        return [g * (1.0 - f) * (1.0 - z * z), df * (prev - z)]
+
+
 STEPS = {
     "linear": _Linear(),
+    "qrnn_f": _QRNN(False),
+    "qrnn_i": _QRNN(True),
     "fill": _Fill(),
     "mingru": _MinGRU(False),
     "mingru_g": _MinGRU(True),
@@ -248,22 +301,25 @@ def _backward_fn(kind: str, masked: bool):
     def backward(w, h0, seq, mask, d_seq, *ks):
         n = tf.shape(seq)[0]
 
-        def body(i, carry, *tas):
+        def body(i, carry, ta):
             t = n - 1 - i
             g = d_seq[t] + carry
             m_t = mask[t] if masked else None
             real = g if m_t is None else g * m_t
-            h_prev = tf.where(t > 0, seq[tf.maximum(t - 1, 0)], h0)
-            dks, d_prev = step.backward([k[t] for k in ks], h_prev, seq[t], real, w)
+            h_prev = None
+            if step.needs_prev:
+                h_prev = tf.where(t > 0, seq[tf.maximum(t - 1, 0)], h0)
+            d_prev = step.carry([k[t] for k in ks], h_prev, seq[t], real, w)
             if m_t is not None:  # a masked step passes its gradient through
                 d_prev = d_prev + (g - real)
-            return (i + 1, d_prev, *(ta.write(t, d) for ta, d in zip(tas, dks)))
+            return i + 1, d_prev, ta.write(t, real)
 
-        tas = [tf.TensorArray(k.dtype, size=n, element_shape=k.shape[1:]) for k in ks]
-        dh0, *tas = _loop(n, body, [tf.zeros_like(h0), *tas])
-        dks = [ta.stack() for ta in tas]
+        ta = tf.TensorArray(h0.dtype, size=n, element_shape=h0.shape)
+        dh0, ta = _loop(n, body, [tf.zeros_like(h0), ta])
+        prev = _shifted(h0, seq)
+        dks = step.grads(ks, prev, seq, ta.stack(), w)
         if hasattr(step, "weight_grad"):
-            dw = step.weight_grad(dks, _shifted(h0, seq))
+            dw = step.weight_grad(dks, prev)
         else:
             dw = tf.zeros_like(w)
         return [dw, dh0, *dks]
@@ -382,10 +438,18 @@ def _qrnn(spec, x, states, weights, mask):
         new_states = [tf.concat([o[-1] for o in own], axis=-1)]
     act = keras.activations.get(spec.param("activation"))
     gate = keras.activations.get(spec.param("recurrent_activation"))
-    z, f = act(blocks[0]), gate(blocks[1])
     pooling = spec.param("pooling")
-    b = gate(blocks[3]) * z if pooling == "ifo" else (1.0 - f) * z
-    c = linear_recurrence(f, b, states[0], mask)
+    if (spec.param("activation"), spec.param("recurrent_activation")) == (
+        "tanh",
+        "sigmoid",
+    ):  # the activations inside the loop: no z, f (, i) tensors to keep
+        ks = [blocks[0], blocks[1]] + ([blocks[3]] if pooling == "ifo" else [])
+        kind = "qrnn_i" if pooling == "ifo" else "qrnn_f"
+        c = elementwise_recurrence(kind, ks, states[0], None, mask)
+    else:
+        z, f = act(blocks[0]), gate(blocks[1])
+        b = gate(blocks[3]) * z if pooling == "ifo" else (1.0 - f) * z
+        c = linear_recurrence(f, b, states[0], mask)
     h = c if pooling == "f" else gate(blocks[2]) * c
     return h, [c[-1], *new_states], pooling == "f"
 

@@ -20,7 +20,7 @@ Masks fold into the pairs: a masked step keeps the state (``a = 1``,
 ``b = 0``). The outputs then follow :func:`rnn_zoo.kernels.reference.run_reference`'s
 rules exactly: at a masked step the output repeats the previous output (zeros
 before the first valid step) or, with ``zero_output_for_mask``, is zero.
-Three ways to scan, the same results (tested against each other):
+Four ways to scan, the same results (tested against each other):
 
 - ``method="parallel"``: the associative scan, ``O(log T)`` depth
   (``keras.ops.associative_scan`` on JAX and PyTorch; on TensorFlow an
@@ -31,7 +31,11 @@ Three ways to scan, the same results (tested against each other):
   way, then composed: ``O(T)`` work in about 64 whole-tensor steps;
 - ``method="sequential"``: the reference loop
   (:func:`~rnn_zoo.kernels.reference.run_reference`) over the precomputed
-  pairs, one step at a time; the parallel forms are tested against it.
+  pairs, one step at a time; the parallel forms are tested against it;
+- ``method="compiled"``: on TensorFlow, the XLA-compiled loop of
+  :mod:`rnn_zoo.kernels.elementwise_tf` with its hand-written backward loop
+  (in :func:`run`, minGRU's and minLSTM's gates are computed inside it); on
+  the other backends the same as ``"sequential"``.
 
 The kernel (:func:`run`) loops on a CPU and takes the associative scan on an
 accelerator: see :func:`method_for` for the measurements behind that.
@@ -459,18 +463,19 @@ def run(spec, sequences, initial_state, weights, mask, *, training):
 def method_for(device: str) -> str:
     """How :func:`run` scans on ``device``.
 
-    On a CPU, the loop over the precomputed ``a_t``, ``b_t`` (two elementwise
-    ops per step, in linear space: the logarithms only keep the parallel
-    forms stable) is the fastest form: a MinGRU-sized recurrence (T = 1,000,
-    batch 64, 256 units, forward and backward, CPU seconds on a loaded 2-core
-    machine) took 0.53 s looped, 1.0 s chunked and 2.6 s by associative scan
-    on TensorFlow, and 0.58, 1.1 and 0.97 s on JAX: every parallel form
-    moves the whole sequence through memory several times, which a loop over
-    cache-sized steps does not. Even so, a whole MinGRU training step there
-    took 0.84 s with this kernel and 0.68 s with the cell's own reference
-    loop (TensorFlow, no XLA): on such a CPU the scan does not pay. On an
-    accelerator, where one step costs a kernel launch, the associative
-    scan's ``O(log T)`` depth should win (not measured: no GPU here).
+    On a CPU a loop over time is the fastest form: a MinGRU-sized recurrence
+    (T = 1,000, batch 64, 256 units, forward and backward, CPU seconds on a
+    loaded 2-core machine) took 0.53 s looped, 1.0 s chunked and 2.6 s by
+    associative scan on TensorFlow, and 0.58, 1.1 and 0.97 s on JAX: every
+    parallel form moves the whole sequence through memory several times,
+    which a loop over cache-sized steps does not. TensorFlow's graph loop
+    (``"sequential"``) still paid an op dispatch per elementwise op per step:
+    a whole MinGRU training step took 0.91 s with it and 0.93 s with the
+    cell's reference loop, against 0.30-0.36 s with the XLA-compiled loop
+    (``"compiled"``, the gates inside the loop) in the same runs. On JAX
+    ``lax.scan`` is compiled already (``"sequential"``). On an accelerator,
+    where one step costs a kernel launch, the associative scan's
+    ``O(log T)`` depth should win (not measured: no GPU here).
     """
     if device != "CPU":
         return "parallel"

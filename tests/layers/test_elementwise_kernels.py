@@ -50,6 +50,13 @@ CASES = {
     "qrnn-w2-fo": (QRNN, 4, {}, "tf-elementwise"),
     "qrnn-w1-f": (QRNN, 4, {"window": 1, "pooling": "f"}, "tf-elementwise"),
     "qrnn-w2-ifo": (QRNN, 4, {"pooling": "ifo"}, "tf-elementwise"),
+    # Other activations: the gates before the loop, then h = a * h + b.
+    "qrnn-w1-fo-relu": (
+        QRNN,
+        4,
+        {"window": 1, "activation": "relu", "recurrent_activation": "hard_sigmoid"},
+        "tf-elementwise",
+    ),
     "mingru-log": (MinGRU, 4, {}, "tf-scan"),
     "mingru-linear": (MinGRU, 4, {"variant": "linear"}, "tf-scan"),
     "minlstm-log": (MinLSTM, 4, {}, "tf-scan"),
