@@ -24,9 +24,10 @@ state and passes its gradient through.
 
 :func:`run` is the kernel table's ``tf-elementwise`` entry for the
 ``"sru"``, ``"indrnn"`` and ``"qrnn"`` families (QRNN's fo-pooling through
-the ``"linear"`` step, its gates computed before the loop), and the scan's
-``"compiled"`` method (:mod:`rnn_zoo.kernels.scan`) for ``"mingru"`` and
-``"minlstm"``. Its numerics are tested against the cells' reference loops
+its own step, or for other activations ``"linear"`` with its gates computed
+before the loop), and the scan's ``"compiled"`` method
+(:mod:`rnn_zoo.kernels.scan`) for ``"mingru"``, ``"minlstm"`` and
+``"rglru"``. Its numerics are tested against the cells' reference loops
 (tests/layers/test_elementwise_kernels.py).
 """
 
@@ -197,7 +198,7 @@ class _IndRNN:
     def grads(self, ks, prev, seq, g, w):
         return [self._dp(seq, g)]
 
-    def weight_grad(self, dks, prev):
+    def weight_grad(self, dks, prev, ks, g, w):
         return tf.reduce_sum(dks[0] * prev, axis=(0, 1))
 
 
@@ -222,7 +223,7 @@ class _SRU:
         f = tf.sigmoid(f_pre + w * prev)
         return [g * (1.0 - f), g * (prev - x) * _sigmoid_grad(f)]
 
-    def weight_grad(self, dks, prev):
+    def weight_grad(self, dks, prev, ks, g, w):
         return tf.reduce_sum(dks[1] * prev, axis=(0, 1))
 
 
@@ -255,8 +256,55 @@ class _QRNN:
         return [g * (1.0 - f) * (1.0 - z * z), df * (prev - z)]
 
 
+class _RGLRU:
+    """The RG-LRU: ``ks = [k_a, k_x, u]``, ``w = c * softplus(a_param)``:
+    ``log a = -w * sigmoid(k_a)``, ``h = a * h + sqrt(1 - a^2) * sigmoid(k_x) * u``,
+    the square root's derivative capped at 1000 as
+    :func:`rnn_zoo.kernels.scan.sqrt_bounded_grad` does."""
+
+    parts = 3
+    needs_prev = False
+    max_gradient = 1000.0
+
+    def forward(self, ks, h, w):
+        k_a, k_x, u = ks
+        log_a = -w * tf.sigmoid(k_a)
+        b = tf.sqrt(-tf.math.expm1(2.0 * log_a)) * tf.sigmoid(k_x) * u
+        return tf.exp(log_a) * h + b
+
+    def carry(self, ks, h_prev, h, g, w):
+        return g * tf.exp(-w * tf.sigmoid(ks[0]))
+
+    def _d_log_a(self, ks, prev, g, w):
+        k_a, k_x, u = ks
+        r = tf.sigmoid(k_a)
+        log_a = -w * r
+        a = tf.exp(log_a)
+        one_minus = -tf.math.expm1(2.0 * log_a)
+        slope = 0.5 / tf.sqrt(tf.maximum(one_minus, 0.25 / self.max_gradient**2))
+        i = tf.sigmoid(k_x)
+        # d/d log a of a * h_prev + sqrt(1 - a^2) * i * u.
+        d_log_a = g * a * (prev - 2.0 * a * slope * i * u)
+        return d_log_a, r, one_minus, i
+
+    def grads(self, ks, prev, seq, g, w):
+        _, _, u = ks
+        d_log_a, r, one_minus, i = self._d_log_a(ks, prev, g, w)
+        mult = tf.sqrt(one_minus)
+        return [
+            d_log_a * (-w) * _sigmoid_grad(r),
+            g * mult * u * _sigmoid_grad(i),
+            g * mult * i,
+        ]
+
+    def weight_grad(self, dks, prev, ks, g, w):
+        d_log_a, r, _, _ = self._d_log_a(ks, prev, g, w)
+        return tf.reduce_sum(-d_log_a * r, axis=(0, 1))
+
+
 STEPS = {
     "linear": _Linear(),
+    "rglru": _RGLRU(),
     "qrnn_f": _QRNN(False),
     "qrnn_i": _QRNN(True),
     "fill": _Fill(),
@@ -317,9 +365,10 @@ def _backward_fn(kind: str, masked: bool):
         ta = tf.TensorArray(h0.dtype, size=n, element_shape=h0.shape)
         dh0, ta = _loop(n, body, [tf.zeros_like(h0), ta])
         prev = _shifted(h0, seq)
-        dks = step.grads(ks, prev, seq, ta.stack(), w)
+        g = ta.stack()
+        dks = step.grads(ks, prev, seq, g, w)
         if hasattr(step, "weight_grad"):
-            dw = step.weight_grad(dks, prev)
+            dw = step.weight_grad(dks, prev, ks, g, w)
         else:
             dw = tf.zeros_like(w)
         return [dw, dh0, *dks]
@@ -376,15 +425,16 @@ def linear_recurrence(a, b, h0, mask=None):
 def _dense_blocks(x, kernel, bias, parts: int):
     """``x @ kernel + bias`` for time-major ``x``, as ``parts`` separate
     ``(time, batch, width / parts)`` tensors: one product per part, so that
-    no part is a strided slice of a wider tensor."""
+    no part is a strided slice of a wider tensor. ``bias_add`` on the 2-D
+    product: TensorFlow's CPU runs the two as one fused op."""
     flat = tf.reshape(x, (-1, x.shape[-1]))
     shape = tf.concat([tf.shape(x)[:2], [kernel.shape[-1] // parts]], 0)
     kernels = tf.split(kernel, parts, axis=-1)
     biases = [None] * parts if bias is None else tf.split(bias, parts)
     blocks = []
     for k, b in zip(kernels, biases):
-        y = tf.reshape(tf.matmul(flat, k), shape)
-        blocks.append(y if b is None else y + b)
+        y = tf.matmul(flat, k)
+        blocks.append(tf.reshape(y if b is None else tf.nn.bias_add(y, b), shape))
     return blocks
 
 
@@ -462,7 +512,22 @@ def _min_rnn(spec, x, states, weights, mask):
     return h, [h[-1]], True
 
 
+def _rglru(spec, x, states, weights, mask):
+    units, bias = spec.units, weights.get("bias")
+    u = x
+    if spec.param("input_projection", True):
+        u = _dense_blocks(
+            x, weights["kernel"], None if bias is None else bias[:units], 1
+        )[0]
+    gate_bias = None if bias is None else bias[-2 * units :]
+    k_a, k_x = _dense_blocks(u, weights["gate_kernel"], gate_bias, 2)
+    w = spec.param("c", 8.0) * tf.nn.softplus(weights["a_param"])
+    h = elementwise_recurrence("rglru", [k_a, k_x, u], states[0], w, mask)
+    return h, [h[-1]], True
+
+
 _FAMILIES = {
+    "rglru": _rglru,
     "indrnn": _indrnn,
     "sru": _sru,
     "qrnn": _qrnn,

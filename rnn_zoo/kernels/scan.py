@@ -34,7 +34,7 @@ Four ways to scan, the same results (tested against each other):
   pairs, one step at a time; the parallel forms are tested against it;
 - ``method="compiled"``: on TensorFlow, the XLA-compiled loop of
   :mod:`rnn_zoo.kernels.elementwise_tf` with its hand-written backward loop
-  (in :func:`run`, minGRU's and minLSTM's gates are computed inside it); on
+  (in :func:`run`, the families' gates are computed inside it); on
   the other backends the same as ``"sequential"``.
 
 The kernel (:func:`run`) loops on a CPU and takes the associative scan on an
@@ -419,14 +419,13 @@ def run(spec, sequences, initial_state, weights, mask, *, training):
     check(spec)
     method = method_for(spec.device)
     if method == "compiled" and backend.backend() == "tensorflow":
-        if spec.family != "rglru":
-            from rnn_zoo.kernels import elementwise_tf
+        from rnn_zoo.kernels import elementwise_tf
 
-            # The gates computed inside the loop, their gradients in its
-            # backward loop: no (batch, time, units) a and b in memory.
-            return elementwise_tf.run(
-                spec, sequences, initial_state, weights, mask, training=training
-            )
+        # The gates computed inside the loop, their gradients after its
+        # backward loop: no (batch, time, units) a and b in memory.
+        return elementwise_tf.run(
+            spec, sequences, initial_state, weights, mask, training=training
+        )
     bias = weights.get("bias")
     if spec.family == "rglru":
         units = spec.units

@@ -14,7 +14,7 @@ import pytest
 from keras import ops
 
 import rnn_zoo
-from rnn_zoo.layers import QRNN, SRU, IndRNN, MinGRU, MinLSTM
+from rnn_zoo.layers import QRNN, RGLRU, SRU, IndRNN, MinGRU, MinLSTM
 from tests.layers._grads import value_and_grads
 from tests.layers.contract import random_inputs
 
@@ -61,6 +61,8 @@ CASES = {
     "mingru-linear": (MinGRU, 4, {"variant": "linear"}, "tf-scan"),
     "minlstm-log": (MinLSTM, 4, {}, "tf-scan"),
     "minlstm-linear": (MinLSTM, 4, {"variant": "linear"}, "tf-scan"),
+    "rglru": (RGLRU, 4, {}, "tf-scan"),
+    "rglru-no-projection": (RGLRU, UNITS, {"input_projection": False}, "tf-scan"),
 }
 
 
@@ -121,7 +123,9 @@ def test_fast_path_matches_the_reference_loop(name, mask_name):
         )
 
 
-@pytest.mark.parametrize("name", ["sru", "indrnn-relu", "qrnn-w2-fo", "mingru-log"])
+@pytest.mark.parametrize(
+    "name", ["sru", "indrnn-relu", "qrnn-w2-fo", "mingru-log", "rglru"]
+)
 def test_last_output_and_zero_output_for_mask_match_the_reference_loop(name):
     mask = MASKS["holes"]
     for options in (
