@@ -311,15 +311,16 @@ def _forward_fn(kind: str, masked: bool):
 
 
 @functools.cache
-def _backward_fn(kind: str, masked: bool):
+def _backward_fn(kind: str, masked: bool, last_only: bool = False):
     step = STEPS[kind]
 
-    def backward(w, h0, seq, mask, d_seq, *ks):
+    def backward(w, h0, seq, mask, upstream, *ks):
+        # upstream: the gradient of every state, or (last_only) of the last.
         n = tf.shape(seq)[0]
 
         def body(i, carry, ta):
             t = n - 1 - i
-            g = d_seq[t] + carry
+            g = carry if last_only else upstream[t] + carry
             m_t = mask[t] if masked else None
             real = g if m_t is None else g * m_t
             h_prev = None
@@ -331,7 +332,8 @@ def _backward_fn(kind: str, masked: bool):
             return i + 1, d_prev, ta.write(t, real)
 
         ta = tf.TensorArray(h0.dtype, size=n, element_shape=h0.shape)
-        dh0, ta = _loop(n, body, [tf.zeros_like(h0), ta])
+        start = upstream if last_only else tf.zeros_like(h0)
+        dh0, ta = _loop(n, body, [start, ta])
         prev = _shifted(h0, seq)
         g = ta.stack()
         dks = step.grads(ks, prev, seq, g, w)
@@ -344,7 +346,7 @@ def _backward_fn(kind: str, masked: bool):
     return tf.function(backward, **_JIT)
 
 
-def elementwise_recurrence(kind: str, ks, h0, w=None, mask=None):
+def elementwise_recurrence(kind: str, ks, h0, w=None, mask=None, last_only=False):
     """Runs the step ``kind`` of :data:`STEPS` over time; every held state.
 
     Args:
@@ -354,9 +356,12 @@ def elementwise_recurrence(kind: str, ks, h0, w=None, mask=None):
         w: ``(units,)``, the step's per-unit weight, where it has one.
         mask: ``(time, batch, 1)``, 1.0 at real steps, 0.0 at masked ones
             (which keep the state), or None.
+        last_only: return only the last state: its gradient is then all the
+            backward loop reads (no ``(time, batch, units)`` of zeros).
 
     Returns:
-        ``(time, batch, units)``: the state after every step.
+        ``(time, batch, units)``: the state after every step, or
+        ``(batch, units)``, the last, with ``last_only``.
     """
     masked = mask is not None
     if mask is None:
@@ -371,15 +376,17 @@ def elementwise_recurrence(kind: str, ks, h0, w=None, mask=None):
         ks = [tf.stop_gradient(k) for k in ks]
         seq = _forward_fn(kind, masked)(w, h0, mask, *ks)
 
-        def grad(d_seq):
-            return _backward_fn(kind, masked)(w, h0, seq, mask, d_seq, *ks)
+        def grad(upstream):
+            backward = _backward_fn(kind, masked, last_only)
+            return backward(w, h0, seq, mask, upstream, *ks)
 
-        return seq, grad
+        return (seq[-1] if last_only else seq), grad
 
-    seq = op(w, h0, *ks)
+    out = op(w, h0, *ks)
     # The compiled loops are traced with relaxed shapes: restore what is known.
-    seq.set_shape(tf.TensorShape([ks[0].shape[0]]).concatenate(h0.shape))
-    return seq
+    time = [] if last_only else [ks[0].shape[0]]
+    out.set_shape(tf.TensorShape(time).concatenate(h0.shape))
+    return out
 
 
 def linear_recurrence(a, b, h0, mask=None):
@@ -418,11 +425,20 @@ def _outputs(h, mask, zero_output_for_mask, output_is_state):
     return elementwise_recurrence("fill", [h], tf.zeros_like(h[0]), None, mask)
 
 
+def _states(spec, kind, ks, h0, w, mask):
+    """For a cell whose output is its state: ``(h, finals, True)``, ``h``
+    only the last state (batch, units) where nothing else is asked for."""
+    if mask is None and not spec.return_sequences:
+        last = elementwise_recurrence(kind, ks, h0, w, None, last_only=True)
+        return last, [last], True
+    h = elementwise_recurrence(kind, ks, h0, w, mask)
+    return h, [h[-1]], True
+
+
 def _indrnn(spec, x, states, weights, mask):
     p = _dense_blocks(x, weights["kernel"], weights.get("bias"), 1)
     kind = f"indrnn_{spec.param('activation')}"
-    h = elementwise_recurrence(kind, p, states[0], weights["recurrent_kernel"], mask)
-    return h, [h[-1]], True
+    return _states(spec, kind, p, states[0], weights["recurrent_kernel"], mask)
 
 
 def _sru(spec, x, states, weights, mask):
@@ -501,8 +517,7 @@ def _min_rnn(spec, x, states, weights, mask):
     parts = STEPS[spec.family].parts
     ks = _dense_blocks(x, weights["kernel"], weights.get("bias"), parts)
     kind = spec.family + ("_g" if spec.param("variant", "log") == "log" else "")
-    h = elementwise_recurrence(kind, ks, states[0], None, mask)
-    return h, [h[-1]], True
+    return _states(spec, kind, ks, states[0], None, mask)
 
 
 def _rglru(spec, x, states, weights, mask):
@@ -515,8 +530,7 @@ def _rglru(spec, x, states, weights, mask):
     gate_bias = None if bias is None else bias[-2 * units :]
     k_a, k_x = _dense_blocks(u, weights["gate_kernel"], gate_bias, 2)
     w = spec.param("c", 8.0) * tf.nn.softplus(weights["a_param"])
-    h = elementwise_recurrence("rglru", [k_a, k_x, u], states[0], w, mask)
-    return h, [h[-1]], True
+    return _states(spec, "rglru", [k_a, k_x, u], states[0], w, mask)
 
 
 _FAMILIES = {
@@ -554,7 +568,9 @@ def run(spec, sequences, initial_state, weights, mask, *, training):
         x = tf.reverse(x, [0])
         m = None if m is None else tf.reverse(m, [0])
     h, finals, output_is_state = _FAMILIES[spec.family](spec, x, states, weights, m)
-    outputs = tf.cast(_outputs(h, m, spec.zero_output_for_mask, output_is_state), dtype)
     finals = [tf.cast(s, dtype) for s in finals]
+    if h.shape.rank == 2:  # the last state only (no mask, no sequence asked for)
+        return tf.cast(h, dtype), None, finals
+    outputs = tf.cast(_outputs(h, m, spec.zero_output_for_mask, output_is_state), dtype)
     sequence = tf.transpose(outputs, (1, 0, 2)) if spec.return_sequences else None
     return outputs[-1], sequence, finals

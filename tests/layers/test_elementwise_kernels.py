@@ -124,21 +124,23 @@ def test_fast_path_matches_the_reference_loop(name, mask_name):
 
 
 @pytest.mark.parametrize(
-    "name", ["sru", "indrnn-relu", "qrnn-w2-fo", "mingru-log", "rglru"]
+    "name", ["sru", "indrnn-relu", "qrnn-w2-fo", "mingru-log", "minlstm-log", "rglru"]
 )
 def test_last_output_and_zero_output_for_mask_match_the_reference_loop(name):
-    mask = MASKS["holes"]
-    for options in (
-        {"return_sequences": False, "return_state": True},
-        {"return_sequences": True, "zero_output_for_mask": True},
+    for mask_name, options in (
+        # Without a mask the kernel hands back the last state only.
+        ("none", {"return_sequences": False, "return_state": True}),
+        ("holes", {"return_sequences": False, "return_state": True}),
+        ("holes", {"return_sequences": True, "zero_output_for_mask": True}),
     ):
         fast, loop, shape, _ = _pair(name, **options)
         x = random_inputs(shape, seed=4)
         states = _initial_states(fast)
+        mask = MASKS[mask_name]
         _assert_same(
             _outputs_and_grads(fast, x, states, mask),
             _outputs_and_grads(loop, x, states, mask),
-            f"{name}, {options}",
+            f"{name}, mask={mask_name}, {options}",
         )
 
 
