@@ -3,9 +3,14 @@
     python -m benchmarks.rnn_benchmark            # the whole matrix (long: tens of minutes)
     python -m benchmarks.rnn_benchmark --quick    # tiny sizes, 1 repeat: a smoke run
     python -m benchmarks.rnn_benchmark --cells lstm --masks none --dtypes float32 --lengths 100
+    # the issue's speed targets: the modern cells against GRU/LSTM and their own loops
+    python -m benchmarks.rnn_benchmark --cells gru lstm mingru sru qrnn indrnn \
+        --impls rnn_zoo torch rnn_zoo-generic --modes train --dtypes float32 \
+        --masks none --lengths 1000
 
-The matrix is cell (lstm, gru, simple) x implementation (rnn_zoo, keras,
-torch) x mode (train: forward, backward and an Adam update; inference: one
+The matrix is cell (lstm, gru, simple, and rnn_zoo's modern cells sru,
+qrnn, indrnn, layernorm_lstm, mingru, minlstm, rglru, which only rnn_zoo
+has) x implementation (rnn_zoo, keras, torch) x mode (train: forward, backward and an Adam update; inference: one
 forward pass) x dtype (float32, mixed) x mask (none; right-padded with
 lengths drawn uniformly from [T/2, T]) x sequence length T, for a one-layer
 model, batch 64, 128 inputs, 256 units, whose loss is the mean squared error
@@ -45,10 +50,33 @@ import rnn_zoo
 from rnn_zoo import layers as zoo_layers
 
 CELLS = {
-    # name: (rnn_zoo class, keras class, torch.nn class name, gates per unit)
-    "lstm": (zoo_layers.LSTM, keras.layers.LSTM, "LSTM", 4),
-    "gru": (zoo_layers.GRU, keras.layers.GRU, "GRU", 3),
-    "simple": (zoo_layers.SimpleRNN, keras.layers.SimpleRNN, "RNN", 1),
+    # name: (rnn_zoo class, keras class, torch.nn class name (None: rnn_zoo
+    # only), input-product columns per unit, recurrent-product columns per unit)
+    "lstm": (zoo_layers.LSTM, keras.layers.LSTM, "LSTM", 4, 4),
+    "gru": (zoo_layers.GRU, keras.layers.GRU, "GRU", 3, 3),
+    "simple": (zoo_layers.SimpleRNN, keras.layers.SimpleRNN, "RNN", 1, 1),
+    # The modern cells: Keras and PyTorch have no such layer; their rows are
+    # compared with the classic cells' (see the "Modern cells" table).
+    # SRU: 4 matrices where inputs != units; QRNN: window 2, fo-pooling (3
+    # gates over 2 inputs); RG-LRU: the input map, then a (units, 2 units) gate.
+    "sru": (zoo_layers.SRU, None, None, 4, 0),
+    "qrnn": (zoo_layers.QRNN, None, None, 6, 0),
+    "indrnn": (zoo_layers.IndRNN, None, None, 1, 0),
+    "layernorm_lstm": (zoo_layers.LayerNormLSTM, None, None, 4, 4),
+    "mingru": (zoo_layers.MinGRU, None, None, 2, 0),
+    "minlstm": (zoo_layers.MinLSTM, None, None, 3, 0),
+    "rglru": (zoo_layers.RGLRU, None, None, 1, 2),
+}
+CLASSIC = ("lstm", "gru", "simple")
+# What each modern cell is measured against (the issue's speed targets).
+BASELINES = {
+    "mingru": "gru",
+    "minlstm": "lstm",
+    "sru": "lstm",
+    "qrnn": "lstm",
+    "indrnn": "lstm",
+    "layernorm_lstm": "lstm",
+    "rglru": "gru",
 }
 IMPLS = ("rnn_zoo", "keras", "torch")
 # Opt-in (--impls): rnn_zoo's layers with implementation="reference", the generic
@@ -79,7 +107,10 @@ MASK_MEANS = (
 )
 FLOPS_MEANS = (
     "FLOPs count the matrix products only, on real (unpadded) steps: forward = "
-    "2 x steps x gates*units x (inputs + units); a training step counts 3x the "
+    "2 x steps x units x (input columns x inputs + recurrent columns x units), "
+    "the columns per unit being the gates (the modern cells have no recurrent "
+    "product, except the LayerNorm-LSTM; the RG-LRU's gates read its input map); "
+    "a training step counts 3x the "
     "forward (the forward, the gradients with respect to inputs and states, and "
     "the weight gradients). `x floor` = measured time / (FLOPs / matmul rate), "
     "where the rate is the best float32 large matrix product measured in the "
@@ -103,6 +134,9 @@ _QUICK = {
     "warmup": 1,
     "repeats": 1,
     "matmul_size": 512,
+    # The modern cells only when asked for (--cells): each is another model
+    # to trace and compile.
+    "cells": list(CLASSIC),
     # Tracing each Keras training function takes seconds here, so --quick
     # covers the dtypes only when asked to (--dtypes float32 mixed).
     "dtypes": ["float32"],
@@ -159,8 +193,8 @@ def _matmul_rates(size: int, repeats: int = 5) -> dict[str, float]:
 
 def case_flops(cell: str, mode: str, real_steps: int, features: int, units: int) -> int:
     """Matrix-product FLOPs of one case (see FLOPS_MEANS)."""
-    gates = CELLS[cell][3]
-    forward = 2 * real_steps * gates * units * (features + units)
+    inputs, recurrent = CELLS[cell][3:5]
+    forward = 2 * real_steps * units * (inputs * features + recurrent * units)
     return 3 * forward if mode == "train" else forward
 
 
@@ -303,7 +337,43 @@ def run(args) -> list[dict]:
             for mask_kind in args.masks:
                 for steps in args.lengths:
                     cases += _run_config(args, cell, dtype, mask_kind, steps)
+    compare_modern(cases)
     return cases
+
+
+def compare_modern(cases: list[dict]) -> list[dict]:
+    """Adds to each modern cell's rnn_zoo case its speed-ups against its
+    baseline (:data:`BASELINES`) in the same run: ``vs_base_rnn_zoo`` (rnn_zoo's
+    layer) and ``vs_base_torch`` (torch.nn's), with ``base`` the baseline's name.
+    Returns the cases that got them."""
+    by_key = {
+        (c["cell"], c["impl"], c["mode"], c["dtype"], c["mask"], c["steps"]): c
+        for c in cases
+    }
+    compared = []
+    for case in cases:
+        base = BASELINES.get(case["cell"])
+        if base is None or case["impl"] != "rnn_zoo" or not case.get("ms"):
+            continue
+        case["base"] = base
+        for impl in ("rnn_zoo", "torch"):
+            other = by_key.get(
+                (base, impl, case["mode"], case["dtype"], case["mask"], case["steps"])
+            )
+            if other and other.get("ms"):
+                case[f"vs_base_{impl}"] = other["ms"] / case["ms"]
+        compared.append(case)
+        print(
+            f"{case['cell']:>14} {case['mode']:>9} {case['dtype']:>7} "
+            f"mask={case['mask']:<5} T={case['steps']:<5} "
+            + "  ".join(
+                f"{base} {impl} / {case['cell']} {case[f'vs_base_{impl}']:.2f}"
+                for impl in ("rnn_zoo", "torch")
+                if f"vs_base_{impl}" in case
+            ),
+            flush=True,
+        )
+    return compared
 
 
 def _run_config(args, cell, dtype, mask_kind, steps) -> list[dict]:
@@ -311,7 +381,8 @@ def _run_config(args, cell, dtype, mask_kind, steps) -> list[dict]:
     x, y, mask, lengths = _data(args, steps, masked, seed=steps)
     real_steps = int(lengths.sum()) if masked else args.batch * steps
     found = {}
-    for impl in args.impls:
+    impls = [i for i in args.impls if _available(cell, i)]
+    for impl in impls:
         base = {
             "cell": cell,
             "dtype": dtype,
@@ -351,8 +422,17 @@ def _run_config(args, cell, dtype, mask_kind, steps) -> list[dict]:
             theirs = found.get((other, mode))
             if zoo and theirs and zoo["ms"] and theirs["ms"]:
                 zoo[f"vs_{other}"] = theirs["ms"] / zoo["ms"]
-        _print_cases([found[(impl, mode)] for impl in args.impls])
-    return [found[(impl, mode)] for mode in args.modes for impl in args.impls]
+        _print_cases([found[(impl, mode)] for impl in impls])
+    return [found[(impl, mode)] for mode in args.modes for impl in impls]
+
+
+def _available(cell: str, impl: str) -> bool:
+    """Whether ``impl`` has the cell: Keras and PyTorch only the classic ones."""
+    if impl == "keras":
+        return CELLS[cell][1] is not None
+    if impl == "torch":
+        return CELLS[cell][2] is not None
+    return True
 
 
 def _floor_ms(flops: int, rate_gflops: float) -> float:
@@ -539,6 +619,30 @@ def markdown(result: dict) -> str:
             + " | ".join(_fmt(impls.get(i, {}).get("x_floor"), ".2f") for i in IMPLS)
             + " |"
         )
+    modern = [c for c in cases if "base" in c]
+    if modern:
+        lines += [
+            "",
+            "## Modern cells against the classic ones (same run)",
+            "",
+            "Each modern cell's rnn_zoo layer against its baseline: rnn_zoo's "
+            "layer and torch.nn's (above 1, the modern cell is faster), and "
+            "against its own reference loop where `--impls` has "
+            f"{GENERIC}.",
+            "",
+            "| cell | mode | dtype | mask | T | ms | kernel | baseline | "
+            "rnn_zoo baseline / cell | torch baseline / cell | reference / kernel |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for c in modern:
+            lines.append(
+                f"| {c['cell']} | {c['mode']} | {c['dtype']} | {c['mask']} | "
+                f"{c['steps']} | {_fmt(c['ms'])} | "
+                f"{_kernel_label(c.get('kernel'), c['mode'])} | {c['base']} | "
+                f"{_fmt(c.get('vs_base_rnn_zoo'), '.2f')} | "
+                f"{_fmt(c.get('vs_base_torch'), '.2f')} | "
+                f"{_fmt(c.get('vs_' + GENERIC), '.2f')} |"
+            )
     generic = [
         (key, impls)
         for key, impls in groups.items()
@@ -652,7 +756,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="tiny sizes (batch 8, T=10, 16 inputs, 32 units), 1 repeat, float32",
     )
-    parser.add_argument("--cells", nargs="+", choices=list(CELLS), default=list(CELLS))
+    parser.add_argument(
+        "--cells",
+        nargs="+",
+        choices=list(CELLS),
+        default=None,
+        help="default: every cell (with --quick: the classic lstm, gru, simple)",
+    )
     parser.add_argument(
         "--impls", nargs="+", choices=[*IMPLS, GENERIC], default=list(IMPLS)
     )
@@ -680,7 +790,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _resolve(args) -> argparse.Namespace:
-    defaults = dict(_FULL, dtypes=list(DTYPES))
+    defaults = dict(_FULL, dtypes=list(DTYPES), cells=list(CELLS))
     if args.quick:
         defaults.update(_QUICK)
     for name, value in defaults.items():

@@ -137,3 +137,77 @@ def test_memory_linear_fit():
     bent = memory.linear_fit([(500, 100.0), (1000, 100.0), (2000, 400.0)])
     assert bent["max_relative_residual"] > 0.1
     assert memory.linear_fit([(500, 1.0)]) is None
+
+
+def test_quick_default_cells_are_the_classic_ones():
+    args = rnn_benchmark._resolve(rnn_benchmark._parser().parse_args(["--quick"]))
+    assert args.cells == ["lstm", "gru", "simple"]
+    args = rnn_benchmark._resolve(rnn_benchmark._parser().parse_args([]))
+    assert set(args.cells) == set(rnn_benchmark.CELLS)
+    assert {
+        "sru",
+        "qrnn",
+        "indrnn",
+        "layernorm_lstm",
+        "mingru",
+        "minlstm",
+        "rglru",
+    } <= (set(args.cells))
+
+
+def test_a_modern_cell_runs_on_rnn_zoo_only_and_is_compared_with_its_baseline(
+    tmp_path,
+):
+    result = rnn_benchmark.main(
+        [
+            "--quick",
+            "--cells",
+            "indrnn",
+            "--modes",
+            "train",
+            "--masks",
+            "none",
+            "--lengths",
+            "4",
+            "--impls",
+            "rnn_zoo",
+            "keras",
+            "torch",
+            "rnn_zoo-generic",
+            "--output",
+            str(tmp_path),
+        ]
+    )
+    # Keras and PyTorch have no IndRNN: no case, rather than a failed one.
+    assert [c["impl"] for c in result["cases"]] == ["rnn_zoo", "rnn_zoo-generic"]
+    zoo = result["cases"][0]
+    assert "error" not in zoo and zoo["ms"] > 0 and zoo["vs_rnn_zoo-generic"] > 0
+    assert zoo["kernel"][0]["training"] == "tf-elementwise"
+    assert zoo["flops"] == 3 * 2 * 8 * 4 * 32 * 16  # input product only
+    table = (tmp_path / "results.md").read_text()
+    assert "## Modern cells against the classic ones" in table
+
+
+def test_modern_cells_get_speed_ups_against_their_baselines():
+    def case(cell, impl, ms):
+        return dict(
+            cell=cell,
+            impl=impl,
+            mode="train",
+            dtype="float32",
+            mask="none",
+            steps=9,
+            ms=ms,
+        )
+
+    cases = [
+        case("gru", "rnn_zoo", 10.0),
+        case("gru", "torch", 6.0),
+        case("mingru", "rnn_zoo", 2.0),
+        case("sru", "rnn_zoo", 4.0),  # its baseline (lstm) is not in the run
+    ]
+    compared = rnn_benchmark.compare_modern(cases)
+    assert [c["cell"] for c in compared] == ["mingru", "sru"]
+    assert compared[0]["vs_base_rnn_zoo"] == 5.0
+    assert compared[0]["vs_base_torch"] == 3.0
+    assert "vs_base_rnn_zoo" not in compared[1] and compared[1]["base"] == "lstm"

@@ -38,6 +38,12 @@ A cell declares the family its step computes with a :class:`CellSpec`
   ``h = a * h + b`` with ``a``, ``b`` from the input; states ``[h]``. The
   parallel scan of :mod:`rnn_zoo.kernels.scan` runs them on every backend
   (``tf-scan``, ``jax-scan``, ``torch-scan``).
+- ``"sru"`` (parameters ``activation``, ``highway_projection``,
+  ``highway_scale``), ``"indrnn"`` (``activation`` ``"relu"`` or ``"tanh"``)
+  and ``"qrnn"`` (``window``, ``pooling``, ``gates``, ``activation``,
+  ``recurrent_activation``): elementwise recurrences without a per-step
+  matrix product, run on TensorFlow by ``tf-elementwise``
+  (:mod:`rnn_zoo.kernels.elementwise_tf`).
 
 A new kernel (say a parallel scan for a new linear-recurrence family) is one
 :func:`register_kernel` call; ``select`` needs no edit.
@@ -284,6 +290,19 @@ for _backend in ("tensorflow", "jax", "torch"):
         "b for every step at once, then an associative scan (log space for the "
         "log-space minGRU/minLSTM); masks, initial state and go_backwards folded in",
     )
+
+# The elementwise recurrences that are not linear (SRU's peepholes, IndRNN's
+# activation) and QRNN's pooling: XLA-compiled loops, hand-written backward.
+register_kernel(
+    "tf-elementwise",
+    "rnn_zoo.kernels.elementwise_tf:run",
+    families=("sru", "indrnn", "qrnn"),
+    backend="tensorflow",
+    priority=10,
+    description="XLA-compiled elementwise loop with a hand-written backward loop "
+    "(rnn_zoo.kernels.elementwise_tf): the input projection one product before "
+    "it, its gradient one product after, per-unit weight gradients one sum",
+)
 
 __all__ = [
     "KERNELS",

@@ -20,7 +20,7 @@ Masks fold into the pairs: a masked step keeps the state (``a = 1``,
 ``b = 0``). The outputs then follow :func:`rnn_zoo.kernels.reference.run_reference`'s
 rules exactly: at a masked step the output repeats the previous output (zeros
 before the first valid step) or, with ``zero_output_for_mask``, is zero.
-Three ways to scan, the same results (tested against each other):
+Four ways to scan, the same results (tested against each other):
 
 - ``method="parallel"``: the associative scan, ``O(log T)`` depth
   (``keras.ops.associative_scan`` on JAX and PyTorch; on TensorFlow an
@@ -31,7 +31,11 @@ Three ways to scan, the same results (tested against each other):
   way, then composed: ``O(T)`` work in about 64 whole-tensor steps;
 - ``method="sequential"``: the reference loop
   (:func:`~rnn_zoo.kernels.reference.run_reference`) over the precomputed
-  pairs, one step at a time; the parallel forms are tested against it.
+  pairs, one step at a time; the parallel forms are tested against it;
+- ``method="compiled"``: on TensorFlow, the XLA-compiled loop of
+  :mod:`rnn_zoo.kernels.elementwise_tf` with its hand-written backward loop
+  (in :func:`run`, the families' gates are computed inside it); on
+  the other backends the same as ``"sequential"``.
 
 The kernel (:func:`run`) loops on a CPU and takes the associative scan on an
 accelerator: see :func:`method_for` for the measurements behind that.
@@ -59,7 +63,7 @@ from keras import backend, ops
 from rnn_zoo.kernels import KernelUnavailable
 from rnn_zoo.kernels.reference import run_reference
 
-METHODS = ("chunked", "parallel", "sequential")
+METHODS = ("chunked", "parallel", "sequential", "compiled")
 # Chunk length of the chunked scan: about sqrt(T) up to 1,000 steps.
 _CHUNK = 32
 FAMILIES = ("mingru", "minlstm", "rglru")
@@ -249,7 +253,9 @@ def run_scan(
             f"Unknown `method`: expected one of {list(METHODS)!r}. "
             f"Received: method={method!r}"
         )
-    if method == "sequential":
+    if method == "sequential" or (
+        method == "compiled" and backend.backend() != "tensorflow"
+    ):
         return _run_sequential(
             a,
             b,
@@ -276,13 +282,19 @@ def run_scan(
         keep, nothing = (0.0, _LOG_ZERO) if log_space else (1.0, 0.0)
         a = ops.where(m, a, ops.cast(keep, a.dtype))
         b = ops.where(m, b, ops.cast(nothing, b.dtype))
-    h0 = ops.expand_dims(h0, 1)  # (batch, 1, units)
-    if log_space:
+    if method == "compiled" and backend.backend() == "tensorflow":
+        from rnn_zoo.kernels.elementwise_tf import linear_recurrence
+
+        if log_space:
+            a, b = ops.exp(a), ops.exp(b)
+        time_major = [ops.transpose(v, (1, 0, 2)) for v in (a, b)]
+        h = ops.transpose(linear_recurrence(*time_major, h0), (1, 0, 2))
+    elif log_space:
         log_decay, log_added = _associative_scan(_combine_log, (a, b), (0.0, _LOG_ZERO))
-        h = ops.exp(log_decay) * h0 + ops.exp(log_added)
+        h = ops.exp(log_decay) * ops.expand_dims(h0, 1) + ops.exp(log_added)
     else:
         decay, added = _prefix(_combine, (a, b), (1.0, 0.0), method)
-        h = decay * h0 + added  # (batch, timesteps, units)
+        h = decay * ops.expand_dims(h0, 1) + added  # (batch, timesteps, units)
     final_state = h[:, -1]
     outputs = h
     if mask is not None:
@@ -406,6 +418,14 @@ def run(spec, sequences, initial_state, weights, mask, *, training):
     """The kernel-table entry: the family's coefficients, then :func:`run_scan`."""
     check(spec)
     method = method_for(spec.device)
+    if method == "compiled" and backend.backend() == "tensorflow":
+        from rnn_zoo.kernels import elementwise_tf
+
+        # The gates computed inside the loop, their gradients after its
+        # backward loop: no (batch, time, units) a and b in memory.
+        return elementwise_tf.run(
+            spec, sequences, initial_state, weights, mask, training=training
+        )
     bias = weights.get("bias")
     if spec.family == "rglru":
         units = spec.units
@@ -423,7 +443,7 @@ def run(spec, sequences, initial_state, weights, mask, *, training):
     else:
         candidate_g = spec.param("variant", "log") == "log"
         # A loop needs no logarithms: they keep the parallel forms stable.
-        log_space = candidate_g and method != "sequential"
+        log_space = candidate_g and method not in ("sequential", "compiled")
         projected = _dense(sequences, weights["kernel"], bias)
         a, b = min_rnn_coefficients(spec.family, projected, log_space, candidate_g)
     return run_scan(
@@ -442,17 +462,20 @@ def run(spec, sequences, initial_state, weights, mask, *, training):
 def method_for(device: str) -> str:
     """How :func:`run` scans on ``device``.
 
-    On a CPU, the loop over the precomputed ``a_t``, ``b_t`` (two elementwise
-    ops per step, in linear space: the logarithms only keep the parallel
-    forms stable) is the fastest form: a MinGRU-sized recurrence (T = 1,000,
-    batch 64, 256 units, forward and backward, CPU seconds on a loaded 2-core
-    machine) took 0.53 s looped, 1.0 s chunked and 2.6 s by associative scan
-    on TensorFlow, and 0.58, 1.1 and 0.97 s on JAX: every parallel form
-    moves the whole sequence through memory several times, which a loop over
-    cache-sized steps does not. Even so, a whole MinGRU training step there
-    took 0.84 s with this kernel and 0.68 s with the cell's own reference
-    loop (TensorFlow, no XLA): on such a CPU the scan does not pay. On an
-    accelerator, where one step costs a kernel launch, the associative
-    scan's ``O(log T)`` depth should win (not measured: no GPU here).
+    On a CPU a loop over time is the fastest form: a MinGRU-sized recurrence
+    (T = 1,000, batch 64, 256 units, forward and backward, CPU seconds on a
+    loaded 2-core machine) took 0.53 s looped, 1.0 s chunked and 2.6 s by
+    associative scan on TensorFlow, and 0.58, 1.1 and 0.97 s on JAX: every
+    parallel form moves the whole sequence through memory several times,
+    which a loop over cache-sized steps does not. TensorFlow's graph loop
+    (``"sequential"``) still paid an op dispatch per elementwise op per step:
+    a whole MinGRU training step took 0.91 s with it and 0.93 s with the
+    cell's reference loop, against 0.30-0.36 s with the XLA-compiled loop
+    (``"compiled"``, the gates inside the loop) in the same runs. On JAX
+    ``lax.scan`` is compiled already (``"sequential"``). On an accelerator,
+    where one step costs a kernel launch, the associative scan's
+    ``O(log T)`` depth should win (not measured: no GPU here).
     """
-    return "sequential" if device == "CPU" else "parallel"
+    if device != "CPU":
+        return "parallel"
+    return "compiled" if backend.backend() == "tensorflow" else "sequential"

@@ -202,6 +202,17 @@ class RecurrentCell(keras.layers.Layer):
     def _activation_name(self, attribute: str) -> str:
         return getattr(getattr(self, attribute), "__name__", "")
 
+    def _keras_activation(self, attribute: str) -> tuple[str, list[str]]:
+        """The name of a Keras activation the kernels can look up, or why not
+        (a function of the user's own has no name a kernel could resolve)."""
+        name = self._activation_name(attribute)
+        try:
+            if keras.activations.get(name) is getattr(self, attribute):
+                return name, []
+        except (ValueError, TypeError):
+            pass
+        return name, [f"{attribute}={name!r} is not a Keras activation"]
+
     def fused_spec(self, training: bool = False) -> CellSpec:
         """What the fast kernels need to know of this cell, or why they cannot run it."""
         name = type(self).__name__

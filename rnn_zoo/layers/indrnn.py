@@ -123,6 +123,12 @@ class IndRNNCell(RecurrentCell):
             )
         return weights
 
+    fused_family = "indrnn"
+
+    def fused_params(self):
+        reasons = self._activation_reasons(activation=("relu", "tanh"))
+        return {"activation": self._activation_name("activation")}, reasons
+
     def step(self, projected, states, weights, recurrent_mask=None):
         h_prev = states[0]
         if recurrent_mask is not None:

@@ -113,6 +113,20 @@ class QRNNCell(RecurrentCell):
                 f"`recurrent_dropout=0`. Received: recurrent_dropout={self.recurrent_dropout}"
             )
 
+    fused_family = "qrnn"
+
+    def fused_params(self):
+        activation, reasons = self._keras_activation("activation")
+        gate, more = self._keras_activation("recurrent_activation")
+        params = {
+            "window": self.window,
+            "pooling": self.pooling,
+            "gates": self.gates,
+            "activation": activation,
+            "recurrent_activation": gate,
+        }
+        return params, reasons + more
+
     @property
     def gates(self) -> int:
         return len(self.pooling) + 1  # the candidate z, then one block per gate

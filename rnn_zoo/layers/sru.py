@@ -90,6 +90,7 @@ class SRUCell(RecurrentCell):
     """
 
     num_states = 1
+    fused_family = "sru"
 
     def __init__(
         self,
@@ -216,6 +217,16 @@ class SRUCell(RecurrentCell):
             r = r * recurrent_mask
         h = highway + (self.activation(c) - highway) * r
         return h, [c]
+
+    def fused_params(self):
+        activation, reasons = self._keras_activation("activation")
+        params = {
+            "activation": activation,
+            # A fourth matrix, or the input itself times this.
+            "highway_projection": getattr(self, "num_matrices", 3) == 4,
+            "highway_scale": self.highway_scale if self.rescale else 1.0,
+        }
+        return params, reasons
 
     def get_config(self):
         config = super().get_config()

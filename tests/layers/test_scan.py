@@ -82,15 +82,24 @@ def small_chunks(monkeypatch):
     monkeypatch.setattr(scan, "_CHUNK", 4)
 
 
-CASES = [
-    pytest.param("parallel", mask, log, id=f"parallel-{mask}-{log}")
-    for mask in MASKS
-    for log in ("linear", "log")
-] + [
-    pytest.param("chunked", mask, log, id=f"chunked-{mask}-{log}")
-    for mask in ("none", "holes", "empty_row")
-    for log in ("linear", "log")
-]
+CASES = (
+    [
+        pytest.param("parallel", mask, log, id=f"parallel-{mask}-{log}")
+        for mask in MASKS
+        for log in ("linear", "log")
+    ]
+    + [
+        pytest.param("chunked", mask, log, id=f"chunked-{mask}-{log}")
+        for mask in ("none", "holes", "empty_row")
+        for log in ("linear", "log")
+    ]
+    + [
+        # TensorFlow's XLA-compiled loop (elsewhere the sequential loop itself).
+        pytest.param("compiled", mask, log, id=f"compiled-{mask}-{log}")
+        for mask in ("none", "holes", "empty_row")
+        for log in ("linear", "log")
+    ]
+)
 
 
 @pytest.mark.parametrize("go_backwards", [False, True], ids=["forward", "backwards"])
@@ -123,7 +132,7 @@ def test_zero_output_for_mask_and_last_output_only(log_space, small_chunks):
         want, want_grads = _run(
             "sequential", a, b, h0, mask, log_space=log_space, **options
         )
-        for method in ("parallel", "chunked"):
+        for method in ("parallel", "chunked", "compiled"):
             got, got_grads = _run(
                 method, a, b, h0, mask, log_space=log_space, **options
             )
