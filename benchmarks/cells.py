@@ -272,7 +272,11 @@ def adding_problem(
 class Prepared:
     """A task's data, loaded once, and how to build and score a model on it."""
 
-    train: object  # a batched tf.data.Dataset of (inputs, targets)
+    # A new batched tf.data.Dataset of (inputs, targets) at each call: a
+    # seeded dataset that reshuffles each epoch draws the next epoch's order
+    # from its own state, so every cell gets a fresh one and trains on the
+    # same sequence of epoch orders.
+    make_train: Callable[[], object]
     test: object
     build: Callable[[str, int], keras.Model]  # (cell, units) -> compiled model
     score: Callable[[keras.Model], float]  # the task's metric on the test split
@@ -308,7 +312,11 @@ def _prepare_recipe(task: Task, settings: argparse.Namespace, scratch: str) -> P
     }
     if hasattr(recipe, "CLIPNORM"):
         info["clipnorm"] = recipe.CLIPNORM
-    return Prepared(data.train, data.test, build, score, info)
+
+    def make_train():
+        return recipe.load_data(recipe_args()).train
+
+    return Prepared(make_train, data.test, build, score, info)
 
 
 def _dataset(x, y, batch_size: int, shuffle: bool):
@@ -357,9 +365,11 @@ def _prepare_adding(task: Task, settings: argparse.Namespace) -> Prepared:
         "clipnorm": LONG_TASK_CLIPNORM,
         "batch_size": batch,
     }
-    return Prepared(
-        _dataset(x_train, y_train, batch, shuffle=True), test, build, score, info
-    )
+
+    def make_train():
+        return _dataset(x_train, y_train, batch, shuffle=True)
+
+    return Prepared(make_train, test, build, score, info)
 
 
 def _prepare_fashion(task: Task, settings: argparse.Namespace) -> Prepared:
@@ -373,7 +383,12 @@ def _prepare_fashion(task: Task, settings: argparse.Namespace) -> Prepared:
     except FileNotFoundError as error:
         raise SkipTask(str(error)) from None
     batch = LONG_TASK_BATCH_SIZE
-    train = fashion.make_dataset(data.train, batch_size=batch, shuffle=True, seed=SEED)
+
+    def make_train():
+        return fashion.make_dataset(
+            data.train, batch_size=batch, shuffle=True, seed=SEED
+        )
+
     test = fashion.make_dataset(data.test, batch_size=batch)
 
     def build(cell: str, units: int) -> keras.Model:
@@ -404,7 +419,7 @@ def _prepare_fashion(task: Task, settings: argparse.Namespace) -> Prepared:
         "clipnorm": LONG_TASK_CLIPNORM,
         "batch_size": batch,
     }
-    return Prepared(train, test, build, score, info)
+    return Prepared(make_train, test, build, score, info)
 
 
 def prepare(task: Task, settings: argparse.Namespace, scratch: str) -> Prepared:
@@ -476,7 +491,7 @@ def run_cell(task: Task, prepared: Prepared, cell: str, settings) -> dict:
     timer = _EpochTimer()
     # The datasets reshuffle themselves each epoch (seeded).
     model.fit(
-        prepared.train,
+        prepared.make_train(),
         epochs=row["epochs"],
         callbacks=[timer],
         shuffle=False,

@@ -126,6 +126,26 @@ def _write_fashion_files(directory, n_train=6, n_test=4):
     return arrays
 
 
+def test_every_cell_trains_on_the_same_sequence_of_epoch_orders():
+    # A seeded dataset that reshuffles each epoch takes the next order from
+    # its own state: sharing one between cells would give the second cell
+    # epochs 6-10's orders where the first had 1-5.
+    args = cells._resolve(cells._parser().parse_args(["--quick"]))
+    task = cells.TASKS["adding"]
+    prepared = cells.prepare(task, args, scratch=None)
+
+    def epoch_orders(dataset, epochs=2):
+        return [np.concatenate([y for _, y in dataset]) for _ in range(epochs)]
+
+    first, second = (
+        epoch_orders(prepared.make_train()),
+        epoch_orders(prepared.make_train()),
+    )
+    assert not np.array_equal(first[0], first[1])  # it does reshuffle
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_idx_reader_reads_a_hand_written_idx_file(tmp_path):
     # Written byte by byte here, not by write_idx: magic 0 0 0x08 3, dims big-endian.
     images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
