@@ -68,7 +68,6 @@ import argparse
 import dataclasses
 import datetime
 import importlib
-import json
 import os
 import statistics
 import sys
@@ -81,7 +80,7 @@ import keras
 import numpy as np
 
 import rnn_zoo
-from benchmarks.rnn_benchmark import machine_info
+from benchmarks.rnn_benchmark import machine_info, write_results
 from rnn_zoo.layers import cell_names, get_sequence_layer
 
 SEED = 1337
@@ -807,13 +806,7 @@ def main(argv: list[str] | None = None) -> dict:
         "skipped": skipped,
         "rows": rows,
     }
-    os.makedirs(args.output, exist_ok=True)
-    with open(os.path.join(args.output, "results.json"), "w") as f:
-        json.dump(result, f, indent=1, default=str)
-    with open(os.path.join(args.output, "results.md"), "w") as f:
-        f.write(markdown(result))
-    plot(result, os.path.join(args.output, "results.png"))
-    print(f"wrote {args.output}/results.json, results.md, results.png")
+    write_results(result, args.output, markdown, plot)
     return result
 
 

@@ -728,6 +728,23 @@ def plot(result: dict, path: str) -> bool:
 # ---------------------------------------------------------------- the command
 
 
+def write_results(
+    result: dict,
+    output: str,
+    markdown: Callable[[dict], str],
+    plot: Callable[[dict, str], object],
+) -> None:
+    """Writes ``output``/results.json, results.md (``markdown(result)``) and
+    results.png (``plot(result, path)``), and says so."""
+    os.makedirs(output, exist_ok=True)
+    with open(os.path.join(output, "results.json"), "w") as f:
+        json.dump(result, f, indent=1, default=str)
+    with open(os.path.join(output, "results.md"), "w") as f:
+        f.write(markdown(result))
+    plot(result, os.path.join(output, "results.png"))
+    print(f"wrote {output}/results.json, results.md, results.png")
+
+
 def _set_threads(threads: int) -> None:
     """The same number of compute threads for TensorFlow and torch."""
     with contextlib.suppress(ImportError):
@@ -849,13 +866,7 @@ def main(argv: list[str] | None = None) -> dict:
         "meaning": {"mixed": MIXED_MEANS, "mask": MASK_MEANS, "flops": FLOPS_MEANS},
         "cases": cases,
     }
-    os.makedirs(args.output, exist_ok=True)
-    with open(os.path.join(args.output, "results.json"), "w") as f:
-        json.dump(result, f, indent=1, default=str)
-    with open(os.path.join(args.output, "results.md"), "w") as f:
-        f.write(markdown(result))
-    plot(result, os.path.join(args.output, "results.png"))
-    print(f"wrote {args.output}/results.json, results.md, results.png")
+    write_results(result, args.output, markdown, plot)
     return result
 
 

@@ -15,20 +15,12 @@ from keras import ops
 
 from rnn_zoo.layers import StackedRNN
 from tests.layers._grads import cotangent, value_and_grads
+from tests.layers._masks import MASKS
 from tests.layers.contract import numpy_list, random_inputs
 
 BATCH, TIMESTEPS, FEATURES, UNITS = 3, 6, 4, 5
 INPUT_SHAPE = (BATCH, TIMESTEPS, FEATURES)
 
-MASKS = {
-    "none": None,
-    "right": np.array([[1] * 6, [1, 1, 1, 1, 0, 0], [1, 1, 0, 0, 0, 0]], bool),
-    "left": np.array([[1] * 6, [0, 0, 1, 1, 1, 1], [0, 0, 0, 0, 1, 1]], bool),
-    "holes": np.array(
-        [[1, 0, 1, 1, 0, 1], [0, 1, 1, 0, 1, 0], [1, 1, 0, 0, 1, 1]], bool
-    ),
-    "empty_row": np.array([[0] * 6, [1, 0, 1, 1, 0, 1], [1] * 6], bool),
-}
 
 SCAN_KERNEL = {"tensorflow": "tf-scan", "jax": "jax-scan", "torch": "torch-scan"}[
     keras.backend.backend()

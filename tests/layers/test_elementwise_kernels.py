@@ -16,6 +16,7 @@ from keras import ops
 import rnn_zoo
 from rnn_zoo.layers import QRNN, RGLRU, SRU, IndRNN, MinGRU, MinLSTM
 from tests.layers._grads import value_and_grads
+from tests.layers._masks import MASKS
 from tests.layers.contract import random_inputs
 
 pytestmark = pytest.mark.skipif(
@@ -25,16 +26,6 @@ pytestmark = pytest.mark.skipif(
 
 BATCH, TIMESTEPS, UNITS = 3, 6, 5
 
-MASKS = {
-    "none": None,
-    "right": np.array([[1] * 6, [1, 1, 1, 1, 0, 0], [1, 1, 0, 0, 0, 0]], bool),
-    "left": np.array([[1] * 6, [0, 0, 1, 1, 1, 1], [0, 0, 0, 0, 1, 1]], bool),
-    "holes": np.array(
-        [[1, 0, 1, 1, 0, 1], [0, 1, 1, 0, 1, 0], [1, 1, 0, 0, 1, 1]], bool
-    ),
-    # A row with no real step keeps its initial states.
-    "empty_row": np.array([[0] * 6, [1, 0, 1, 1, 0, 1], [1] * 6], bool),
-}
 
 # name: (layer class, features, layer arguments, kernel)
 CASES = {

@@ -13,19 +13,9 @@ from keras import ops
 
 from rnn_zoo.kernels.scan import run_scan
 from tests.layers._grads import value_and_grads
+from tests.layers._masks import MASKS
 
 BATCH, TIMESTEPS, UNITS = 3, 6, 4
-
-MASKS = {
-    "none": None,
-    "right": np.array([[1] * 6, [1, 1, 1, 1, 0, 0], [1, 1, 0, 0, 0, 0]], bool),
-    "left": np.array([[1] * 6, [0, 0, 1, 1, 1, 1], [0, 0, 0, 0, 1, 1]], bool),
-    "holes": np.array(
-        [[1, 0, 1, 1, 0, 1], [0, 1, 1, 0, 1, 0], [1, 1, 0, 0, 1, 1]], bool
-    ),
-    # A row with no valid step at all keeps its initial state.
-    "empty_row": np.array([[0] * 6, [1, 0, 1, 1, 0, 1], [1] * 6], bool),
-}
 
 
 class _Scan(keras.layers.Layer):
