@@ -21,7 +21,7 @@ import numpy as np
 from keras import ops
 
 from rnn_zoo.layers import StackedRNN
-from tests.layers._grads import cotangent, value_and_grads
+from tests.layers._grads import cotangent, finite_differences, value_and_grads
 from tests.layers.contract import numpy_list, random_inputs
 
 BATCH, TIMESTEPS, FEATURES, UNITS = 2, 6, 3, 4
@@ -189,19 +189,7 @@ def check_finite_differences(make_layer, weights_scale: float = 0.8) -> None:
         )
 
     def central_differences(arrays, weights, inputs):
-        grads = []
-        for array in arrays:
-            grad = np.zeros_like(array)
-            for index in np.ndindex(array.shape):
-                saved = array[index]
-                array[index] = saved + eps
-                plus = loss(weights, inputs)
-                array[index] = saved - eps
-                minus = loss(weights, inputs)
-                array[index] = saved
-                grad[index] = (plus - minus) / (2 * eps)
-            grads.append(grad)
-        return grads
+        return finite_differences(lambda: loss(weights, inputs), arrays, eps)
 
     weights = [ops.convert_to_numpy(v) for v in layer.trainable_variables]
     inputs = [x] + states

@@ -29,7 +29,7 @@ from rnn_zoo.layers import (
     StackedRNN,
     from_torch_state_dict,
 )
-from tests.layers._grads import cotangent, value_and_grads
+from tests.layers._grads import cotangent, finite_differences, value_and_grads
 
 BATCH, TIMESTEPS, FEATURES, UNITS = 3, 5, 4, 5
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
@@ -521,19 +521,7 @@ def test_gradients_match_finite_differences(cell_class, cell_kwargs):
         )
 
     def central_differences(arrays, weights, inputs):
-        grads = []
-        for array in arrays:
-            grad = np.zeros_like(array)
-            for index in np.ndindex(array.shape):
-                saved = array[index]
-                array[index] = saved + eps
-                plus = loss(weights, inputs)
-                array[index] = saved - eps
-                minus = loss(weights, inputs)
-                array[index] = saved
-                grad[index] = (plus - minus) / (2 * eps)
-            grads.append(grad)
-        return grads
+        return finite_differences(lambda: loss(weights, inputs), arrays, eps)
 
     weights = [ops.convert_to_numpy(v) for v in layer.trainable_variables]
     inputs = [x] + states
