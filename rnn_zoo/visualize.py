@@ -9,7 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from rnn_zoo.decoding.loop import check_token_id, step_decoder
+from rnn_zoo.decoding.loop import check_decode_ids, step_decoder
 
 
 def attention_alignments(model: keras.Model, source_ids, target_ids, *, start_id: int):
@@ -46,7 +46,7 @@ def attention_alignments(model: keras.Model, source_ids, target_ids, *, start_id
             "`model` has no attention: build it with build_seq2seq(attention="
             "'bahdanau' or 'luong')."
         )
-    start_id = check_token_id(start_id, "start_id")
+    start_id, _ = check_decode_ids(start_id, None, steps.vocab_size, end_optional=True)
     source_ids = np.asarray(source_ids)
     target_ids = np.asarray(target_ids)
     if (

@@ -11,7 +11,7 @@ from rnn_zoo import _checks
 from rnn_zoo.decoding.loop import (
     NEG,
     allowed_ids,
-    check_token_id,
+    check_decode_ids,
     encoder_decoder_inputs,
 )
 
@@ -114,8 +114,7 @@ def beam_search(
     ((1, 4, 6), (1, 4))
     """
     steps, source_ids = encoder_decoder_inputs(model, source_ids, "beam_search")
-    start_id = check_token_id(start_id, "start_id")
-    end_id = check_token_id(end_id, "end_id")
+    start_id, end_id = check_decode_ids(start_id, end_id, steps.vocab_size)
     beam_width, alpha, beta = check_beam_arguments(
         beam_width, length_penalty, coverage_penalty
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from rnn_zoo.decoding.loop import check_token_id, decode_loop, encoder_decoder_inputs
+from rnn_zoo.decoding.loop import check_decode_ids, decode_loop, encoder_decoder_inputs
 
 
 def greedy_decode(
@@ -42,8 +42,7 @@ def greedy_decode(
     (1, 6)
     """
     steps, source_ids = encoder_decoder_inputs(model, source_ids, "greedy_decode")
-    start_id = check_token_id(start_id, "start_id")
-    end_id = check_token_id(end_id, "end_id")
+    start_id, end_id = check_decode_ids(start_id, end_id, steps.vocab_size)
     states = steps.initial_states(source_ids)
     start = ops.full((ops.shape(source_ids)[0],), start_id, "int32")
     logits, states = steps.step(start, states)

@@ -7,7 +7,7 @@ from keras import ops
 
 from rnn_zoo import _checks
 from rnn_zoo.decoding.beam import beam_search_states, check_beam_arguments
-from rnn_zoo.decoding.loop import check_token_id, decode_loop
+from rnn_zoo.decoding.loop import check_decode_ids, decode_loop
 from rnn_zoo.decoding.sampling import check_sampling, sample_states
 
 METHODS = ("greedy", "beam", "sample")
@@ -99,8 +99,9 @@ class Seq2SeqDecoder(keras.layers.Layer):
         self.steps = Seq2SeqSteps(model)
         self.method = _checks.check_choice(method, "method", METHODS)
         self.max_length = _checks.check_positive_int(max_length, "max_length")
-        self.start_id = check_token_id(start_id, "start_id")
-        self.end_id = check_token_id(end_id, "end_id")
+        self.start_id, self.end_id = check_decode_ids(
+            start_id, end_id, self.steps.vocab_size
+        )
         self.beam_width, self.length_penalty, self.coverage_penalty = (
             check_beam_arguments(beam_width, length_penalty, coverage_penalty)
         )

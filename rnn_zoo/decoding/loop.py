@@ -96,6 +96,43 @@ def check_token_id(value, name: str) -> int:
     return value
 
 
+def check_decode_ids(
+    start_id, end_id, vocab_size: int, *, end_optional: bool = False
+) -> tuple[int, int | None]:
+    """Checks the start and end tokens against the target vocabulary.
+
+    ``start_id`` must be a real token (not padding, 0) below ``vocab_size``;
+    ``end_id`` (``None`` allowed with ``end_optional``) too, and it
+    must differ from ``start_id``: a hypothesis that starts with its end token
+    would be over before it began.
+
+    Raises:
+        ValueError: naming the argument, the valid range and the value received.
+    """
+    start_id = check_token_id(start_id, "start_id")
+    checked = [("start_id", start_id)]
+    if end_id is not None or not end_optional:
+        end_id = check_token_id(end_id, "end_id")
+        checked.append(("end_id", end_id))
+    for name, value in checked:
+        if value == 0:
+            raise ValueError(
+                f"`{name}` must not be the padding id 0: the decoder never "
+                f"reads or picks padding. Received: {name}=0"
+            )
+        if value >= vocab_size:
+            raise ValueError(
+                f"`{name}` must be a token id of the target vocabulary, in "
+                f"[1, {vocab_size}). Received: {name}={value}"
+            )
+    if end_id is not None and start_id == end_id:
+        raise ValueError(
+            "`start_id` and `end_id` must be different tokens. Received: "
+            f"start_id={start_id}, end_id={end_id}"
+        )
+    return start_id, end_id
+
+
 def decode_loop(
     steps,
     states: list,

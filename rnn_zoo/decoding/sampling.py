@@ -10,7 +10,7 @@ from keras import ops
 
 from rnn_zoo import _checks
 from rnn_zoo.decoding.loop import (
-    check_token_id,
+    check_decode_ids,
     decode_loop,
     encoder_decoder_inputs,
     read_prompt,
@@ -146,8 +146,7 @@ def sample_decode(
     (1, 6)
     """
     steps, source_ids = encoder_decoder_inputs(model, source_ids, "sample_decode")
-    start_id = check_token_id(start_id, "start_id")
-    end_id = check_token_id(end_id, "end_id")
+    start_id, end_id = check_decode_ids(start_id, end_id, steps.vocab_size)
     max_length = _checks.check_positive_int(max_length, "max_length")
     temperature, top_k, top_p = check_sampling(
         temperature, top_k, top_p, steps.vocab_size
@@ -278,11 +277,9 @@ def generate(
             "`generate` samples from a build_generator model; decode an "
             "encoder-decoder with rnn_zoo.greedy_decode."
         )
-    start_id = check_token_id(start_id, "start_id")
-    if end_id is not None:
-        end_id = check_token_id(end_id, "end_id")
-    max_length = _checks.check_positive_int(max_length, "max_length")
     vocab_size = steps.embedding.input_dim
+    start_id, end_id = check_decode_ids(start_id, end_id, vocab_size, end_optional=True)
+    max_length = _checks.check_positive_int(max_length, "max_length")
     temperature, top_k, top_p = check_sampling(temperature, top_k, top_p, vocab_size)
     seed = check_seed(seed)
 

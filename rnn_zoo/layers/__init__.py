@@ -17,6 +17,7 @@ from rnn_zoo.layers.attention import (
 from rnn_zoo.layers.bidirectional import Bidirectional
 from rnn_zoo.layers.cell import RecurrentCell
 from rnn_zoo.layers.convert import from_torch_state_dict, to_torch_state_dict
+from rnn_zoo.layers.embedding import TokenEmbedding
 from rnn_zoo.layers.gru import GRU, GRUCell
 from rnn_zoo.layers.indrnn import IndRNN, IndRNNCell
 from rnn_zoo.layers.layernorm_lstm import LayerNormLSTM, LayerNormLSTMCell
@@ -59,6 +60,7 @@ __all__ = [
     "get_sequence_layer",
     "register_sequence_layer",
     "to_torch_state_dict",
+    "TokenEmbedding",
     # The modern cells (issue 15).
     "IndRNN",
     "IndRNNCell",

@@ -6,6 +6,7 @@ import keras
 
 from rnn_zoo import _checks
 from rnn_zoo.layers import Bidirectional, StackedRNN, get_sequence_layer
+from rnn_zoo.layers.embedding import TokenEmbedding
 
 
 def optional_positive_int(value, name: str) -> int | None:
@@ -52,9 +53,9 @@ def sequence_input(
                 f"input masks its padding id 0. Received: mask_value={mask_value!r}"
             )
         inputs = keras.Input(shape=(max_length,), dtype="int32", name="token_ids")
-        x = keras.layers.Embedding(
-            vocab_size, embedding_dim, mask_zero=True, name="embedding"
-        )(inputs)
+        x = TokenEmbedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(
+            inputs
+        )
         return inputs, x
     inputs = keras.Input(shape=(max_length, input_features), name="features")
     x = inputs

@@ -7,6 +7,7 @@ from keras import ops
 
 from rnn_zoo import _checks
 from rnn_zoo.layers import StackedRNN
+from rnn_zoo.layers.embedding import TokenEmbedding
 from rnn_zoo.models import _body
 
 
@@ -83,7 +84,7 @@ def build_generator(
     dropout = _body.check_common(cell=cell, num_layers=num_layers, dropout=dropout)
 
     token_ids = keras.Input(shape=(max_length,), dtype="int32", name="token_ids")
-    x = keras.layers.Embedding(
+    x = TokenEmbedding(
         vocab_size,
         _checks.check_positive_int(embedding_dim, "embedding_dim"),
         mask_zero=True,
@@ -108,7 +109,7 @@ def build_generator(
     else:
         if num_conditions is not None:
             condition = keras.Input(shape=(), dtype="int32", name="condition")
-            vector = keras.layers.Embedding(
+            vector = TokenEmbedding(
                 num_conditions, condition_dim, name="condition_embedding"
             )(condition)
         else:

@@ -14,6 +14,7 @@ from rnn_zoo.layers import (
     StackedRNN,
     get_sequence_layer,
 )
+from rnn_zoo.layers.embedding import TokenEmbedding
 from rnn_zoo.models import _body
 
 # The attention build_seq2seq accepts: None, or a mechanism by name.
@@ -132,7 +133,7 @@ def build_seq2seq(
     # Encoder: its outputs (the memory the attention decoder reads) and its
     # final states.
     x = add(
-        keras.layers.Embedding(
+        TokenEmbedding(
             source_vocab_size, embedding_dim, mask_zero=True, name="source_embedding"
         )
     )(source_ids)
@@ -168,7 +169,7 @@ def build_seq2seq(
     )
 
     # Decoder, teacher-forced.
-    y = keras.layers.Embedding(
+    y = TokenEmbedding(
         target_vocab_size, embedding_dim, mask_zero=True, name="target_embedding"
     )(target_ids)
     if dropout:

@@ -332,6 +332,11 @@ def test_coverage_penalty_needs_attention(models):
         (dict(max_length=0), ValueError, "max_length"),
         (dict(start_id=-1), ValueError, "start_id"),
         (dict(end_id=None), ValueError, "end_id"),
+        (dict(start_id=0), ValueError, r"start_id.*padding id 0.*start_id=0"),
+        (dict(end_id=0), ValueError, r"end_id.*padding id 0.*end_id=0"),
+        (dict(end_id=VOCAB), ValueError, rf"end_id.*\[1, {VOCAB}\).*end_id={VOCAB}"),
+        (dict(start_id=VOCAB + 3), ValueError, rf"start_id.*\[1, {VOCAB}\)"),
+        (dict(end_id=START), ValueError, r"different.*start_id=1, end_id=1"),
         (dict(source_ids=np.array([3, 4, 5])), ValueError, "source_ids"),
     ],
 )
@@ -354,6 +359,9 @@ def test_beam_search_rejects_bad_arguments(models, kwargs, error, match):
         (dict(max_length=0), "max_length"),
         (dict(source_ids=np.array([3, 4, 5])), "source_ids"),
         (dict(end_id=-2), "end_id"),
+        (dict(start_id=0), r"start_id.*padding id 0"),
+        (dict(end_id=VOCAB), rf"end_id.*\[1, {VOCAB}\)"),
+        (dict(start_id=END), "different"),
     ],
 )
 def test_greedy_decode_rejects_bad_arguments(models, kwargs, match):

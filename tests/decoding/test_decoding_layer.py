@@ -150,6 +150,8 @@ def test_exported_saved_model_decodes_as_the_keras_model(model, tmp_path):
         (dict(max_length=0), ValueError, "max_length"),
         (dict(length_penalty=-1.0), ValueError, "length_penalty"),
         (dict(start_id=-1), ValueError, "start_id"),
+        (dict(start_id=0), ValueError, r"start_id.*padding id 0"),
+        (dict(end_id=1), ValueError, r"different.*start_id=1, end_id=1"),
         (dict(top_p=1.5), ValueError, "top_p"),
         (dict(temperature=-1.0), ValueError, "temperature"),
         (dict(seed="a"), TypeError, "seed"),

@@ -196,6 +196,10 @@ def test_prompts_of_different_lengths_match_each_prompt_alone():
         (dict(), ValueError, "num_samples"),
         (dict(num_samples=2, condition=[0, 1]), ValueError, "not conditioned"),
         (dict(num_samples=2, start_id=-1), ValueError, "start_id"),
+        (dict(num_samples=2, start_id=0), ValueError, r"start_id.*padding id 0"),
+        (dict(num_samples=2, start_id=20), ValueError, r"start_id.*\[1, 20\)"),
+        (dict(num_samples=2, end_id=20), ValueError, r"end_id.*\[1, 20\)"),
+        (dict(num_samples=2, end_id=1), ValueError, "different"),
     ],
 )
 def test_generate_rejects_bad_arguments(kwargs, error, match):

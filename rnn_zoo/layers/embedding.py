@@ -1,0 +1,177 @@
+"""Token embeddings that refuse ids outside their vocabulary.
+
+``keras.layers.Embedding`` reads a token id of -1 as the last row of its table
+on TensorFlow and JAX (NumPy's negative indexing), and an id at or above the
+vocabulary size either crashes deep inside the graph (TensorFlow on CPU) or
+reads a row of NaNs or zeros (JAX, GPUs). rnn_zoo's builders embed their token
+inputs with :class:`TokenEmbedding` instead, which checks every batch:
+
+- concrete values (eager calls, ``run_eagerly``, PyTorch's eager ``fit``):
+  a ``ValueError`` before any lookup;
+- a TensorFlow graph (``fit``/``predict``/``evaluate`` under ``tf.function``,
+  an exported SavedModel): an ``Assert`` op, so the step fails with
+  ``InvalidArgumentError`` carrying the same message and the ids' range;
+- a JAX trace (``jit``): a host callback that raises the same ``ValueError``
+  when the compiled step runs. Keras's JAX trainer detaches a model's
+  variables while ``fit``/``evaluate``/``predict`` run and reattaches them
+  only when the loop ends, so an error inside a step used to leave the model
+  without weights; :func:`_keep_jax_weights_on_error` restores them (a fit
+  refused mid-epoch keeps the weights from before the call).
+
+The check is one min and one max over the ids, next to nothing beside the
+lookup it guards.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+
+def _message(where: str, vocab_size: int) -> str:
+    return (
+        f"{where}: token ids must be in [0, {vocab_size}) (0 = padding, "
+        f"{vocab_size} = the vocabulary size); map unknown tokens to an unknown "
+        "id before the model."
+    )
+
+
+def _check_values(values: np.ndarray, where: str, vocab_size: int) -> None:
+    if values.size and (values.min() < 0 or values.max() >= vocab_size):
+        raise ValueError(
+            f"{_message(where, vocab_size)}\nReceived: ids from {values.min()} to "
+            f"{values.max()}"
+        )
+
+
+def check_token_ids(ids, vocab_size: int, where: str):
+    """Returns ``ids`` after checking each is in ``[0, vocab_size)``.
+
+    Raises:
+        ValueError: (concrete ids, or at run time on JAX) naming ``where``, the
+            valid range and the ids' range received.
+        tensorflow.errors.InvalidArgumentError: the same message, when a
+            TensorFlow graph runs with a bad id.
+    """
+    try:
+        values = ops.convert_to_numpy(ids)
+    except Exception:  # symbolic: a TensorFlow graph or a JAX trace
+        values = None
+    if values is not None:
+        _check_values(values, where, vocab_size)
+        return ids
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        valid = tf.logical_and(
+            tf.reduce_all(tf.greater_equal(ids, 0)),
+            tf.reduce_all(tf.less(ids, tf.cast(vocab_size, ids.dtype))),
+        )
+        check = tf.debugging.Assert(
+            valid,
+            [
+                _message(where, vocab_size) + " Received: ids from",
+                tf.reduce_min(ids),
+                "to",
+                tf.reduce_max(ids),
+            ],
+        )
+        with tf.control_dependencies([check]):
+            return tf.identity(ids)
+    if backend == "jax":
+        import jax
+
+        jax.debug.callback(
+            lambda v: _check_values(np.asarray(v), where, vocab_size), ids
+        )
+    return ids
+
+
+def _keep_jax_weights_on_error() -> None:
+    """Makes Keras's JAX ``fit``/``evaluate``/``predict`` of a model with a
+    :class:`TokenEmbedding` keep its weights when a step raises (installed
+    once; other models and the success path are unchanged).
+
+    The trainer sets each variable's value to ``None`` during the loop, hands
+    the values to the compiled step (which consumes its input buffers) and
+    writes the loop's state back at its end; an exception skipped that, and
+    the next call failed with ``'NoneType' object is not callable``. The
+    wrapper copies the values first and puts the copies back on an error, so
+    the model is as it was before the call.
+    """
+    from keras.src.backend.jax.trainer import JAXTrainer
+
+    if getattr(JAXTrainer, "_rnn_zoo_keeps_weights", False):
+        return
+    import jax.numpy as jnp
+
+    def every_variable(model) -> list:
+        variables = list(model.variables) + list(model.metrics_variables)
+        if getattr(model, "optimizer", None) is not None:
+            variables += list(model.optimizer.variables)
+        return variables
+
+    def keeping(method):
+        def run(self, *args, **kwargs):
+            if not any(isinstance(layer, TokenEmbedding) for layer in self.layers):
+                return method(self, *args, **kwargs)
+            kept = {
+                id(v): jnp.copy(v._value)
+                for v in every_variable(self)
+                if v._value is not None
+            }
+            try:
+                return method(self, *args, **kwargs)
+            except BaseException:
+                for variable in every_variable(self):
+                    if id(variable) in kept:
+                        variable._value = kept[id(variable)]
+                    elif variable._value is None:
+                        # Built during this call (optimizer slots, metric
+                        # totals): back to where a new one starts.
+                        variable._value = jnp.zeros(variable.shape, variable.dtype)
+                self._jax_state = None
+                self._jax_state_synced = True
+                raise
+
+        run.__wrapped__ = method
+        return run
+
+    for name in ("fit", "evaluate", "predict"):
+        setattr(JAXTrainer, name, keeping(getattr(JAXTrainer, name)))
+    JAXTrainer._rnn_zoo_keeps_weights = True
+
+
+@keras.saving.register_keras_serializable(package="rnn_zoo")
+class TokenEmbedding(keras.layers.Embedding):
+    """``keras.layers.Embedding`` that refuses ids outside ``[0, input_dim)``.
+
+    Same arguments, weights and outputs as ``keras.layers.Embedding``; a
+    negative id or one at or above ``input_dim`` is an error (see the module
+    docstring for where it is raised) instead of a silent lookup of another
+    row.
+
+    Example:
+
+    >>> import numpy as np
+    >>> layer = TokenEmbedding(10, 4)
+    >>> tuple(layer(np.array([[1, 2, 0]])).shape)
+    (1, 3, 4)
+    >>> try:
+    ...     layer(np.array([[1, -1]]))
+    ... except ValueError as error:
+    ...     print("Received: ids from -1 to 1" in str(error))
+    True
+    """
+
+    def call(self, inputs):
+        if "int" not in keras.backend.standardize_dtype(inputs.dtype):
+            inputs = ops.cast(inputs, "int32")
+        inputs = check_token_ids(inputs, self.input_dim, f"{self.name}")
+        return super().call(inputs)
+
+
+if keras.backend.backend() == "jax":
+    _keep_jax_weights_on_error()
