@@ -262,12 +262,10 @@ def _load_run(parser: argparse.ArgumentParser, args, run_dir: str):
 
     try:
         recipe, run_args, info = run.load_run(run_dir)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, run.RunFileError) as error:
         parser.error(str(error))
-    except (ValueError, KeyError, TypeError) as error:
-        parser.error(
-            f"{run_dir!r} holds a {run.RUN_FILE} that cannot be read: {error!r}"
-        )
+    except OSError as error:
+        parser.error(f"cannot read {os.path.join(run_dir, run.RUN_FILE)}: {error}")
     if not os.path.isfile(os.path.join(run_dir, run.MODEL_FILE)):
         parser.error(
             f"{run_dir!r} is not a complete run directory: it has no {run.MODEL_FILE}"
@@ -588,21 +586,46 @@ def _tune(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_model(parser: argparse.ArgumentParser, run_dir: str):
-    from rnn_zoo import training
+def _load_model(parser: argparse.ArgumentParser, run_dir: str, info: dict):
+    """The run's model, after its archive and its fit to run.json's info are checked."""
     from rnn_zoo.saving import UnsafeArchiveError
+    from rnn_zoo.training import run
 
     try:
-        return training.load_model(run_dir)
-    except UnsafeArchiveError as error:
+        model = run.load_model(run_dir)
+        run.check_model(info, model, run_dir)
+    except (UnsafeArchiveError, run.RunFileError) as error:
         parser.error(str(error))
+    return model
+
+
+def _check_run_file(parser: argparse.ArgumentParser, model_dir: str) -> None:
+    """Checks the run.json beside a SavedModel (predict, serve), where there is one."""
+    from rnn_zoo.training import run
+
+    saved_model = _find_saved_model(model_dir)
+    folders = (
+        [model_dir]
+        if saved_model is None
+        else [model_dir, os.path.dirname(saved_model)]
+    )
+    for folder in folders:
+        path = os.path.join(folder, run.RUN_FILE)
+        if os.path.isfile(path):
+            try:
+                run.read_run_file(path, need_args=False)
+            except run.RunFileError as error:
+                parser.error(str(error))
+            except OSError as error:
+                parser.error(f"cannot read {path}: {error}")
+            return
 
 
 def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from rnn_zoo import training
 
-    module, recipe, run_args, _ = _load_run(parser, args, args.run_dir)
-    model = _load_model(parser, args.run_dir)
+    module, recipe, run_args, info = _load_run(parser, args, args.run_dir)
+    model = _load_model(parser, args.run_dir, info)
     data = module.load_data(run_args)
     print(f"{recipe} run {args.run_dir}, test split:")
     if data.summary:
@@ -631,7 +654,7 @@ def _export(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     module, _, _, info = _load_run(parser, args, args.run_dir)
     target = args.to or os.path.join(args.run_dir, training.EXPORT_DIR)
     _check_writable(parser, target, "--to")
-    model = _load_model(parser, args.run_dir)
+    model = _load_model(parser, args.run_dir, info)
     path = module.export(model, info, target)
     print(f"Wrote {path}")
     return 0
@@ -734,6 +757,7 @@ def _predict(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             f"no SavedModel in {args.model_dir!r} or {os.path.join(args.model_dir, 'export')!r}; "
             "give the --output directory of `rnn-zoo train`"
         )
+    _check_run_file(parser, args.model_dir)
     _import_tensorflow(args)
     import tensorflow as tf
 
@@ -756,6 +780,7 @@ def _run_server(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
             parser.error(
                 f"--{flag.replace('_', '-')} must be a positive integer, got {value}"
             )
+    _check_run_file(parser, args.model_dir)
     try:
         target = serving.resolve(args.model_dir)
     except FileNotFoundError as error:
