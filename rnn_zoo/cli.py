@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
+import errno
 import importlib
 import importlib.metadata
 import importlib.util
@@ -513,6 +514,40 @@ def _list(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return 0
 
 
+# A write that failed for want of room: a full disk, a file-size limit
+# (RLIMIT_FSIZE; Python ignores SIGXFSZ, so the write fails instead of the
+# process being killed), a quota.
+_NO_ROOM = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+def _no_room(error: BaseException) -> str | None:
+    """What failed to be written, when ``error`` is a write that found no room."""
+    from rnn_zoo.training.checkpoint import CheckpointWriteError
+
+    if isinstance(error, CheckpointWriteError):
+        return str(error)
+    if isinstance(error, OSError) and error.errno in _NO_ROOM:
+        where = f" {error.filename}" if error.filename else ""
+        return f"cannot write{where}: {error.strerror}"
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and isinstance(error, tf.errors.OpError):
+        # TensorFlow's own writes (SavedModel, tf.train.Checkpoint) say it in words.
+        message = error.message or ""
+        for code in _NO_ROOM:
+            if os.strerror(code) in message:
+                return f"cannot write: {message.splitlines()[0].split('}} ')[-1]}"
+    cause = error.__cause__ or error.__context__
+    return _no_room(cause) if cause is not None else None
+
+
+def _exit_no_room(parser: argparse.ArgumentParser, error: BaseException, hint: str):
+    """Exits with status 1 and one line when ``error`` is a full disk; else re-raises."""
+    reason = _no_room(error)
+    if reason is None:
+        raise error
+    parser.exit(1, f"{parser.prog}: error: {reason}. {hint}\n")
+
+
 def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     module = _import_recipe(parser, args, args.recipe)
     from rnn_zoo import distribute, training
@@ -531,6 +566,14 @@ def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except training.NonFiniteLossError as error:
         # Diverged: exit 1 with the reason; its checkpoints stay finite.
         parser.exit(1, f"\n{parser.prog}: error: {error}\n")
+    except Exception as error:  # noqa: BLE001 - only a full disk is handled
+        _exit_no_room(
+            parser,
+            error,
+            "The newest complete checkpoint in OUTPUT/checkpoints is intact: free "
+            "space (or raise the file-size limit) and run the same command again "
+            "to resume.",
+        )
     return 0
 
 
@@ -655,7 +698,12 @@ def _export(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     target = args.to or os.path.join(args.run_dir, training.EXPORT_DIR)
     _check_writable(parser, target, "--to")
     model = _load_model(parser, args.run_dir, info)
-    path = module.export(model, info, target)
+    try:
+        path = module.export(model, info, target)
+    except Exception as error:  # noqa: BLE001 - only a full disk is handled
+        _exit_no_room(
+            parser, error, "Free space (or raise the file-size limit) and export again."
+        )
     print(f"Wrote {path}")
     return 0
 
