@@ -715,21 +715,46 @@ def _find_saved_model(model_dir: str) -> str | None:
     return None
 
 
-def _classify(served, args: argparse.Namespace) -> None:
+def _classify(
+    parser: argparse.ArgumentParser, served, path: str, args: argparse.Namespace
+) -> None:
     import tensorflow as tf
 
+    from rnn_zoo.serving import read_export_info
+
+    # An empty name has no evidence: the model's answer would be a guess
+    # near the uniform distribution, so it is refused, not answered.
+    for i, text in enumerate(args.inputs, 1):
+        if not text.strip():
+            parser.error(
+                f"INPUT {i} is empty ({text!r}): give a non-empty string to classify"
+            )
     labels = [label.decode("utf-8") for label in served.labels()["labels"].numpy()]
     # The model was trained on NFC text; a terminal may hand over decomposed accents.
     names = [unicodedata.normalize("NFC", name) for name in args.inputs]
-    probabilities = served.classify(tf.constant(names))["probabilities"].numpy()
+    outputs = served.classify(tf.constant(names))
+    probabilities = outputs["probabilities"].numpy()
+    truncated = (
+        outputs["truncated"].numpy() if "truncated" in outputs else [False] * len(names)
+    )
+    limit = read_export_info(path).get("max_length")
     top = min(args.top, len(labels))
-    # An empty name would print as nothing; show it as "".
-    shown = [name if name.strip() else repr(name) for name in names]
-    width = max(len(name) for name in shown)
-    for name, row in zip(shown, probabilities):
+    width = max(len(name) for name in names)
+    for i, (name, row, cut) in enumerate(zip(names, probabilities, truncated), 1):
         best = row.argsort()[::-1][:top]
-        answers = ", ".join(f"{labels[i]} {row[i]:.1%}" for i in best)
-        print(f"{name:<{width}}  {answers}")
+        answers = ", ".join(f"{labels[j]} {row[j]:.1%}" for j in best)
+        note = ""
+        if cut:
+            kept = f"first {limit} characters" if limit else "first characters"
+            note = f"  [answer for its {kept}]"
+            print(
+                f"{parser.prog}: warning: INPUT {i} has {len(name.strip())} "
+                f"characters; the model reads at most {limit or 'its limit'} "
+                f"(its max_length) and answered for its {kept}: "
+                f"{name.strip()[: limit or len(name)]!r}",
+                file=sys.stderr,
+            )
+        print(f"{name:<{width}}  {answers}{note}")
 
 
 def _format_output(value) -> str:
@@ -811,7 +836,7 @@ def _predict(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
     served = tf.saved_model.load(path)
     if "classify" in served.signatures:
-        _classify(served, args)
+        _classify(parser, served, path, args)
     else:
         _serve(parser, served, args)
     return 0

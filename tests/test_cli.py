@@ -427,6 +427,32 @@ def test_predict_keeps_the_classifier_output(run_dir, capsys):
     assert all(len(re.findall(r"\w+ \d+\.\d%", line)) == 2 for line in lines)
 
 
+@pytest.mark.parametrize("empty", ["", "   "])
+def test_predict_refuses_an_empty_name(run_dir, capsys, empty):
+    err = _expect_usage_error(
+        ["predict", str(run_dir), "Rossi", empty], capsys, "INPUT 2 is empty"
+    )
+    assert "Traceback" not in err
+
+
+def test_predict_warns_when_a_name_is_longer_than_the_model_reads(run_dir, capsys):
+    long = "Rossi" * 10  # 50 characters; the names model reads 24
+    capsys.readouterr()
+    assert cli.main(["predict", str(run_dir), long, long[:24], "Nowak"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "rnn-zoo predict: warning: INPUT 1 has 50 characters; the model reads at "
+        "most 24 (its max_length) and answered for its first 24 characters: "
+        f"{long[:24]!r}"
+    ]
+    lines = captured.out.splitlines()
+    assert lines[0].endswith("  [answer for its first 24 characters]")
+    # The same answer as for the first 24 characters, which are not marked.
+    answer = lines[0].split()[1:-6]
+    assert lines[1].split()[1:] == answer
+    assert "[answer" not in lines[1] + lines[2]
+
+
 def _save_module(path, function, spec):
     """A SavedModel with only a serving_default signature (no `classify`)."""
     import tensorflow as tf
