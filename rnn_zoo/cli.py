@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
+import errno
 import importlib
 import importlib.metadata
 import importlib.util
@@ -262,12 +263,10 @@ def _load_run(parser: argparse.ArgumentParser, args, run_dir: str):
 
     try:
         recipe, run_args, info = run.load_run(run_dir)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, run.RunFileError) as error:
         parser.error(str(error))
-    except (ValueError, KeyError, TypeError) as error:
-        parser.error(
-            f"{run_dir!r} holds a {run.RUN_FILE} that cannot be read: {error!r}"
-        )
+    except OSError as error:
+        parser.error(f"cannot read {os.path.join(run_dir, run.RUN_FILE)}: {error}")
     if not os.path.isfile(os.path.join(run_dir, run.MODEL_FILE)):
         parser.error(
             f"{run_dir!r} is not a complete run directory: it has no {run.MODEL_FILE}"
@@ -515,6 +514,40 @@ def _list(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return 0
 
 
+# A write that failed for want of room: a full disk, a file-size limit
+# (RLIMIT_FSIZE; Python ignores SIGXFSZ, so the write fails instead of the
+# process being killed), a quota.
+_NO_ROOM = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+def _no_room(error: BaseException) -> str | None:
+    """What failed to be written, when ``error`` is a write that found no room."""
+    from rnn_zoo.training.checkpoint import CheckpointWriteError
+
+    if isinstance(error, CheckpointWriteError):
+        return str(error)
+    if isinstance(error, OSError) and error.errno in _NO_ROOM:
+        where = f" {error.filename}" if error.filename else ""
+        return f"cannot write{where}: {error.strerror}"
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and isinstance(error, tf.errors.OpError):
+        # TensorFlow's own writes (SavedModel, tf.train.Checkpoint) say it in words.
+        message = error.message or ""
+        for code in _NO_ROOM:
+            if os.strerror(code) in message:
+                return f"cannot write: {message.splitlines()[0].split('}} ')[-1]}"
+    cause = error.__cause__ or error.__context__
+    return _no_room(cause) if cause is not None else None
+
+
+def _exit_no_room(parser: argparse.ArgumentParser, error: BaseException, hint: str):
+    """Exits with status 1 and one line when ``error`` is a full disk; else re-raises."""
+    reason = _no_room(error)
+    if reason is None:
+        raise error
+    parser.exit(1, f"{parser.prog}: error: {reason}. {hint}\n")
+
+
 def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     module = _import_recipe(parser, args, args.recipe)
     from rnn_zoo import distribute, training
@@ -533,6 +566,14 @@ def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except training.NonFiniteLossError as error:
         # Diverged: exit 1 with the reason; its checkpoints stay finite.
         parser.exit(1, f"\n{parser.prog}: error: {error}\n")
+    except Exception as error:  # noqa: BLE001 - only a full disk is handled
+        _exit_no_room(
+            parser,
+            error,
+            "The newest complete checkpoint in OUTPUT/checkpoints is intact: free "
+            "space (or raise the file-size limit) and run the same command again "
+            "to resume.",
+        )
     return 0
 
 
@@ -588,21 +629,46 @@ def _tune(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_model(parser: argparse.ArgumentParser, run_dir: str):
-    from rnn_zoo import training
+def _load_model(parser: argparse.ArgumentParser, run_dir: str, info: dict):
+    """The run's model, after its archive and its fit to run.json's info are checked."""
     from rnn_zoo.saving import UnsafeArchiveError
+    from rnn_zoo.training import run
 
     try:
-        return training.load_model(run_dir)
-    except UnsafeArchiveError as error:
+        model = run.load_model(run_dir)
+        run.check_model(info, model, run_dir)
+    except (UnsafeArchiveError, run.RunFileError) as error:
         parser.error(str(error))
+    return model
+
+
+def _check_run_file(parser: argparse.ArgumentParser, model_dir: str) -> None:
+    """Checks the run.json beside a SavedModel (predict, serve), where there is one."""
+    from rnn_zoo.training import run
+
+    saved_model = _find_saved_model(model_dir)
+    folders = (
+        [model_dir]
+        if saved_model is None
+        else [model_dir, os.path.dirname(saved_model)]
+    )
+    for folder in folders:
+        path = os.path.join(folder, run.RUN_FILE)
+        if os.path.isfile(path):
+            try:
+                run.read_run_file(path, need_args=False)
+            except run.RunFileError as error:
+                parser.error(str(error))
+            except OSError as error:
+                parser.error(f"cannot read {path}: {error}")
+            return
 
 
 def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from rnn_zoo import training
 
-    module, recipe, run_args, _ = _load_run(parser, args, args.run_dir)
-    model = _load_model(parser, args.run_dir)
+    module, recipe, run_args, info = _load_run(parser, args, args.run_dir)
+    model = _load_model(parser, args.run_dir, info)
     data = module.load_data(run_args)
     print(f"{recipe} run {args.run_dir}, test split:")
     if data.summary:
@@ -631,8 +697,13 @@ def _export(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     module, _, _, info = _load_run(parser, args, args.run_dir)
     target = args.to or os.path.join(args.run_dir, training.EXPORT_DIR)
     _check_writable(parser, target, "--to")
-    model = _load_model(parser, args.run_dir)
-    path = module.export(model, info, target)
+    model = _load_model(parser, args.run_dir, info)
+    try:
+        path = module.export(model, info, target)
+    except Exception as error:  # noqa: BLE001 - only a full disk is handled
+        _exit_no_room(
+            parser, error, "Free space (or raise the file-size limit) and export again."
+        )
     print(f"Wrote {path}")
     return 0
 
@@ -644,21 +715,46 @@ def _find_saved_model(model_dir: str) -> str | None:
     return None
 
 
-def _classify(served, args: argparse.Namespace) -> None:
+def _classify(
+    parser: argparse.ArgumentParser, served, path: str, args: argparse.Namespace
+) -> None:
     import tensorflow as tf
 
+    from rnn_zoo.serving import read_export_info
+
+    # An empty name has no evidence: the model's answer would be a guess
+    # near the uniform distribution, so it is refused, not answered.
+    for i, text in enumerate(args.inputs, 1):
+        if not text.strip():
+            parser.error(
+                f"INPUT {i} is empty ({text!r}): give a non-empty string to classify"
+            )
     labels = [label.decode("utf-8") for label in served.labels()["labels"].numpy()]
     # The model was trained on NFC text; a terminal may hand over decomposed accents.
     names = [unicodedata.normalize("NFC", name) for name in args.inputs]
-    probabilities = served.classify(tf.constant(names))["probabilities"].numpy()
+    outputs = served.classify(tf.constant(names))
+    probabilities = outputs["probabilities"].numpy()
+    truncated = (
+        outputs["truncated"].numpy() if "truncated" in outputs else [False] * len(names)
+    )
+    limit = read_export_info(path).get("max_length")
     top = min(args.top, len(labels))
-    # An empty name would print as nothing; show it as "".
-    shown = [name if name.strip() else repr(name) for name in names]
-    width = max(len(name) for name in shown)
-    for name, row in zip(shown, probabilities):
+    width = max(len(name) for name in names)
+    for i, (name, row, cut) in enumerate(zip(names, probabilities, truncated), 1):
         best = row.argsort()[::-1][:top]
-        answers = ", ".join(f"{labels[i]} {row[i]:.1%}" for i in best)
-        print(f"{name:<{width}}  {answers}")
+        answers = ", ".join(f"{labels[j]} {row[j]:.1%}" for j in best)
+        note = ""
+        if cut:
+            kept = f"first {limit} characters" if limit else "first characters"
+            note = f"  [answer for its {kept}]"
+            print(
+                f"{parser.prog}: warning: INPUT {i} has {len(name.strip())} "
+                f"characters; the model reads at most {limit or 'its limit'} "
+                f"(its max_length) and answered for its {kept}: "
+                f"{name.strip()[: limit or len(name)]!r}",
+                file=sys.stderr,
+            )
+        print(f"{name:<{width}}  {answers}{note}")
 
 
 def _format_output(value) -> str:
@@ -734,12 +830,13 @@ def _predict(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             f"no SavedModel in {args.model_dir!r} or {os.path.join(args.model_dir, 'export')!r}; "
             "give the --output directory of `rnn-zoo train`"
         )
+    _check_run_file(parser, args.model_dir)
     _import_tensorflow(args)
     import tensorflow as tf
 
     served = tf.saved_model.load(path)
     if "classify" in served.signatures:
-        _classify(served, args)
+        _classify(parser, served, path, args)
     else:
         _serve(parser, served, args)
     return 0
@@ -756,6 +853,7 @@ def _run_server(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
             parser.error(
                 f"--{flag.replace('_', '-')} must be a positive integer, got {value}"
             )
+    _check_run_file(parser, args.model_dir)
     try:
         target = serving.resolve(args.model_dir)
     except FileNotFoundError as error:

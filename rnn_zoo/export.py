@@ -114,14 +114,20 @@ def export_char_classifier(
     - ``classify`` and ``serving_default`` (the same function): input
       ``names``, a tf.string ``(batch,)`` of UTF-8 strings; outputs
       ``label`` (tf.string ``(batch,)``, the most probable class),
-      ``index`` (int32 ``(batch,)``, its position in ``labels``) and
-      ``probabilities`` (float32 ``(batch, len(labels))``).
+      ``index`` (int32 ``(batch,)``, its position in ``labels``),
+      ``probabilities`` (float32 ``(batch, len(labels))``) and
+      ``truncated`` (bool ``(batch,)``: the string had more than
+      ``max_length`` characters, and the answer is for its first
+      ``max_length``).
     - ``labels``: no input; output ``labels``, the class names in index order.
 
     In the graph each string is stripped of surrounding ASCII whitespace,
     split into Unicode code points, truncated to ``max_length``, mapped to ids
     (characters outside ``vocabulary`` and invalid UTF-8 map to the OOV id
-    1) and padded with 0 to the longest string of the batch. The model masks
+    1) and padded with 0 to the longest string of the batch. A longer
+    string is not refused: its answer is for its first ``max_length``
+    characters, and its ``truncated`` output says so (``rnn-zoo predict``
+    warns; ``rnn-zoo serve`` refuses strings over the limit instead). The model masks
     the padding, so a string gets the same answer alone or in a batch. No
     Unicode normalisation happens in the graph: send NFC text, as it was
     trained on (a decomposed accent maps to OOV).
@@ -130,7 +136,8 @@ def export_char_classifier(
     step that the model masks entirely, so it gets the model's answer to "no
     evidence", the softmax of the output layer's bias (for the names model a
     near-uniform, low-confidence answer, under 10% for every language). Check
-    for empty input before calling if it must be refused.
+    for empty input before calling if it must be refused (``rnn-zoo
+    predict`` refuses it).
 
     Args:
         model: a trained Keras classifier taking int32 ids ``(batch, steps)``
@@ -181,11 +188,16 @@ def export_char_classifier(
 
     table = _char_table(vocabulary, FIRST_CHAR_ID, OOV_ID)
 
-    def preprocess(names):
+    def split(names):
         names = tf.strings.strip(names)
         # errors="replace" turns invalid UTF-8 into U+FFFD, which is OOV.
-        chars = tf.strings.unicode_split(names, "UTF-8", errors="replace")
-        chars = chars[:, :max_length]  # ragged (batch, characters)
+        return tf.strings.unicode_split(names, "UTF-8", errors="replace")
+
+    def truncated(names):
+        return {"truncated": split(names).row_lengths() > max_length}
+
+    def preprocess(names):
+        chars = split(names)[:, :max_length]  # ragged (batch, characters)
         ids = tf.ragged.map_flat_values(table.lookup, chars)
         # At least one step, so that a batch of empty strings still has a
         # (fully masked) time axis for the recurrent layer.
@@ -200,6 +212,7 @@ def export_char_classifier(
         input_signature=[tf.TensorSpec(shape=(None,), dtype=tf.string, name="names")],
         labels=labels,
         track=[table],
+        extra_outputs=truncated,
         verbose=verbose,
     )
     write_export_info(path, max_length=max_length)
@@ -214,6 +227,7 @@ def write_classifier_archive(
     input_signature: list,
     labels: Sequence[str],
     track: Sequence = (),
+    extra_outputs=None,
     verbose: bool = False,
 ) -> str:
     """Writes a classifier SavedModel with ``classify`` and ``labels`` signatures.
@@ -231,6 +245,9 @@ def write_classifier_archive(
         input_signature: the ``tf.TensorSpec``s of ``classify``'s inputs.
         labels: the label names, in output order.
         track: other resources ``preprocess`` uses (lookup tables, layers).
+        extra_outputs: an optional TensorFlow function from the signature's
+            inputs to a dict of more ``classify`` outputs (what the
+            preprocessing did, e.g. ``truncated``).
         verbose: print ExportArchive's summary.
 
     Returns:
@@ -247,6 +264,7 @@ def write_classifier_archive(
             "label": tf.gather(label_names, index),
             "index": index,
             "probabilities": probabilities,
+            **(extra_outputs(*inputs) if extra_outputs is not None else {}),
         }
 
     _named(classify, [spec.name for spec in input_signature])

@@ -11,6 +11,11 @@ Keras sees it as well:
   config naming ``os``, ``subprocess`` or any other module is refused before
   anything is imported);
 - no ``Lambda`` layer and no serialized Python function anywhere;
+- ``config.json`` is at most :data:`MAX_CONFIG_BYTES` (16 MiB) of JSON,
+  nested at most :data:`MAX_CONFIG_DEPTH` (100) levels deep, and every
+  ``class_name``, ``module`` and ``registered_name`` in it is a string and
+  every ``config`` an object (checked without recursion, so no archive can
+  end in a ``RecursionError``);
 - then Keras loads it with ``safe_mode=True``.
 
 Nothing is unpickled: Keras's format holds JSON and HDF5 only.
@@ -30,6 +35,15 @@ _MEMBERS = {"config.json", "metadata.json", "model.weights.h5"}
 _ALLOWED_MODULES = ("keras", "rnn_zoo")
 # Config objects that carry code rather than naming it.
 _CODE_CLASSES = {"Lambda", "__lambda__"}
+# The largest config.json read (bytes). rnn_zoo's largest models write well
+# under 1 MiB; weights live in model.weights.h5, not here.
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+# The deepest nesting of objects and lists in config.json. A stacked,
+# bidirectional, attention-decoding model nests under 30 levels; Python's
+# JSON parser and Keras's deserializer recurse, so deeper is refused.
+MAX_CONFIG_DEPTH = 100
+# Keys that name things: each must hold a string (or be absent/null).
+_NAME_KEYS = ("class_name", "module", "registered_name")
 
 
 class UnsafeArchiveError(ValueError):
@@ -67,37 +81,88 @@ def _module_allowed(module: str) -> bool:
     return any(module == m or module.startswith(m + ".") for m in _ALLOWED_MODULES)
 
 
-def _check_config(node, path: str, where: str = "config") -> None:
-    if isinstance(node, dict):
-        class_name = node.get("class_name")
-        if class_name in _CODE_CLASSES:
+def _check_object(node: dict, path: str, where: str) -> None:
+    for key in _NAME_KEYS:
+        value = node.get(key)
+        if value is not None and not isinstance(value, str):
             raise UnsafeArchiveError(
-                f"Refusing to load {path!r}: {where} holds a {class_name!r} object, "
-                "which carries Python code. rnn_zoo models contain no Lambda layers."
+                f"Refusing to load {path!r}: {where}.{key} must be a string; "
+                f"received {type(value).__name__} {str(value)[:40]!r}."
             )
-        module = node.get("module")
-        if (
-            isinstance(module, str)
-            and class_name is not None
-            and not _module_allowed(module)
-        ):
+    if "class_name" in node and "config" in node:
+        config = node["config"]
+        if config is not None and not isinstance(config, (dict, str)):
             raise UnsafeArchiveError(
-                f"Refusing to load {path!r}: {where} names {class_name!r} from module "
-                f"{module!r}; only objects from {list(_ALLOWED_MODULES)} are loaded."
+                f"Refusing to load {path!r}: {where}.config must be an object; "
+                f"received {type(config).__name__}."
             )
-        registered = node.get("registered_name")
-        if isinstance(registered, str) and ">" in registered:
-            package = registered.split(">", 1)[0]
-            if package not in _ALLOWED_MODULES:
-                raise UnsafeArchiveError(
-                    f"Refusing to load {path!r}: {where} names the registered object "
-                    f"{registered!r}, from outside {list(_ALLOWED_MODULES)}."
-                )
-        for key, value in node.items():
-            _check_config(value, path, f"{where}.{key}")
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            _check_config(value, path, f"{where}[{i}]")
+    class_name = node.get("class_name")
+    if class_name in _CODE_CLASSES:
+        raise UnsafeArchiveError(
+            f"Refusing to load {path!r}: {where} holds a {class_name!r} object, "
+            "which carries Python code. rnn_zoo models contain no Lambda layers."
+        )
+    module = node.get("module")
+    if (
+        isinstance(module, str)
+        and class_name is not None
+        and not _module_allowed(module)
+    ):
+        raise UnsafeArchiveError(
+            f"Refusing to load {path!r}: {where} names {class_name!r} from module "
+            f"{module!r}; only objects from {list(_ALLOWED_MODULES)} are loaded."
+        )
+    registered = node.get("registered_name")
+    if isinstance(registered, str) and ">" in registered:
+        package = registered.split(">", 1)[0]
+        if package not in _ALLOWED_MODULES:
+            raise UnsafeArchiveError(
+                f"Refusing to load {path!r}: {where} names the registered object "
+                f"{registered!r}, from outside {list(_ALLOWED_MODULES)}."
+            )
+
+
+def _check_config(config, path: str) -> None:
+    # Iterative (a stack of (node, where, depth)): a deep config is refused at
+    # MAX_CONFIG_DEPTH instead of overflowing Python's stack.
+    stack = [(config, "config", 1)]
+    while stack:
+        node, where, depth = stack.pop()
+        if not isinstance(node, (dict, list)):
+            continue
+        if depth > MAX_CONFIG_DEPTH:
+            raise UnsafeArchiveError(
+                f"Refusing to load {path!r}: its config nests deeper than "
+                f"{MAX_CONFIG_DEPTH} levels (at {where[:80]}...)."
+            )
+        if isinstance(node, dict):
+            _check_object(node, path, where)
+            children = [(value, f"{where}.{key}") for key, value in node.items()]
+        else:
+            children = [(value, f"{where}[{i}]") for i, value in enumerate(node)]
+        stack.extend((child, name, depth + 1) for child, name in reversed(children))
+
+
+def _nesting_depth(text: str) -> int:
+    """The deepest nesting of [ and { in JSON text (outside strings), in one pass."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def check_archive(path: str | os.PathLike) -> dict:
@@ -107,7 +172,10 @@ def check_archive(path: str | os.PathLike) -> dict:
         FileNotFoundError: ``path`` does not exist.
         UnsafeArchiveError: (a ``ValueError``) the archive is not a zip, has
             members outside the archive or that Keras does not write, names
-            objects from other modules, or holds a ``Lambda`` or a function.
+            objects from other modules, or holds a ``Lambda`` or a function;
+            its config.json is not JSON, over :data:`MAX_CONFIG_BYTES`,
+            nested deeper than :data:`MAX_CONFIG_DEPTH`, or has a non-string
+            where a name belongs.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -118,12 +186,43 @@ def check_archive(path: str | os.PathLike) -> dict:
         )
     with zipfile.ZipFile(path) as archive:
         _check_members(archive, path)
+        size = archive.getinfo("config.json").file_size
+        if size > MAX_CONFIG_BYTES:
+            raise UnsafeArchiveError(
+                f"Refusing to load {path!r}: its config.json is {size} bytes; at most "
+                f"{MAX_CONFIG_BYTES} ({MAX_CONFIG_BYTES // 2**20} MiB) are read."
+            )
+        with archive.open("config.json") as member:
+            # The header's size can lie; never read past the limit.
+            raw = member.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise UnsafeArchiveError(
+                f"Refusing to load {path!r}: its config.json is over "
+                f"{MAX_CONFIG_BYTES} bytes ({MAX_CONFIG_BYTES // 2**20} MiB), the most read."
+            )
         try:
-            config = json.loads(archive.read("config.json"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
             raise UnsafeArchiveError(
                 f"Refusing to load {path!r}: its config.json is not valid JSON ({error})."
             ) from error
+        # Checked before parsing: json.loads recurses and would overflow.
+        if _nesting_depth(text) > MAX_CONFIG_DEPTH:
+            raise UnsafeArchiveError(
+                f"Refusing to load {path!r}: its config nests deeper than "
+                f"{MAX_CONFIG_DEPTH} levels."
+            )
+        try:
+            config = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as error:
+            raise UnsafeArchiveError(
+                f"Refusing to load {path!r}: its config.json is not valid JSON ({error})."
+            ) from None
+    if not isinstance(config, dict):
+        raise UnsafeArchiveError(
+            f"Refusing to load {path!r}: its config.json must hold an object; "
+            f"received {type(config).__name__}."
+        )
     _check_config(config, path)
     return config
 

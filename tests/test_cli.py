@@ -5,6 +5,7 @@ import ast
 import importlib.util
 import json
 import re
+import shutil
 import textwrap
 
 import keras
@@ -245,15 +246,130 @@ def test_a_directory_without_a_run_is_a_clear_error(command, tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "run_json", ["{not json", '{"args": {}}', '["names"]', '{"recipe": "names"}']
+    "run_json, fragment",
+    [
+        ("{not json", "run.json: must be the JSON `rnn-zoo train` wrote"),
+        ('{"args": {}}', "field 'recipe' is missing"),
+        ('["names"]', "must hold a JSON object"),
+        ('{"recipe": "names"}', "field 'args' is missing"),
+    ],
 )
-def test_an_unreadable_run_json_is_a_clear_error(run_json, tmp_path, capsys):
+def test_an_unreadable_run_json_is_a_clear_error(run_json, fragment, tmp_path, capsys):
     (tmp_path / "run.json").write_text(run_json)
     (tmp_path / "model.keras").write_bytes(b"")
     for command in ("evaluate", "export"):
-        _expect_usage_error(
-            [command, str(tmp_path)], capsys, "holds a run.json that cannot be read"
-        )
+        err = _expect_usage_error([command, str(tmp_path)], capsys, fragment)
+        assert "Traceback" not in err
+
+
+def _damaged_copy(run_dir, tmp_path, edit):
+    """A copy of the run directory whose run.json ``edit(run)`` changed."""
+    copy = tmp_path / "damaged"
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("checkpoints"))
+    run = json.loads((copy / "run.json").read_text(encoding="utf-8"))
+    edit(run)
+    (copy / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    return copy
+
+
+def _set(section, key, value):
+    def edit(run):
+        (run if section is None else run[section])[key] = value
+
+    return edit
+
+
+def _drop(section, key):
+    return lambda run: (run if section is None else run[section]).pop(key)
+
+
+def _shrink(*keys):
+    # Drops the last entry of info lists and lowers vocab_size to match.
+    def edit(run):
+        for key in keys:
+            run["info"][key] = run["info"][key][:-1]
+        if "vocabulary" in keys:
+            run["info"]["vocab_size"] -= 1
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "edit, fragment",
+    [
+        (
+            _set(None, "recipe", 7),
+            "field 'recipe' must be a recipe name (a string); received 7",
+        ),
+        (_set(None, "info", []), "field 'info' must be an object"),
+        (
+            _drop("args", "units"),
+            "field 'args.units' is missing; expected a positive integer",
+        ),
+        (
+            _set("args", "units", -3),
+            "field 'args.units' must be a positive integer; received -3",
+        ),
+        (
+            _set("args", "dropout", "0.1"),
+            "field 'args.dropout' must be a number in [0, 1); received \"0.1\"",
+        ),
+        (_set("args", "smoke", "yes"), "field 'args.smoke' must be true or false"),
+        (
+            _set("info", "vocabulary", "abc"),
+            "field 'info.vocabulary' must be a non-empty list of strings; received \"abc\"",
+        ),
+        (
+            _set("info", "vocabulary", [1, 2]),
+            "field 'info.vocabulary' must be a non-empty list of strings; received [1, 2]",
+        ),
+        (
+            _set("info", "languages", []),
+            "field 'info.languages' must be a non-empty list of strings; received []",
+        ),
+        (
+            _set("info", "max_length", 0),
+            "field 'info.max_length' must be a positive integer; received 0",
+        ),
+        (
+            _set("info", "vocab_size", 1000),
+            "field 'info.vocab_size' must be the vocabulary's length",
+        ),
+    ],
+)
+def test_a_damaged_run_json_names_the_field(run_dir, tmp_path, capsys, edit, fragment):
+    damaged = _damaged_copy(run_dir, tmp_path, edit)
+    for command in ("evaluate", "export"):
+        err = _expect_usage_error([command, str(damaged)], capsys, fragment)
+        assert f"{damaged / 'run.json'}: " in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "keys, fragment",
+    [
+        (("vocabulary",), "field 'info.vocab_size' gives"),
+        (("languages",), "field 'info.languages' gives"),
+    ],
+)
+def test_a_vocabulary_that_does_not_fit_the_model_is_refused(
+    run_dir, tmp_path, capsys, keys, fragment
+):
+    damaged = _damaged_copy(run_dir, tmp_path, _shrink(*keys))
+    # Refused after the model loads, before the data or any inference.
+    err = _expect_usage_error(["evaluate", str(damaged)], capsys, fragment)
+    assert "model.keras" in err and "test split" not in capsys.readouterr().out
+
+
+def test_predict_and_serve_refuse_a_damaged_run_json(run_dir, tmp_path, capsys):
+    damaged = _damaged_copy(run_dir, tmp_path, _set("info", "max_length", -1))
+    fragment = "field 'info.max_length' must be a positive integer; received -1"
+    _expect_usage_error(["predict", str(damaged), "Rossi"], capsys, fragment)
+    _expect_usage_error(["predict", str(damaged / "export"), "Rossi"], capsys, fragment)
+    _expect_usage_error(["serve", str(damaged), "--port", "8501"], capsys, fragment)
+    (damaged / "run.json").write_text("{not json")
+    _expect_usage_error(
+        ["serve", str(damaged), "--port", "8501"], capsys, "cannot be parsed"
+    )
 
 
 def test_unknown_flags_are_errors(tmp_path, capsys):
@@ -309,6 +425,32 @@ def test_predict_keeps_the_classifier_output(run_dir, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == ["Rossi", "Nowak"]
     assert all(len(re.findall(r"\w+ \d+\.\d%", line)) == 2 for line in lines)
+
+
+@pytest.mark.parametrize("empty", ["", "   "])
+def test_predict_refuses_an_empty_name(run_dir, capsys, empty):
+    err = _expect_usage_error(
+        ["predict", str(run_dir), "Rossi", empty], capsys, "INPUT 2 is empty"
+    )
+    assert "Traceback" not in err
+
+
+def test_predict_warns_when_a_name_is_longer_than_the_model_reads(run_dir, capsys):
+    long = "Rossi" * 10  # 50 characters; the names model reads 24
+    capsys.readouterr()
+    assert cli.main(["predict", str(run_dir), long, long[:24], "Nowak"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "rnn-zoo predict: warning: INPUT 1 has 50 characters; the model reads at "
+        "most 24 (its max_length) and answered for its first 24 characters: "
+        f"{long[:24]!r}"
+    ]
+    lines = captured.out.splitlines()
+    assert lines[0].endswith("  [answer for its first 24 characters]")
+    # The same answer as for the first 24 characters, which are not marked.
+    answer = lines[0].split()[1:-6]
+    assert lines[1].split()[1:] == answer
+    assert "[answer" not in lines[1] + lines[2]
 
 
 def _save_module(path, function, spec):

@@ -6,6 +6,7 @@ import pytest
 
 from rnn_zoo import build_classifier, build_forecaster
 from rnn_zoo.export import (
+    export_char_classifier,
     export_forecaster,
     export_frames_classifier,
     export_text_classifier,
@@ -101,3 +102,21 @@ def test_text_classifier_vectorizes_raw_text(tmp_path):
     np.testing.assert_allclose(
         default["probabilities"].numpy(), out["probabilities"].numpy(), atol=1e-6
     )
+
+
+def test_char_classifier_says_which_strings_it_truncated(tmp_path):
+    import tensorflow as tf
+
+    model = build_classifier(2, vocab_size=6, units=4)  # 4 characters + 2
+    path = export_char_classifier(
+        model, tmp_path / "c", labels=["a", "b"], vocabulary=list("Rios"), max_length=3
+    )
+    served = tf.saved_model.load(path)
+    out = served.classify(tf.constant(["Ros", " Rossi ", "Ri", "Ròs"]))
+    # Code points, not bytes, after stripping whitespace: "Ròs" fits.
+    assert out["truncated"].numpy().tolist() == [False, True, False, False]
+    # The truncated string is answered for its first max_length characters.
+    probabilities = out["probabilities"].numpy()
+    np.testing.assert_allclose(probabilities[1], probabilities[0], atol=1e-6)
+    default = served.signatures["serving_default"](names=tf.constant(["Rossi"]))
+    assert default["truncated"].numpy().tolist() == [True]

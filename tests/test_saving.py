@@ -161,19 +161,116 @@ def test_broken_archives_are_refused(saved, tmp_path):
         load_model(tmp_path / "missing.keras")
 
 
-def test_cli_evaluate_refuses_an_unsafe_run(saved, tmp_path, capsys):
+def _rewrite_config_bytes(source, target, data):
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for item in old.infolist():
+            is_config = item.filename == "config.json"
+            new.writestr(item.filename, data if is_config else old.read(item.filename))
+    return target
+
+
+def _deep(depth):
+    node = {"class_name": "Dense", "module": "keras.layers", "config": {}}
+    for _ in range(depth):
+        node = {"class_name": "Dense", "module": "keras.layers", "config": {"x": node}}
+    return node
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (
+            lambda layer: layer.update(class_name=["Dense"]),
+            r"\.class_name must be a string; received list",
+        ),
+        (
+            lambda layer: layer.update(module={"os": 1}),
+            r"\.module must be a string; received dict",
+        ),
+        (
+            lambda layer: layer.update(registered_name=3),
+            r"\.registered_name must be a string; received int",
+        ),
+        (
+            lambda layer: layer.update(config=[1, 2]),
+            r"\.config must be an object; received list",
+        ),
+        # Nested inside the structure, yet refused without recursion.
+        (
+            lambda layer: layer["config"].update(extra=_deep(120)),
+            "nests deeper than 100 levels",
+        ),
+    ],
+)
+def test_malformed_configs_are_refused(saved, tmp_path, edit, match):
+    _, path = saved
+    config = _config(path)
+    edit(config["config"]["layers"][-1])
+    with pytest.raises(UnsafeArchiveError, match=match):
+        load_model(_rewrite(path, tmp_path / "edited.keras", config=config))
+
+
+def test_deep_oversized_or_non_json_config_files_are_refused(saved, tmp_path):
+    from rnn_zoo import saving
+
+    _, path = saved
+    cases = [
+        # Deeper than Python's own recursion limit: json.loads itself would fail.
+        (b"[" * 50_000 + b"]" * 50_000, "nests deeper than 100 levels"),
+        (b'{"a": "' + b"x" * (saving.MAX_CONFIG_BYTES + 1) + b'"}', "16 MiB"),
+        (b"\xff\xfe not utf-8", "not valid JSON"),
+        (b'["a", "list"]', "must hold an object; received list"),
+    ]
+    for i, (data, match) in enumerate(cases):
+        bad = _rewrite_config_bytes(path, tmp_path / f"bad{i}.keras", data)
+        with pytest.raises(UnsafeArchiveError, match=match):
+            load_model(bad)
+
+
+def test_the_depth_count_skips_brackets_inside_strings():
+    from rnn_zoo import saving
+
+    assert saving._nesting_depth(r'{"a": ["[[[{", {"b": "\\"}]}') == 3
+
+
+RUN_ARGS = {
+    "epochs": 1,
+    "batch_size": 8,
+    "units": 4,
+    "num_layers": 1,
+    "dropout": 0.0,
+    "learning_rate": 0.01,
+    "seed": 1,
+    "cell": "lstm",
+    "smoke": True,
+}
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda layer: layer.update(module="subprocess"), "module 'subprocess'"),
+        (lambda layer: layer.update(class_name=7), "class_name must be a string"),
+        (lambda layer: layer.update(config=_deep(150)), "nests deeper than 100"),
+    ],
+)
+def test_cli_evaluate_and_export_refuse_an_unsafe_run(
+    saved, tmp_path, capsys, edit, message
+):
     _, path = saved
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     config = _config(path)
-    config["config"]["layers"][-1]["module"] = "subprocess"
+    edit(config["config"]["layers"][-1])
     _rewrite(path, run_dir / "model.keras", config=config)
-    run = {"recipe": "names", "args": {"smoke": True, "seed": 1}, "info": {}}
+    run = {"recipe": "names", "args": RUN_ARGS, "info": {}}
     (run_dir / "run.json").write_text(json.dumps(run), encoding="utf-8")
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(["evaluate", str(run_dir)])
-    assert exit_info.value.code == 2
-    assert "module 'subprocess'" in capsys.readouterr().err
+    for command in ("evaluate", "export"):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main([command, str(run_dir)])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("name", list_models())

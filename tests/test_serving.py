@@ -121,7 +121,7 @@ def test_names_predictions_equal_the_savedmodel(names_server, names_saved):
     predictions = answer["predictions"]
     assert len(predictions) == len(NAMES)
     for i, prediction in enumerate(predictions):
-        assert set(prediction) == {"label", "index", "probabilities"}
+        assert set(prediction) == {"label", "index", "probabilities", "truncated"}
         assert prediction["label"] == _text(direct["label"][i])
         assert prediction["index"] == direct["index"][i]
         # float32 -> JSON -> float32 is exact.
@@ -150,7 +150,8 @@ def test_columnar_format_and_signature_name(names_server):
     rows = _ok(names_server, {"instances": NAMES})["predictions"]
     columns = _ok(names_server, {"inputs": {"names": NAMES}})["outputs"]
     assert columns == {
-        key: [row[key] for row in rows] for key in ("label", "index", "probabilities")
+        key: [row[key] for row in rows]
+        for key in ("label", "index", "probabilities", "truncated")
     }
     # One input: "inputs" may be the list itself.
     assert _ok(names_server, {"inputs": NAMES})["outputs"] == columns
@@ -294,6 +295,7 @@ def test_status_metadata_and_kserve_health_routes(names_server):
         "label": "DT_STRING",
         "index": "DT_INT32",
         "probabilities": "DT_FLOAT",
+        "truncated": "DT_BOOL",
     }
     assert outputs["probabilities"]["tensor_shape"] == {
         "dim": [{"size": "-1"}, {"size": "14"}]

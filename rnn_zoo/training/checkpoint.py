@@ -20,6 +20,11 @@ complete new checkpoint or none (plus a ``.tmp-*`` directory that the next
 write removes); the older checkpoints are pruned only after the new one is
 in place, keeping the newest :data:`KEEP`. Reading checks every file's
 SHA-256, so a damaged checkpoint is skipped for the one before it.
+
+A write that fails (a full disk, a file-size limit, a TensorFlow write
+error) removes its temporary directory and raises
+:class:`CheckpointWriteError`, an ``OSError`` that names the checkpoint and
+the newest complete one, which is left as it was.
 """
 
 from __future__ import annotations
@@ -48,6 +53,18 @@ _TMP_PREFIX = ".tmp-"
 
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be read (damaged, foreign or of another layout)."""
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint that could not be written (full disk, file-size limit, ...).
+
+    ``errno`` is the failed write's, when the operating system gave one; the
+    checkpoints written before are intact.
+    """
+
+    def __init__(self, message: str, errno: int | None = None):
+        super().__init__(message)
+        self.errno = errno
 
 
 def checkpoint_name(global_step: int) -> str:
@@ -154,12 +171,36 @@ def write_checkpoint(
         _fsync_path(directory)
         if replaced is not None:
             shutil.rmtree(replaced, ignore_errors=True)
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        if not isinstance(error, Exception) or not _is_write_error(error):
+            raise
+        previous = list_checkpoints(directory)
+        raise CheckpointWriteError(
+            f"cannot write checkpoint {final}: {_reason(error)}; the newest "
+            f"complete checkpoint, {previous[-1] if previous else '(none yet)'}, "
+            "is intact",
+            getattr(error, "errno", None),
+        ) from error
     for old in list_checkpoints(directory)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _is_write_error(error: Exception) -> bool:
+    if isinstance(error, OSError):
+        return True
+    # tf.train.Checkpoint's writes fail with a tf.errors.OpError.
+    import sys
+
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(error, tf.errors.OpError)
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(getattr(error, "message", None) or error).splitlines()[0]
 
 
 def read_state(path: str) -> dict[str, Any]:

@@ -360,11 +360,175 @@ def save_run(
             json.dump(payload, f, ensure_ascii=False, indent=1)
 
 
+class RunFileError(ValueError):
+    """A ``run.json`` that is not what ``rnn-zoo train`` wrote: the message
+    names the file, the field, what was expected and what was received."""
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_strings(value) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) > 0
+        and all(isinstance(item, str) for item in value)
+    )
+
+
+# What each field of run.json that rnn-zoo reads must hold: (check, expected).
+_POSITIVE_INT = (lambda v: _is_int(v) and v > 0, "a positive integer")
+_ID = (lambda v: _is_int(v) and v >= 0, "an integer >= 0")
+_STRINGS = (_is_strings, "a non-empty list of strings")
+_RUN_FIELDS = {
+    "recipe": (lambda v: isinstance(v, str) and v != "", "a recipe name (a string)"),
+    "args": (lambda v: isinstance(v, dict), "an object of the run's flags"),
+    "info": (lambda v: isinstance(v, dict), "an object (the data's facts)"),
+}
+# The flags every recipe has (base_parser); the recipe reads them all.
+_ARGS_FIELDS = {
+    "epochs": _POSITIVE_INT,
+    "batch_size": _POSITIVE_INT,
+    "units": _POSITIVE_INT,
+    "num_layers": _POSITIVE_INT,
+    "dropout": (lambda v: _is_number(v) and 0.0 <= v < 1.0, "a number in [0, 1)"),
+    "learning_rate": (lambda v: _is_number(v) and v > 0.0, "a positive number"),
+    "seed": (_is_int, "an integer"),
+    "cell": (lambda v: isinstance(v, str) and v != "", "a cell name (a string)"),
+    "smoke": (lambda v: isinstance(v, bool), "true or false"),
+}
+# The facts of the recipes' info that their models and exports are built
+# from; checked where a recipe's info has them.
+_INFO_FIELDS = {
+    **dict.fromkeys(
+        (
+            "vocabulary",
+            "languages",
+            "labels",
+            "speakers",
+            "tags",
+            "tokens",
+            "graphemes",
+            "phonemes",
+        ),
+        _STRINGS,
+    ),
+    **dict.fromkeys(
+        (
+            "vocab_size",
+            "max_length",
+            "max_source_length",
+            "max_target_length",
+            "sequence_length",
+            "seq_length",
+            "generate_length",
+            "example_length",
+            "window",
+            "horizon",
+            "num_features",
+        ),
+        _POSITIVE_INT,
+    ),
+    **dict.fromkeys(("start_id", "end_id", "majority_label"), _ID),
+    "scale": (lambda v: _is_number(v) and v > 0.0, "a positive number"),
+    "pad_value": (_is_number, "a number"),
+}
+# Ids a vocabulary's characters or words may start after (padding, unknown,
+# start, end): vocab_size is the vocabulary's length plus at most these.
+MAX_RESERVED_IDS = 4
+# Which info list sizes a model's output, the first present: classifiers and
+# taggers give one score per label, generators one per token.
+_OUTPUT_FIELDS = ("labels", "speakers", "tags", "phonemes", "tokens", "languages")
+
+
+def _received(value) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_fields(path: str, record: dict, schema: dict, prefix: str, required):
+    for name, (check, expected) in schema.items():
+        field = f"{prefix}{name}"
+        if name not in record:
+            if name in required:
+                raise RunFileError(
+                    f"{path}: field {field!r} is missing; expected {expected}"
+                )
+            continue
+        if not check(record[name]):
+            raise RunFileError(
+                f"{path}: field {field!r} must be {expected}; received "
+                f"{_received(record[name])}"
+            )
+
+
+def check_run_record(run, path: str, *, need_args: bool = True) -> dict:
+    """Checks a ``run.json``'s parsed content field by field; returns it.
+
+    ``recipe`` (and, with ``need_args``, ``args`` with every common flag,
+    and ``info``) must be present; every known field that is present must
+    hold the expected type and range (a vocabulary is a non-empty list of
+    strings, units a positive integer, ...), and ``info.vocab_size`` must
+    cover ``info.vocabulary`` plus at most :data:`MAX_RESERVED_IDS`.
+
+    Raises:
+        RunFileError: naming ``path``, the field, the expected and the
+            received value.
+    """
+    if not isinstance(run, dict):
+        raise RunFileError(
+            f"{path}: must hold a JSON object with 'recipe', 'args' and 'info'; "
+            f"received {_received(run)}"
+        )
+    required = ("recipe", "args", "info") if need_args else ("recipe",)
+    _check_fields(path, run, _RUN_FIELDS, "", required)
+    if "args" in run:
+        _check_fields(
+            path, run["args"], _ARGS_FIELDS, "args.", _ARGS_FIELDS if need_args else ()
+        )
+    info = run.get("info", {})
+    _check_fields(path, info, _INFO_FIELDS, "info.", ())
+    if "vocab_size" in info and "vocabulary" in info:
+        size, words = info["vocab_size"], len(info["vocabulary"])
+        if not words <= size <= words + MAX_RESERVED_IDS:
+            raise RunFileError(
+                f"{path}: field 'info.vocab_size' must be the vocabulary's length "
+                f"({words}) plus at most {MAX_RESERVED_IDS} reserved ids; "
+                f"received {size}"
+            )
+    return run
+
+
+def read_run_file(path: str, *, need_args: bool = True) -> dict:
+    """Reads and checks a ``run.json`` file (see :func:`check_run_record`).
+
+    Raises:
+        RunFileError: the file is not UTF-8 JSON, or a field is wrong.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            run = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RunFileError(
+            f"{path}: must be the JSON `rnn-zoo train` wrote; it cannot be "
+            f"parsed ({error})"
+        ) from None
+    return check_run_record(run, path, need_args=need_args)
+
+
 def load_run(run_dir: str) -> tuple[str, argparse.Namespace, dict]:
     """Reads a run directory's ``run.json``: (recipe name, flags, info).
 
+    Every field rnn-zoo reads is checked first (:func:`check_run_record`).
+
     Raises:
         FileNotFoundError: when ``run_dir`` holds no ``run.json``.
+        RunFileError: (a ``ValueError``) a damaged or edited ``run.json``.
     """
     path = os.path.join(run_dir, RUN_FILE)
     if not os.path.isfile(path):
@@ -372,10 +536,57 @@ def load_run(run_dir: str) -> tuple[str, argparse.Namespace, dict]:
             f"{run_dir!r} is not a run directory: it has no {RUN_FILE} "
             "(give the --output directory of `rnn-zoo train`)"
         )
-    with open(path, encoding="utf-8") as f:
-        run = json.load(f)
-    args = argparse.Namespace(**run["args"], output=run_dir)
+    run = read_run_file(path)
+    args = argparse.Namespace(**{**run["args"], "output": run_dir})
     return run["recipe"], args, run["info"]
+
+
+def check_model(info: dict, model: keras.Model, run_dir: str) -> None:
+    """Checks that a run's info fits its model, before any inference.
+
+    The vocabulary size (``info.vocab_size``, else the length of
+    ``info.tokens`` or ``info.graphemes``) must be the input size of one
+    of the model's embeddings, and the label list that sizes the output
+    (the first of ``labels``, ``speakers``, ``tags``, ``phonemes``,
+    ``tokens``, ``languages``; else ``vocab_size`` for a language model)
+    the width of one of its outputs.
+
+    Raises:
+        RunFileError: naming ``run.json``'s field, its size and the model's.
+    """
+    import keras
+
+    path = os.path.join(run_dir, RUN_FILE)
+    model_path = os.path.join(run_dir, MODEL_FILE)
+    embeddings = sorted(
+        {
+            layer.input_dim
+            for layer in model._flatten_layers()
+            if isinstance(layer, keras.layers.Embedding)
+        }
+    )
+    for field in ("vocab_size", "tokens", "graphemes"):
+        if field in info and embeddings:
+            value = info[field]
+            size = value if _is_int(value) else len(value)
+            if size not in embeddings:
+                raise RunFileError(
+                    f"{path}: field 'info.{field}' gives {size} input ids, but the "
+                    f"embeddings of {model_path} take {embeddings}"
+                )
+            break
+    widths = sorted({output.shape[-1] for output in model.outputs})
+    fields = [f for f in _OUTPUT_FIELDS if f in info]
+    if not fields and "vocab_size" in info and embeddings:
+        fields = ["vocab_size"]
+    if fields:
+        value = info[fields[0]]
+        size = value if _is_int(value) else len(value)
+        if size not in widths:
+            raise RunFileError(
+                f"{path}: field 'info.{fields[0]}' gives {size} outputs, but "
+                f"{model_path} outputs {widths} per step or example"
+            )
 
 
 def load_model(run_dir: str) -> keras.Model:
