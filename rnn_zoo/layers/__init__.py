@@ -5,6 +5,7 @@ compose sequence layers. Every class is registered serializable under the
 ``rnn_zoo`` package.
 """
 
+from rnn_zoo import _keras_patches
 from rnn_zoo.layers.attention import (
     AttentionDecoder,
     AttentionDecoderCell,
@@ -35,6 +36,8 @@ from rnn_zoo.layers.rollout import AutoregressiveRollout
 from rnn_zoo.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 from rnn_zoo.layers.sru import SRU, SRUCell
 from rnn_zoo.layers.stack import StackedRNN
+
+_keras_patches.install()
 
 __all__ = [
     "AttentionDecoder",

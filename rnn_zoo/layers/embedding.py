@@ -12,11 +12,8 @@ inputs with :class:`TokenEmbedding` instead, which checks every batch:
   an exported SavedModel): an ``Assert`` op, so the step fails with
   ``InvalidArgumentError`` carrying the same message and the ids' range;
 - a JAX trace (``jit``): a host callback that raises the same ``ValueError``
-  when the compiled step runs. Keras's JAX trainer detaches a model's
-  variables while ``fit``/``evaluate``/``predict`` run and reattaches them
-  only when the loop ends, so an error inside a step used to leave the model
-  without weights; :func:`_keep_jax_weights_on_error` restores them (a fit
-  refused mid-epoch keeps the weights from before the call).
+  when the compiled step runs (:mod:`rnn_zoo._keras_patches` keeps the
+  model's weights through the error, which Keras's JAX trainer loses).
 
 The check is one min and one max over the ids, next to nothing beside the
 lookup it guards.
@@ -89,61 +86,6 @@ def check_token_ids(ids, vocab_size: int, where: str):
     return ids
 
 
-def _keep_jax_weights_on_error() -> None:
-    """Makes Keras's JAX ``fit``/``evaluate``/``predict`` of a model with a
-    :class:`TokenEmbedding` keep its weights when a step raises (installed
-    once; other models and the success path are unchanged).
-
-    The trainer sets each variable's value to ``None`` during the loop, hands
-    the values to the compiled step (which consumes its input buffers) and
-    writes the loop's state back at its end; an exception skipped that, and
-    the next call failed with ``'NoneType' object is not callable``. The
-    wrapper copies the values first and puts the copies back on an error, so
-    the model is as it was before the call.
-    """
-    from keras.src.backend.jax.trainer import JAXTrainer
-
-    if getattr(JAXTrainer, "_rnn_zoo_keeps_weights", False):
-        return
-    import jax.numpy as jnp
-
-    def every_variable(model) -> list:
-        variables = list(model.variables) + list(model.metrics_variables)
-        if getattr(model, "optimizer", None) is not None:
-            variables += list(model.optimizer.variables)
-        return variables
-
-    def keeping(method):
-        def run(self, *args, **kwargs):
-            if not any(isinstance(layer, TokenEmbedding) for layer in self.layers):
-                return method(self, *args, **kwargs)
-            kept = {
-                id(v): jnp.copy(v._value)
-                for v in every_variable(self)
-                if v._value is not None
-            }
-            try:
-                return method(self, *args, **kwargs)
-            except BaseException:
-                for variable in every_variable(self):
-                    if id(variable) in kept:
-                        variable._value = kept[id(variable)]
-                    elif variable._value is None:
-                        # Built during this call (optimizer slots, metric
-                        # totals): back to where a new one starts.
-                        variable._value = jnp.zeros(variable.shape, variable.dtype)
-                self._jax_state = None
-                self._jax_state_synced = True
-                raise
-
-        run.__wrapped__ = method
-        return run
-
-    for name in ("fit", "evaluate", "predict"):
-        setattr(JAXTrainer, name, keeping(getattr(JAXTrainer, name)))
-    JAXTrainer._rnn_zoo_keeps_weights = True
-
-
 @keras.saving.register_keras_serializable(package="rnn_zoo")
 class TokenEmbedding(keras.layers.Embedding):
     """``keras.layers.Embedding`` that refuses ids outside ``[0, input_dim)``.
@@ -171,7 +113,3 @@ class TokenEmbedding(keras.layers.Embedding):
             inputs = ops.cast(inputs, "int32")
         inputs = check_token_ids(inputs, self.input_dim, f"{self.name}")
         return super().call(inputs)
-
-
-if keras.backend.backend() == "jax":
-    _keep_jax_weights_on_error()
