@@ -846,6 +846,10 @@ def test_serve_checks_its_connection_bounds(arguments, fragment, tmp_path):
 
 
 def test_a_signal_before_serving_stops_it_and_the_handlers_come_back():
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers belong to the main thread")
     before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     state = {}
     # Before the server exists (loading the model): serve() stops early.
