@@ -466,6 +466,30 @@ def _build_parser(recipes: dict[str, Recipe]) -> argparse.ArgumentParser:
         "longer get HTTP 400 (default the export's own limit where it has one, "
         f"else {serving.FALLBACK_MAX_LENGTH})",
     )
+    serve.add_argument(
+        "--header-timeout",
+        type=serving.seconds,
+        default=serving.DEFAULT_HEADER_TIMEOUT,
+        metavar="S",
+        help="seconds a client has to send a complete request head; later gets "
+        f"HTTP 408 and the connection closes (default {serving.DEFAULT_HEADER_TIMEOUT:g})",
+    )
+    serve.add_argument(
+        "--keep-alive-timeout",
+        type=serving.seconds,
+        default=serving.DEFAULT_KEEP_ALIVE_TIMEOUT,
+        metavar="S",
+        help="seconds an idle connection stays open after an answer "
+        f"(default {serving.DEFAULT_KEEP_ALIVE_TIMEOUT:g})",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=serving.DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help="open connections served at once; a request on one more gets HTTP "
+        f"503 (default {serving.DEFAULT_MAX_CONNECTIONS})",
+    )
     serve.set_defaults(run=_run_server, command_parser=serve)
     return parser
 
@@ -847,7 +871,7 @@ def _run_server(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
 
     if not 1 <= args.port <= 65535:
         parser.error(f"--port must be between 1 and 65535, got {args.port}")
-    for flag in ("max_instances", "max_length"):
+    for flag in ("max_instances", "max_length", "max_connections"):
         value = getattr(args, flag)
         if value is not None and value < 1:
             parser.error(
@@ -885,6 +909,9 @@ def _run_server(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
         name=args.name or target.name,
         max_instances=args.max_instances,
         max_length=args.max_length or target.max_length,
+        header_timeout=args.header_timeout,
+        keep_alive_timeout=args.keep_alive_timeout,
+        max_connections=args.max_connections,
     )
     return 0
 

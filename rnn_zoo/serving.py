@@ -25,6 +25,14 @@ server keeps serving after any of them.
 The exported signatures pad a batch to its longest input and mask the
 padding, so an input's answer does not depend on the lengths of the other
 inputs in its request (at a given batch size and position, bit for bit).
+
+Connections are bounded (:func:`serve`): a request head must arrive complete
+within ``header_timeout`` seconds (else HTTP 408 and the connection closes),
+an idle keep-alive connection closes after ``keep_alive_timeout`` seconds,
+and a request on a connection beyond ``max_connections`` gets HTTP 503. A
+client that disconnects before its answer is logged in one line. SIGINT and
+SIGTERM stop the server gracefully: it stops accepting connections, answers
+the requests in flight and exits normally.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the annotations of
@@ -32,10 +40,13 @@ inputs in its request (at a given batch size and position, bit for bit).
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
+import logging
 import math
 import os
 import re
+import signal
 import sys
 from dataclasses import dataclass
 
@@ -48,6 +59,15 @@ DEFAULT_MAX_INSTANCES = 128
 # Longest string (characters) or variable-length axis (steps) accepted when
 # the export states no limit of its own: it bounds a request's work.
 FALLBACK_MAX_LENGTH = 1024
+# Seconds a client has to send a complete request head (request line and
+# headers), from connecting or from the first byte of its next request.
+DEFAULT_HEADER_TIMEOUT = 10.0
+# Seconds an idle keep-alive connection stays open between requests
+# (uvicorn's default; behind a load balancer, raise it above the balancer's
+# own idle timeout so that the server never closes a connection first).
+DEFAULT_KEEP_ALIVE_TIMEOUT = 5.0
+# Open connections served at once; a request on one more gets HTTP 503.
+DEFAULT_MAX_CONNECTIONS = 256
 # Largest request body read; a larger one gets HTTP 413 before it is parsed.
 MAX_BODY_BYTES = 64 * 1024 * 1024
 # An exported directory holds one version of a model.
@@ -780,11 +800,104 @@ def _kserve_model(kserve, endpoint: SavedModelEndpoint):
     return RnnZooModel()
 
 
+# Connection events (timeouts, disconnects) go to the server's own log.
+_log = logging.getLogger("uvicorn.error")
+# nginx's status for a request whose client closed the connection first; the
+# answer is never sent, but the request's log lines say what happened.
+_CLIENT_CLOSED = 499
+
+
+def _peer(client) -> str:
+    return f"{client[0]}:{client[1]}" if client else "a client"
+
+
+def _head_timeout_protocol(header_timeout: float):
+    """uvicorn's HTTP protocol, with a deadline for each request head.
+
+    uvicorn closes idle keep-alive connections but waits for a request head
+    as long as the client likes: a client that connects and sends nothing,
+    or half a request line, holds its connection (and a place under
+    ``max_connections``) forever. The deadline runs from the moment the
+    connection opens, and on a kept-alive connection from the first byte of
+    the next request (before it, ``timeout_keep_alive`` applies); trickling
+    bytes does not extend it. When it passes, the client gets HTTP 408 and
+    the connection closes.
+    """
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    class HeadTimeoutProtocol(AutoHTTPProtocol):
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            self._head_timer = None
+            self._start_head_timer()
+
+        def data_received(self, data: bytes) -> None:
+            if self._head_timer is None and (
+                self.cycle is None or self.cycle.response_complete
+            ):
+                self._start_head_timer()
+            super().data_received(data)
+            # uvicorn starts a new request cycle once a head is complete (or
+            # hands the connection to another protocol, for a WebSocket).
+            if self.cycle is not self._head_cycle or (
+                self.transport.get_protocol() is not self
+            ):
+                self._stop_head_timer()
+
+        def connection_lost(self, exc):
+            self._stop_head_timer()
+            super().connection_lost(exc)
+
+        def _start_head_timer(self) -> None:
+            self._head_cycle = self.cycle
+            self._head_timer = self.loop.call_later(header_timeout, self._head_late)
+
+        def _stop_head_timer(self) -> None:
+            if getattr(self, "_head_timer", None) is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_late(self) -> None:
+            self._head_timer = None
+            if self.transport.is_closing():
+                return
+            _log.info(
+                "%s - no complete request head within %g s (--header-timeout): "
+                "answered 408 and closed the connection",
+                _peer(self.client),
+                header_timeout,
+            )
+            body = b"Request Timeout: the request head did not arrive in time\n"
+            self.transport.write(
+                b"HTTP/1.1 408 Request Timeout\r\n"
+                b"content-type: text/plain; charset=utf-8\r\n"
+                b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body)
+            )
+            self.transport.close()
+
+    return HeadTimeoutProtocol
+
+
+def _client_gone(request, when: str):
+    """Logs a client that closed its connection early; the (unsent) answer."""
+    from fastapi.responses import Response
+
+    _log.info(
+        '%s - client disconnected %s ("%s %s"); nothing was answered',
+        _peer(request.client),
+        when,
+        request.method,
+        request.url.path,
+    )
+    return Response(status_code=_CLIENT_CLOSED)
+
+
 def _add_routes(app, dataplane, endpoint: SavedModelEndpoint) -> None:
     """Adds TensorFlow Serving's routes ahead of KServe's (first match wins)."""
     from fastapi import Request
     from fastapi.responses import ORJSONResponse
     from kserve.errors import InvalidInput
+    from starlette.requests import ClientDisconnect
 
     async def model_status(model_name: str):
         await dataplane.model_ready(model_name)  # ModelNotFound -> 404
@@ -810,11 +923,16 @@ def _add_routes(app, dataplane, endpoint: SavedModelEndpoint) -> None:
         if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             return too_large
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                return too_large
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    return too_large
+                chunks.append(chunk)
+        except ClientDisconnect:
+            # Not a server error: KServe's handler would log it as a 500 with
+            # a traceback, and uvicorn a second one.
+            return _client_gone(request, "before sending the whole request body")
         try:
             response, _ = await dataplane.infer(
                 model_name=model_name,
@@ -825,6 +943,8 @@ def _add_routes(app, dataplane, endpoint: SavedModelEndpoint) -> None:
             # Answered here rather than by KServe's handler, which logs a
             # traceback per bad request; the access log still shows the 400.
             return ORJSONResponse({"error": str(error)}, status_code=400)
+        if await request.is_disconnected():
+            return _client_gone(request, "before its answer was ready")
         return ORJSONResponse(response)
 
     app.add_api_route("/v1/models/{model_name}", model_status, methods=["GET"])
@@ -839,6 +959,77 @@ def _add_routes(app, dataplane, endpoint: SavedModelEndpoint) -> None:
     )
 
 
+def seconds(text: str) -> float:
+    """A positive, finite number of seconds from a command-line flag.
+
+    For ``argparse``'s ``type=``: anything else is refused with a message
+    that names the value.
+    """
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number of seconds, got {text!r}"
+        )
+    return value
+
+
+def _check_seconds(value, name: str) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(
+            f"`{name}` must be a positive, finite number of seconds. "
+            f"Received: {name}={value!r}"
+        )
+    return float(value)
+
+
+class _StoppedEarly(Exception):
+    """SIGINT or SIGTERM came before the server started serving."""
+
+
+@contextlib.contextmanager
+def _stop_on_signals(state: dict):
+    """SIGINT and SIGTERM stop the server gracefully, in this scope only.
+
+    While it serves, uvicorn handles both itself: it stops accepting
+    connections, answers the requests in flight, then raises the signal again
+    for the handler it found. Python's own would turn that into a
+    KeyboardInterrupt traceback (SIGINT) or death by signal (SIGTERM); this
+    one asks the server to stop (again: harmless), so that serving returns
+    normally. Before the server runs, it raises :class:`_StoppedEarly`.
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        # Only the main thread has signal handlers (and uvicorn's too).
+        yield
+        return
+
+    def stop(signum, frame):
+        server = state.get("server")
+        if server is None:
+            raise _StoppedEarly(signal.Signals(signum).name)
+        server.should_exit = True
+
+    previous = {
+        sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def serve(
     model_dir: str | os.PathLike,
     *,
@@ -847,8 +1038,15 @@ def serve(
     name: str | None = None,
     max_instances: int = DEFAULT_MAX_INSTANCES,
     max_length: int | None = None,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+    keep_alive_timeout: float = DEFAULT_KEEP_ALIVE_TIMEOUT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
 ) -> None:
     """Serves a run's SavedModel over HTTP until interrupted (Ctrl-C, SIGTERM).
+
+    On SIGINT or SIGTERM the server stops accepting connections, answers the
+    requests in flight (for up to 30 s) and returns; a second Ctrl-C stops it
+    at once.
 
     Args:
         model_dir: a run directory, its ``export/``, or a SavedModel directory.
@@ -858,6 +1056,14 @@ def serve(
         max_instances: most instances per request.
         max_length: longest string or sequence per instance; default the
             export's own limit, else :data:`FALLBACK_MAX_LENGTH`.
+        header_timeout: seconds a client has to send a complete request head,
+            from connecting (or, on a kept-alive connection, from the first
+            byte of its next request); later, it gets HTTP 408 and the
+            connection closes.
+        keep_alive_timeout: seconds an idle connection stays open after an
+            answer.
+        max_connections: open connections served at once; a request on a
+            connection beyond them gets HTTP 503 and the connection closes.
 
     Example:
 
@@ -868,8 +1074,44 @@ def serve(
     port = _checks.check_positive_int(port, "port")
     if port > 65535:
         raise ValueError(f"`port` must be at most 65535. Received: port={port}")
+    header_timeout = _check_seconds(header_timeout, "header_timeout")
+    keep_alive_timeout = _check_seconds(keep_alive_timeout, "keep_alive_timeout")
+    max_connections = _checks.check_positive_int(max_connections, "max_connections")
     target = resolve(model_dir)
+    state: dict = {}
+    try:
+        with _stop_on_signals(state):
+            state["server"] = _server(
+                target,
+                port=port,
+                host=host,
+                name=name,
+                max_instances=max_instances,
+                max_length=max_length,
+                header_timeout=header_timeout,
+                keep_alive_timeout=keep_alive_timeout,
+                max_connections=max_connections,
+            )
+            asyncio.run(state["server"].serve())
+    except _StoppedEarly as stopped:
+        print(f"Stopped by {stopped} before serving.", file=sys.stderr, flush=True)
+
+
+def _server(
+    target: ServingTarget,
+    *,
+    port: int,
+    host: str,
+    name: str | None,
+    max_instances: int,
+    max_length: int | None,
+    header_timeout: float,
+    keep_alive_timeout: float,
+    max_connections: int,
+):
+    """The uvicorn server of KServe's application, serving ``target``."""
     kserve = _import_kserve()
+    import uvicorn
     from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
     from kserve.protocol.rest.server import RESTServer
 
@@ -887,13 +1129,20 @@ def serve(
         server.dataplane,
         server.model_repository_extension,
         port,
+        timeout_keep_alive=keep_alive_timeout,
     )
     # KServe listens on 0.0.0.0; the host is the user's choice here.
     rest.config.host = host
+    rest.config.http = _head_timeout_protocol(header_timeout)
+    # uvicorn answers 503 once the open connections, counting the asking
+    # one, reach limit_concurrency: max_connections are served, one more not.
+    rest.config.limit_concurrency = max_connections + 1
+    rest.create_application()
     print(
         f"Serving {endpoint.name!r} from {target.saved_model} on http://{host}:{port} "
         f"(POST /v1/models/{endpoint.name}:predict; signatures: "
         f"{', '.join(sorted(endpoint.signatures))})",
         flush=True,
     )
-    asyncio.run(rest.start())
+    # What RESTServer.start() runs, held here so that a signal can stop it.
+    return uvicorn.Server(rest.config)

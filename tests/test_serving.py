@@ -5,12 +5,20 @@ encoder-decoder, each trained by its recipe's smoke run. The tests check that
 the server answers as the SavedModel called directly (and as rnn-zoo
 predict), refuses bad requests with a 4xx naming the problem and keeps
 serving, reports status and metadata, and that an input's answer does not
-depend on the lengths of the other inputs in its request. The request checks
-on numeric and multi-input signatures run in-process on a small SavedModel.
+depend on the lengths of the other inputs in its request. The names server
+runs with short timeouts and a small connection limit, which raw-socket
+clients check; the last tests stop both servers by SIGINT and SIGTERM during
+a request. The request checks on numeric and multi-input signatures run
+in-process on a small SavedModel.
 """
 
+import http.client
 import json
+import os
 import re
+import signal
+import socket
+import time
 
 import keras
 import numpy as np
@@ -32,6 +40,10 @@ pytest.importorskip("kserve", reason='serving needs pip install "rnn_zoo[serve]"
 NAMES = ["Li", "Rossi", "Wojciechowska", "O'Brien", "Van der Berg", "Nguyen"]
 WORDS = ["ox", "photobomb", "cat", "misunderstanding", "queue"]
 MAX_INSTANCES = 16
+# The names server's connection bounds (short, so that tests can wait them out).
+HEADER_TIMEOUT = 1.0
+KEEP_ALIVE_TIMEOUT = 1.0
+MAX_CONNECTIONS = 3
 
 
 # The same smoke runs as tests/recipes/test_{names,g2p}_recipe.py: trained
@@ -59,10 +71,15 @@ def _server(run_dir, name, log_dir, extra=()):
 def names_server(names_run, tmp_path_factory):
     logs = tmp_path_factory.mktemp("serve_logs")
     # --name is left to its default (the recipe's name from run.json) by
-    # giving the same name; --max-instances is set to check the flag.
-    with _server(
-        names_run, "names", logs, ("--max-instances", str(MAX_INSTANCES))
-    ) as server:
+    # giving the same name; the other flags are set to check them.
+    flags = {
+        "--max-instances": MAX_INSTANCES,
+        "--header-timeout": HEADER_TIMEOUT,
+        "--keep-alive-timeout": KEEP_ALIVE_TIMEOUT,
+        "--max-connections": MAX_CONNECTIONS,
+    }
+    extra = [str(item) for flag in flags.items() for item in flag]
+    with _server(names_run, "names", logs, extra) as server:
         yield server
 
 
@@ -110,6 +127,72 @@ def _direct(saved, signature, **inputs):
 
 def _text(value):
     return value.decode() if isinstance(value, bytes) else value
+
+
+# Raw-socket clients for the connection tests, every wait bounded.
+
+# How late a timeout of the server may act on a loaded machine and still pass.
+SLACK = 5.0
+BODY = json.dumps({"instances": NAMES[:2]}).encode()
+
+
+def _connect(server):
+    return socket.create_connection(("127.0.0.1", server.port), timeout=SLACK)
+
+
+def _read_to_close(sock, limit, start):
+    """Everything the server sends until it closes: (bytes, seconds since start)."""
+    chunks = []
+    while time.monotonic() - start < limit:
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            break
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            return b"".join(chunks), time.monotonic() - start
+        chunks.append(chunk)
+    raise AssertionError(f"the server kept the connection open for {limit} s")
+
+
+def _predict_head(server, length, expect_continue=True):
+    return (
+        f"POST /v1/models/{server.name}:predict HTTP/1.1\r\nHost: localhost\r\n"
+        + ("Expect: 100-continue\r\n" if expect_continue else "")
+        + f"Content-Length: {length}\r\n\r\n"
+    ).encode()
+
+
+def _in_flight(server, body=BODY):
+    """A predict request inside the server, waiting for its body."""
+    sock = _connect(server)
+    sock.sendall(_predict_head(server, len(body)))
+    # uvicorn says 100 Continue when the route starts reading the body.
+    answer = sock.recv(100)
+    assert answer.startswith(b"HTTP/1.1 100 Continue\r\n"), answer
+    return sock
+
+
+def _finish(sock, body=BODY):
+    """Sends the body of an :func:`_in_flight` request: (status, answer)."""
+    sock.sendall(body)
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    answer = json.loads(response.read())
+    sock.close()
+    return response.status, answer
+
+
+def _wait_for_log(server, text, start=0, limit=30.0):
+    """The server's log from ``start`` once ``text`` is in it."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        log = server.log()[start:]
+        if text in log:
+            return log
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} not in the server's log:\n{server.log()[-3000:]}")
 
 
 # --- names: answers ------------------------------------------------------------
@@ -313,6 +396,96 @@ def test_status_metadata_and_kserve_health_routes(names_server):
     assert status == 200 and answer["ready"] is True
 
 
+# --- connections: slow, idle, surplus and vanishing clients --------------------
+
+
+def test_a_request_head_that_does_not_arrive_in_time_gets_408(names_server):
+    mark = len(names_server.log())
+    # Silent after connecting, or half a request line: 408, then closed.
+    for start in (b"", b"GET /v1/models/na"):
+        # From before connecting: the server's deadline starts later.
+        connecting = time.monotonic()
+        sock = _connect(names_server)
+        sock.sendall(start)
+        data, took = _read_to_close(sock, HEADER_TIMEOUT + SLACK, connecting)
+        sock.close()
+        assert data.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), data
+        assert took >= HEADER_TIMEOUT - 0.1
+    # A byte every 0.2 s: the deadline runs from the connection all the same.
+    sock = _connect(names_server)
+    start = time.monotonic()
+    with pytest.raises(OSError):
+        for byte in b"GET /v1/models/names HTTP/1.1\r\nHost: localhost\r\n" * 4:
+            sock.sendall(bytes([byte]))
+            time.sleep(0.2)
+            if time.monotonic() - start > HEADER_TIMEOUT + SLACK:
+                break
+        # Not closed yet: these must fail, or nothing was raised.
+        sock.sendall(b"x" * 65536)
+        sock.sendall(b"x" * 65536)
+    sock.close()
+    assert time.monotonic() - start <= HEADER_TIMEOUT + SLACK + 1
+    log = _wait_for_log(names_server, "(--header-timeout)", mark)
+    line = "no complete request head within 1 s (--header-timeout)"
+    assert log.count(line) == 3, log
+    assert len(_ok(names_server, {"instances": NAMES})["predictions"]) == len(NAMES)
+
+
+def test_an_idle_keep_alive_connection_is_closed(names_server):
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", names_server.port, timeout=SLACK
+    )
+    for _ in range(2):
+        # Used again before the timeout, the connection stays open.
+        asking = time.monotonic()
+        connection.request("POST", "/v1/models/names:predict", body=BODY)
+        response = connection.getresponse()
+        assert response.status == 200
+        response.read()
+    # From before the last request: the timeout starts after its answer.
+    limit = KEEP_ALIVE_TIMEOUT + SLACK
+    data, took = _read_to_close(connection.sock, limit, asking)
+    connection.close()
+    assert data == b"" and took >= KEEP_ALIVE_TIMEOUT - 0.1
+
+
+def test_a_request_beyond_max_connections_gets_503(names_server):
+    # MAX_CONNECTIONS requests in flight (waiting for their bodies) hold
+    # their connections; a request on one more is refused.
+    busy = [_in_flight(names_server) for _ in range(MAX_CONNECTIONS)]
+    status, answer = serve_load.request(names_server.port, "GET", "/v1/models/names")
+    assert (status, answer) == (503, "Service Unavailable")
+    # The requests in flight are answered; then there is room again.
+    for sock in busy:
+        status, answer = _finish(sock)
+        assert status == 200 and len(answer["predictions"]) == 2, answer
+    assert len(_ok(names_server, {"instances": NAMES})["predictions"]) == len(NAMES)
+    assert "Exceeded concurrency limit." in names_server.log()
+
+
+def test_a_client_that_disconnects_is_logged_without_a_traceback(names_server):
+    mark = len(names_server.log())
+    # Gone while sending its body: one line says so.
+    sock = _in_flight(names_server)
+    sock.sendall(BODY[:5])
+    sock.close()
+    log = _wait_for_log(names_server, "client disconnected", mark)
+    assert (
+        'client disconnected before sending the whole request body ("POST '
+        '/v1/models/names:predict"); nothing was answered' in log
+    )
+    # Gone before its answer: the line comes if the server notices in time,
+    # so only the absence of errors is certain.
+    body = json.dumps({"instances": NAMES}).encode()
+    sock = _connect(names_server)
+    sock.sendall(_predict_head(names_server, len(body), expect_continue=False) + body)
+    sock.close()
+    assert len(_ok(names_server, {"instances": NAMES})["predictions"]) == len(NAMES)
+    log = names_server.log()[mark:]
+    for error in ("Traceback", "ERROR", "http_status:500", '" 500 '):
+        assert error not in log, log
+
+
 # --- variable-length batches ---------------------------------------------------
 
 
@@ -491,6 +664,18 @@ def test_write_export_info_checks_the_limits(limits, fragment, tmp_path):
         ),
         (["--port", "8501", "--max-length", "-3"], "--max-length must be a positive"),
         (["--port", "8501", "--name", "a/b"], "`name` must be letters, digits"),
+        (
+            ["--port", "8501", "--header-timeout", "0"],
+            "argument --header-timeout: expected a positive number of seconds, got '0'",
+        ),
+        (
+            ["--port", "8501", "--keep-alive-timeout", "nan"],
+            "argument --keep-alive-timeout: expected a positive number of seconds",
+        ),
+        (
+            ["--port", "8501", "--max-connections", "0"],
+            "--max-connections must be a positive integer, got 0",
+        ),
     ],
 )
 def test_serve_command_errors(names_run, argv, fragment, capsys):
@@ -525,6 +710,9 @@ def test_serve_command_help(capsys):
         "--name",
         "--max-instances",
         "--max-length",
+        "--header-timeout",
+        "--keep-alive-timeout",
+        "--max-connections",
     ):
         assert flag in out
 
@@ -643,3 +831,80 @@ def test_numeric_inputs_bad_requests(numeric_endpoint, body, fragment):
     with pytest.raises(serving.RequestError) as error:
         numeric_endpoint.predict(body)
     assert fragment in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "arguments, fragment",
+    [
+        ({"header_timeout": 0}, "`header_timeout` must be a positive, finite number"),
+        ({"keep_alive_timeout": float("inf")}, "Received: keep_alive_timeout=inf"),
+        ({"max_connections": 0}, "`max_connections` must be a positive integer"),
+    ],
+)
+def test_serve_checks_its_connection_bounds(arguments, fragment, tmp_path):
+    # Checked before anything is loaded (tmp_path holds no model).
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        serving.serve(tmp_path, port=8501, **arguments)
+
+
+def test_a_signal_before_serving_stops_it_and_the_handlers_come_back():
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers belong to the main thread")
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    state = {}
+    # Before the server exists (loading the model): serve() stops early.
+    with pytest.raises(serving._StoppedEarly, match="SIGTERM"):
+        with serving._stop_on_signals(state):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler interrupts this
+    assert signal.getsignal(signal.SIGTERM) is before[signal.SIGTERM]
+
+    # Serving: the server is asked to stop (uvicorn's own handler does that
+    # while it serves, then raises the signal again for this one).
+    class Server:
+        should_exit = False
+
+    state["server"] = Server()
+    with serving._stop_on_signals(state):
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(100):
+            if state["server"].should_exit:
+                break
+            time.sleep(0.01)
+    assert state["server"].should_exit
+    assert signal.getsignal(signal.SIGINT) is before[signal.SIGINT]
+
+
+# --- last in this file: signals stop the module's servers ---------------------
+
+
+@pytest.mark.parametrize(
+    "signum, which, body",
+    [
+        (signal.SIGINT, "names_server", BODY),
+        (signal.SIGTERM, "g2p_server", json.dumps({"instances": WORDS}).encode()),
+    ],
+    ids=["SIGINT", "SIGTERM"],
+)
+def test_a_signal_stops_the_server_after_the_requests_in_flight(
+    signum, which, body, request
+):
+    # These stop the servers the tests above share (a server per test would
+    # double this file's startup time), so they come last.
+    server = request.getfixturevalue(which)
+    sock = _in_flight(server, body)
+    mark = len(server.log())
+    server.process.send_signal(signum)
+    _wait_for_log(server, "Waiting for connections to close", mark)
+    # No new connections, but the request in flight gets its answer.
+    with pytest.raises(ConnectionRefusedError):
+        _connect(server)
+    status, answer = _finish(sock, body)
+    assert status == 200, answer
+    assert len(answer["predictions"]) == len(json.loads(body)["instances"])
+    assert server.process.wait(timeout=60) == 0
+    log = server.log()[mark:]
+    assert "Finished server process" in log
+    assert "Traceback" not in log, log
