@@ -22,7 +22,9 @@ def build_generator(
     dropout: float = 0.0,
     recurrent_dropout: float = 0.0,
     residual: bool = False,
-    embedding_dim: int = 64,
+    embedding_dim: int | None = None,
+    embeddings=None,
+    freeze_embeddings: bool = False,
     condition_dim: int = 32,
     max_length: int | None = None,
     name: str | None = None,
@@ -49,7 +51,12 @@ def build_generator(
             the output layer.
         recurrent_dropout: in ``[0, 1)``, dropout on the recurrent state.
         residual: residual connections between stacked layers.
-        embedding_dim: size of the token embeddings.
+        embedding_dim: size of the token embeddings (by default the width of ``embeddings``, else 64).
+        embeddings: a pretrained ``(vocab_size, embedding_dim)`` matrix the
+            token embeddings start from (e.g.
+            :func:`rnn_zoo.data.glove.embedding_matrix`).
+        freeze_embeddings: keep ``embeddings`` fixed during training (default:
+            fine-tune them).
         condition_dim: size of the class embedding (``num_conditions`` only).
         max_length: fixed number of timesteps, or ``None`` for any.
         name: the model's name.
@@ -84,12 +91,14 @@ def build_generator(
     dropout = _body.check_common(cell=cell, num_layers=num_layers, dropout=dropout)
 
     token_ids = keras.Input(shape=(max_length,), dtype="int32", name="token_ids")
-    x = TokenEmbedding(
-        vocab_size,
-        _checks.check_positive_int(embedding_dim, "embedding_dim"),
-        mask_zero=True,
+    x = _body.token_embedding(
+        token_ids,
+        vocab_size=vocab_size,
+        embedding_dim=embedding_dim,
         name="token_embedding",
-    )(token_ids)
+        embeddings=embeddings,
+        freeze_embeddings=freeze_embeddings,
+    )
     if dropout:
         x = keras.layers.Dropout(dropout, name="input_dropout")(x)
     rnn = StackedRNN(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 from rnn_zoo import _checks
@@ -14,7 +15,6 @@ from rnn_zoo.layers import (
     StackedRNN,
     get_sequence_layer,
 )
-from rnn_zoo.layers.embedding import TokenEmbedding
 from rnn_zoo.models import _body
 
 # The attention build_seq2seq accepts: None, or a mechanism by name.
@@ -52,7 +52,10 @@ def build_seq2seq(
     bidirectional: bool = True,
     dropout: float = 0.0,
     recurrent_dropout: float = 0.0,
-    embedding_dim: int = 64,
+    embedding_dim: int | None = None,
+    embeddings=None,
+    target_embeddings=None,
+    freeze_embeddings: bool = False,
     attention: str | None = None,
     name: str | None = None,
     **cell_kwargs,
@@ -83,7 +86,14 @@ def build_seq2seq(
         dropout: in ``[0, 1)``, on embeddings, between layers and before the
             output layer.
         recurrent_dropout: in ``[0, 1)``, dropout on the recurrent state.
-        embedding_dim: size of the source and target embeddings.
+        embedding_dim: size of the source and target embeddings (by default
+            the width of ``embeddings`` or ``target_embeddings``, else 64).
+        embeddings: a pretrained ``(source_vocab_size, embedding_dim)``
+            matrix the source embeddings start from (e.g.
+            :func:`rnn_zoo.data.glove.embedding_matrix`).
+        target_embeddings: the same for the target vocabulary.
+        freeze_embeddings: keep the pretrained matrices fixed during training
+            (default: fine-tune them).
         attention: ``None`` (the decoder reads only the bridged states),
             ``"bahdanau"`` (additive) or ``"luong"`` (multiplicative,
             ``"general"`` score): the decoder is then an
@@ -110,6 +120,13 @@ def build_seq2seq(
     target_vocab_size = _checks.check_positive_int(
         target_vocab_size, "target_vocab_size"
     )
+    if embedding_dim is None:
+        for matrix in (embeddings, target_embeddings):
+            if matrix is not None and np.ndim(matrix) == 2:
+                embedding_dim = np.shape(matrix)[1]
+                break
+        else:
+            embedding_dim = _body.DEFAULT_EMBEDDING_DIM
     embedding_dim = _checks.check_positive_int(embedding_dim, "embedding_dim")
     if isinstance(attention, str):
         attention = attention.lower()
@@ -132,11 +149,14 @@ def build_seq2seq(
 
     # Encoder: its outputs (the memory the attention decoder reads) and its
     # final states.
-    x = add(
-        TokenEmbedding(
-            source_vocab_size, embedding_dim, mask_zero=True, name="source_embedding"
-        )
-    )(source_ids)
+    x = _body.token_embedding(
+        source_ids,
+        vocab_size=source_vocab_size,
+        embedding_dim=embedding_dim,
+        name="source_embedding",
+        embeddings=embeddings,
+        freeze_embeddings=freeze_embeddings and embeddings is not None,
+    )
     if dropout:
         x = keras.layers.Dropout(dropout, name="source_dropout")(x)
     encoder = StackedRNN(
@@ -169,9 +189,15 @@ def build_seq2seq(
     )
 
     # Decoder, teacher-forced.
-    y = TokenEmbedding(
-        target_vocab_size, embedding_dim, mask_zero=True, name="target_embedding"
-    )(target_ids)
+    y = _body.token_embedding(
+        target_ids,
+        vocab_size=target_vocab_size,
+        embedding_dim=embedding_dim,
+        name="target_embedding",
+        embeddings=target_embeddings,
+        freeze_embeddings=freeze_embeddings and target_embeddings is not None,
+        argument="target_embeddings",
+    )
     if dropout:
         y = keras.layers.Dropout(dropout, name="target_dropout")(y)
     if attention is None:

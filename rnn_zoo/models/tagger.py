@@ -20,7 +20,9 @@ def build_tagger(
     dropout: float = 0.0,
     recurrent_dropout: float = 0.0,
     residual: bool = False,
-    embedding_dim: int = 64,
+    embedding_dim: int | None = None,
+    embeddings=None,
+    freeze_embeddings: bool = False,
     max_length: int | None = None,
     mask_value: float | None = None,
     name: str | None = None,
@@ -45,7 +47,13 @@ def build_tagger(
             the output layer.
         recurrent_dropout: in ``[0, 1)``, dropout on the recurrent state.
         residual: residual connections between stacked layers.
-        embedding_dim: size of the token embeddings (token input only).
+        embedding_dim: size of the token embeddings (token input only; by
+            default the width of ``embeddings``, else 64).
+        embeddings: a pretrained ``(vocab_size, embedding_dim)`` matrix the
+            token embeddings start from (e.g.
+            :func:`rnn_zoo.data.glove.embedding_matrix`); token input only.
+        freeze_embeddings: keep ``embeddings`` fixed during training (default:
+            fine-tune them).
         max_length: fixed number of timesteps, or ``None`` for any length.
         mask_value: float input only: the padding value to mask.
         name: the model's name.
@@ -73,6 +81,8 @@ def build_tagger(
         max_length=max_length,
         embedding_dim=embedding_dim,
         mask_value=mask_value,
+        embeddings=embeddings,
+        freeze_embeddings=freeze_embeddings,
     )
     if dropout:
         x = keras.layers.Dropout(dropout, name="input_dropout")(x)
