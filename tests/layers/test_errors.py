@@ -408,7 +408,9 @@ def test_use_cudnn_true_is_strict_where_cudnn_cannot_run():
     # recurrent dropout in training rules cuDNN out on every device.
     layer = GRU(UNITS, recurrent_dropout=0.5, use_cudnn=True)
     with raises(
-        ValueError, "built with use_cudnn=True, but cuDNN cannot run it", "recurrent_dropout"
+        ValueError,
+        "built with use_cudnn=True, but cuDNN cannot run it",
+        "recurrent_dropout",
     ):
         layer(_x(), training=True)
 
