@@ -85,14 +85,17 @@ class Bidirectional(keras.layers.Layer):
         # Padded steps of a returned sequence read as zeros in both directions
         # (keras.layers.Bidirectional does the same).
         config = {**layer.get_config(), "zero_output_for_mask": layer.return_sequences}
+        # As Keras names them: a layer taken from another Bidirectional keeps
+        # one "forward_" prefix.
+        name = config["name"].removeprefix("forward_")
         self.forward_layer = layer.__class__.from_config(
-            {**config, "name": "forward_" + config["name"]}
+            {**config, "name": "forward_" + name}
         )
         if backward_layer is None:
             self.backward_layer = layer.__class__.from_config(
                 {
                     **config,
-                    "name": "backward_" + config["name"],
+                    "name": "backward_" + name,
                     "go_backwards": not config["go_backwards"],
                 }
             )

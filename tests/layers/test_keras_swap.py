@@ -348,3 +348,35 @@ def test_keras_config_loads_into_rnn_zoo(make):
     ours(inputs)
     ours.set_weights(theirs.get_weights())
     _assert_same(theirs(inputs), ours(inputs))
+
+
+def to_rnn_zoo(layer):
+    """A ``clone_function`` that swaps Keras's recurrent layers for rnn_zoo's
+    (the recipe of docs/layers.md, for a saved Keras model)."""
+    if isinstance(layer, keras.layers.Bidirectional):
+        return rnn_zoo.layers.Bidirectional(
+            to_rnn_zoo(layer.forward_layer),
+            merge_mode=layer.merge_mode,
+            name=layer.name,
+        )
+    ours = getattr(rnn_zoo.layers, type(layer).__name__, None)
+    if isinstance(layer, keras.layers.RNN) and ours is not None:
+        return ours.from_config(layer.get_config())
+    return layer.__class__.from_config(layer.get_config())
+
+
+def test_saved_keras_model_moves_onto_rnn_zoo(tmp_path):
+    x = keras.Input((TIMESTEPS, FEATURES))
+    h = keras.layers.Bidirectional(
+        keras.layers.LSTM(4, unroll=True, use_cudnn=False, return_sequences=True)
+    )(x)
+    h = keras.layers.RNN(keras.layers.GRUCell(3, reset_after=False))(h)
+    keras.Model(x, h).save(tmp_path / "keras_model.keras")
+
+    theirs = keras.saving.load_model(tmp_path / "keras_model.keras")
+    ours = keras.models.clone_model(theirs, clone_function=to_rnn_zoo)
+    ours.set_weights(theirs.get_weights())
+    assert type(ours.layers[1]) is rnn_zoo.layers.Bidirectional
+    assert type(ours.layers[1].forward_layer) is rnn_zoo.layers.LSTM
+    assert type(ours.layers[2]) is rnn_zoo.layers.RNN
+    _assert_same(theirs(_x()), ours(_x()))
