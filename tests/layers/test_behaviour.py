@@ -469,6 +469,37 @@ def test_use_cudnn_false_never_runs_a_cudnn_kernel():
     assert LSTM.from_config(layer.get_config()).use_cudnn is False
 
 
+def test_use_cudnn_selects_among_the_kernels_of_this_machine():
+    # The selection alone, on any machine: a cuDNN-named kernel registered
+    # for this backend and device stands in for the GPU's (the real kernels
+    # run in tests/layers/test_kernels.py where a GPU is present).
+    from rnn_zoo.kernels import KERNELS, register_kernel, select
+
+    def run(spec, sequences, initial_state, weights, mask, *, training):
+        raise AssertionError("only chosen here, never run")
+
+    backend, device = keras.backend.backend(), select.current_device()
+    register_kernel(
+        "test-cudnn",
+        run,
+        families=("lstm",),
+        backend=backend,
+        devices=(device,),
+        priority=10**6,
+    )
+    try:
+        assert LSTM(UNITS).kernel_choice(training=False).kernel == "test-cudnn"
+        assert (
+            LSTM(UNITS, use_cudnn=True).kernel_choice(training=False).kernel
+            == "test-cudnn"
+        )
+        choice = LSTM(UNITS, use_cudnn=False).kernel_choice(training=False)
+        assert choice.kernel != "test-cudnn"
+        assert "use_cudnn=False rules out test-cudnn" in choice.reasons
+    finally:
+        KERNELS.pop("test-cudnn")
+
+
 @pytest.mark.parametrize("implementation", [1, 2])
 def test_keras_implementation_means_auto(implementation):
     layer = GRU(UNITS, implementation=implementation)

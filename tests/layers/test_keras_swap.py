@@ -8,6 +8,8 @@ and with ``L = rnn_zoo.layers``. With the Keras weights copied by
 and on JAX and PyTorch through tests/test_backends*.py.
 """
 
+import inspect
+
 import keras
 import numpy as np
 import pytest
@@ -380,3 +382,44 @@ def test_saved_keras_model_moves_onto_rnn_zoo(tmp_path):
     assert type(ours.layers[1].forward_layer) is rnn_zoo.layers.LSTM
     assert type(ours.layers[2]) is rnn_zoo.layers.RNN
     _assert_same(theirs(_x()), ours(_x()))
+
+
+# What each class needs beyond Keras's defaults.
+REQUIRED = {
+    "RNN": lambda: {"cell": rnn_zoo.layers.LSTMCell(2)},
+    "Bidirectional": lambda: {"layer": rnn_zoo.layers.LSTM(2)},
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "SimpleRNN",
+        "LSTM",
+        "GRU",
+        "SimpleRNNCell",
+        "LSTMCell",
+        "GRUCell",
+        "RNN",
+        "Bidirectional",
+    ],
+)
+def test_every_keras_argument_is_accepted(name):
+    # Each argument of Keras's constructor, by keyword with Keras's default
+    # (units=2 where it has none), builds the rnn_zoo class and is in its config.
+    parameters = inspect.signature(getattr(keras.layers, name).__init__).parameters
+    kwargs = {
+        key: p.default
+        for key, p in parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    if "units" in parameters:
+        kwargs["units"] = 2
+    if name in ("LSTMCell", "GRUCell"):
+        kwargs["implementation"] = 1  # popped from **kwargs by Keras's cells
+    kwargs.update(REQUIRED.get(name, dict)())
+    config = getattr(rnn_zoo.layers, name)(**kwargs).get_config()
+    assert sorted(kwargs.keys() - config.keys() - {"weights"}) == []
+    if name in ("SimpleRNN", "LSTM", "GRU", "RNN"):
+        assert (config["unroll"], config["use_cudnn"]) == (False, "auto")
+        assert config["implementation"] == "auto"
