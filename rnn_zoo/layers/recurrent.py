@@ -112,6 +112,17 @@ def _check_flag(value, name: str) -> bool:
     return bool(value)
 
 
+def _check_cell(cell, name: str) -> None:
+    if isinstance(cell, RecurrentCell):
+        return
+    if not hasattr(cell, "state_size") or not callable(cell):
+        raise TypeError(
+            "`cell` must be a recurrent cell: an rnn_zoo cell or a Keras-style "
+            "cell with `state_size` and `call(inputs, states)` (or a list of "
+            f"them). Received: {name}={cell!r}"
+        )
+
+
 def _keras_state_size(cell) -> list:
     """A cell's ``state_size`` as Keras's ``RNN`` reads it: a list with one
     entry per state, each an int or a nested list (a stacked cell's states)."""
@@ -242,17 +253,15 @@ class RNN(keras.layers.Layer):
         **kwargs,
     ):
         implementation = _implementation(implementation, kwargs)
-        self.use_cudnn = select.check_use_cudnn(use_cudnn)
-        self.unroll = _check_flag(unroll, "unroll")
-        if self.unroll and (implementation == "fused" or self.use_cudnn is True):
-            asked = (
-                "use_cudnn=True" if self.use_cudnn is True else "implementation='fused'"
-            )
+        use_cudnn = select.check_use_cudnn(use_cudnn)
+        unroll = _check_flag(unroll, "unroll")
+        if unroll and (implementation == "fused" or use_cudnn is True):
+            asked = "use_cudnn=True" if use_cudnn is True else "implementation='fused'"
             raise ValueError(
                 f"`unroll=True` runs the reference loop, which rules out {asked}. "
                 f"Received: unroll=True, {asked}"
             )
-        if implementation == "reference" and self.use_cudnn is True:
+        if implementation == "reference" and use_cudnn is True:
             raise ValueError(
                 "`use_cudnn=True` asks for the cuDNN kernel, `implementation="
                 "'reference'` for the reference loop; pass one of them. Received: "
@@ -260,16 +269,13 @@ class RNN(keras.layers.Layer):
             )
         super().__init__(**kwargs)
         self.implementation = implementation
-        if isinstance(cell, (list, tuple)):
-            cell = keras.layers.StackedRNNCells(cell)
-        if not isinstance(cell, RecurrentCell) and (
-            not hasattr(cell, "state_size") or not callable(cell)
-        ):
-            raise TypeError(
-                "`cell` must be a recurrent cell: an rnn_zoo cell or a Keras-style "
-                "cell with `state_size` and `call(inputs, states)` (or a list of "
-                f"them). Received: cell={cell!r}"
-            )
+        self.use_cudnn = use_cudnn
+        self.unroll = unroll
+        if isinstance(cell, (list, tuple)) and cell:
+            for i, one in enumerate(cell):
+                _check_cell(one, f"cell[{i}]")
+            cell = keras.layers.StackedRNNCells(list(cell))
+        _check_cell(cell, "cell")
         self.cell = cell
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)

@@ -354,6 +354,8 @@ def test_rnn_needs_a_recurrent_cell():
         "Received: cell='lstm'",
     ):
         RNN("lstm")
+    with raises(TypeError, "`cell` must be a recurrent cell", "Received: cell[1]=3"):
+        RNN([LSTMCell(UNITS), 3])
 
 
 # The Keras-only arguments -----------------------------------------------------
