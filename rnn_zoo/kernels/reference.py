@@ -18,6 +18,7 @@ def run_reference(
     return_sequences: bool = True,
     initial_output=None,
     zero_output_for_mask: bool = False,
+    unroll: bool = False,
 ):
     """Runs ``step`` over the time axis of ``inputs``.
 
@@ -40,6 +41,9 @@ def run_reference(
             state).
         zero_output_for_mask: output zeros at masked steps instead of
             repeating the previous output.
+        unroll: run the steps as a Python loop (one copy of ``step`` per
+            timestep in the graph) instead of a scan; needs a known number of
+            timesteps. States and outputs may have more than one feature axis.
 
     Returns:
         ``(last_output, outputs, final_states)``; ``outputs`` is
@@ -78,16 +82,50 @@ def run_reference(
             prev_out, states = carry[0], list(carry[1:])
             out, new_states = run_step(x_t, states)
             out = ops.where(
-                m_t, out, ops.zeros_like(out) if zero_output_for_mask else prev_out
+                _like(m_t, out),
+                out,
+                ops.zeros_like(out) if zero_output_for_mask else prev_out,
             )
-            new_states = [ops.where(m_t, n, s) for n, s in zip(new_states, states)]
+            new_states = [
+                ops.where(_like(m_t, s), n, s) for n, s in zip(new_states, states)
+            ]
             return (out, *new_states), out
 
         scan_xs = (xs, ms)
 
-    final, stacked = scan(
-        body, (initial_output, *initial_states), scan_xs, ys_like=initial_output
-    )
+    init = (initial_output, *initial_states)
+    if unroll:
+        final, stacked = _unrolled(body, init, scan_xs)
+    else:
+        final, stacked = scan(body, init, scan_xs, ys_like=initial_output)
     last_output, final_states = final[0], list(final[1:])
-    outputs = ops.transpose(stacked, (1, 0, 2)) if return_sequences else None
+    if return_sequences:
+        outputs = ops.moveaxis(stacked, 0, 1)
+    else:
+        outputs = None
     return last_output, outputs, final_states
+
+
+def _like(mask_t, tensor):
+    """The ``(batch, 1)`` step mask shaped to broadcast against ``tensor``."""
+    for _ in range(len(tensor.shape) - len(mask_t.shape)):
+        mask_t = ops.expand_dims(mask_t, -1)
+    return mask_t
+
+
+def _unrolled(body, init, xs):
+    """``scan(body, init, xs)`` as a Python loop over the static leading axis."""
+    first = xs[0] if isinstance(xs, tuple) else xs
+    steps = first.shape[0]
+    if steps is None:
+        raise ValueError(
+            "`unroll=True` needs a known number of timesteps: give the input a "
+            "static time axis (keras.Input(shape=(timesteps, features))). "
+            f"Received: sequences with {steps} timesteps"
+        )
+    carry, ys = init, []
+    for t in range(steps):
+        x_t = tuple(x[t] for x in xs) if isinstance(xs, tuple) else xs[t]
+        carry, y = body(carry, x_t)
+        ys.append(y)
+    return carry, ops.stack(ys, axis=0)

@@ -11,6 +11,12 @@ A sequence layer (:class:`rnn_zoo.layers.RNN` and its ``LSTM``/``GRU``/
 - ``"reference"``: the plain ``keras.ops`` loop every fast path is tested
   against.
 
+Two arguments of ``keras.layers.LSTM``/``GRU`` narrow the choice the same way
+as in Keras: ``use_cudnn=False`` rules out the cuDNN kernels (``tf-cudnn``,
+``torch-cudnn``), ``use_cudnn=True`` allows only them and raises where none
+can run (strict, like ``"fused"``); ``unroll=True`` asks for the reference
+loop, unrolled over the (static) timesteps.
+
 The decision, in order:
 
 1. the cell's :class:`~rnn_zoo.kernels.CellSpec` (its family, or why it has
@@ -44,6 +50,7 @@ from rnn_zoo.kernels import KERNELS, CellSpec, KernelSpec, KernelUnavailable
 from rnn_zoo.kernels.layout import right_padded_lengths
 
 IMPLEMENTATIONS = ("auto", "fused", "reference")
+USE_CUDNN = ("auto", True, False)
 
 # Why a backend has no kernel at all, where that deserves more than a line.
 _BACKEND_NOTES = {
@@ -72,6 +79,21 @@ def check_implementation(value, name: str = "implementation") -> str:
             f"Keras's 1 or 2, meaning 'auto'). Received: {name}={value!r}"
         )
     return value
+
+
+def check_use_cudnn(value, name: str = "use_cudnn"):
+    """``value`` as one of :data:`USE_CUDNN` (``"auto"``, True, False)."""
+    if not any(value is v or (isinstance(v, str) and value == v) for v in USE_CUDNN):
+        raise ValueError(
+            f"Unknown `{name}`: expected 'auto', True or False. "
+            f"Received: {name}={value!r}"
+        )
+    return value
+
+
+def is_cudnn(kernel: str) -> bool:
+    """Whether the kernel named ``kernel`` is one of the cuDNN kernels ``use_cudnn`` governs."""
+    return "cudnn" in kernel
 
 
 def current_device() -> str:
@@ -109,6 +131,7 @@ class KernelChoice:
             mask) or ``"decided in the graph"``.
         spec: the :class:`~rnn_zoo.kernels.KernelSpec` the kernel runs with.
         implementation: the layer's ``implementation`` argument.
+        use_cudnn: the layer's ``use_cudnn`` argument.
     """
 
     kernel: str
@@ -117,6 +140,12 @@ class KernelChoice:
     mask: str = "none"
     spec: KernelSpec | None = None
     implementation: str = "auto"
+    use_cudnn: bool | str = "auto"
+
+    @property
+    def strict(self) -> bool:
+        """Whether a fallback to the reference loop is an error."""
+        return self.implementation == "fused" or self.use_cudnn is True
 
 
 def _is_concrete(mask) -> bool:
@@ -184,6 +213,8 @@ def choose(
     dtype="float32",
     mask=None,
     implementation: str = "auto",
+    use_cudnn: bool | str = "auto",
+    unroll: bool = False,
 ) -> KernelChoice:
     """The kernel a layer with cell ``cell`` runs on the current backend and device.
 
@@ -197,14 +228,18 @@ def choose(
         mask: the call's mask (a tensor or array), or None; looked at only
             where the kernel takes right padding only.
         implementation: the layer's ``implementation``.
+        use_cudnn: ``"auto"``, or False to rule out the cuDNN kernels, or
+            True to allow only them (strict).
+        unroll: the layer runs the reference loop unrolled.
     """
     backend = keras.backend.backend()
     refusal = _tracing_refusal(backend)
     implementation = check_implementation(implementation)
+    use_cudnn = check_use_cudnn(use_cudnn)
     if refusal is not None:
         mask_seen = "none" if mask is None else "unknown"
         return KernelChoice(
-            "reference", None, (refusal,), mask_seen, None, implementation
+            "reference", None, (refusal,), mask_seen, None, implementation, use_cudnn
         )
     if callable(cell):
         cell = cell()
@@ -224,7 +259,7 @@ def choose(
 
     def fallback(fused, reasons, mask="none" if mask is None else "unknown"):
         return KernelChoice(
-            "reference", fused, tuple(reasons), mask, spec, implementation
+            "reference", fused, tuple(reasons), mask, spec, implementation, use_cudnn
         )
 
     candidates = _candidates(backend, device, cell.family)
@@ -234,10 +269,26 @@ def choose(
         reasons.insert(0, _no_kernel_note(backend, device, cell.family))
     if implementation == "reference":
         reasons.append("implementation='reference' was asked for")
+    if unroll:
+        reasons.append("unroll=True was asked for (the reference loop, unrolled)")
+    refused = []
+    if use_cudnn is False:
+        refused += [
+            f"use_cudnn=False rules out {k.name}"
+            for k in candidates
+            if is_cudnn(k.name)
+        ]
+        candidates = [k for k in candidates if not is_cudnn(k.name)]
+    elif use_cudnn is True:
+        candidates = [k for k in candidates if is_cudnn(k.name)]
+        if cell.family is not None and not candidates:
+            reasons.append(
+                f"use_cudnn=True, but no cuDNN kernel runs on {backend} {device}"
+            )
     if reasons or cell.family is None:
         return fallback(fused, reasons)
 
-    refused, kernel = [], None
+    kernel = None
     for candidate in candidates:
         try:
             candidate.refuse(spec)
@@ -265,7 +316,7 @@ def choose(
             kind = GRAPH
         spec = dataclasses.replace(spec, mask=kind)
     return KernelChoice(
-        kernel.name, fused, tuple(refused), spec.mask, spec, implementation
+        kernel.name, fused, tuple(refused), spec.mask, spec, implementation, use_cudnn
     )
 
 
@@ -274,7 +325,13 @@ def compiles_with_xla(choice: KernelChoice) -> bool:
     return choice.kernel == "reference" or KERNELS[choice.kernel].compiles_with_xla
 
 
-def _strict_error(name: str, reasons) -> ValueError:
+def _strict_error(name: str, reasons, choice: KernelChoice | None = None) -> ValueError:
+    if choice is not None and choice.use_cudnn is True:
+        return ValueError(
+            f"Layer '{name}' was built with use_cudnn=True, but cuDNN cannot "
+            f"run it: {'; '.join(reasons)}. Use use_cudnn='auto' to fall back "
+            "to a non-cuDNN kernel."
+        )
     return ValueError(
         f"Layer '{name}' was built with implementation='fused', but the fused "
         f"kernel cannot run it: {'; '.join(reasons)}. Use implementation='auto' "
@@ -298,12 +355,13 @@ def run(
     ``reference()`` runs the layer's reference loop and returns what a kernel
     does, ``(last_output, outputs or None, final_states)``. With
     ``implementation="fused"`` a fallback raises a ``ValueError`` instead
-    (in a graph, where the mask decides, an assertion fails at run time).
+    (in a graph, where the mask decides, an assertion fails at run time);
+    so does ``use_cudnn=True``.
     """
-    strict = choice.implementation == "fused"
+    strict = choice.strict
     if choice.kernel == "reference":
         if strict:
-            raise _strict_error(name, choice.reasons)
+            raise _strict_error(name, choice.reasons, choice)
         return reference()
     if sequences.shape[0] == 0:
         return reference()  # nothing to compute; not every op takes an empty batch
@@ -321,7 +379,9 @@ def run(
         if not strict:
             return tf.cond(ok, fast, reference)
         message = str(
-            _strict_error(name, [f"the mask is not right padding ({kernel.name})"])
+            _strict_error(
+                name, [f"the mask is not right padding ({kernel.name})"], choice
+            )
         )
         with tf.control_dependencies([tf.debugging.Assert(ok, [message])]):
             return fast()
@@ -329,5 +389,5 @@ def run(
         return fast()
     except KernelUnavailable as exc:
         if strict:
-            raise _strict_error(name, [str(exc)]) from exc
+            raise _strict_error(name, [str(exc)], choice) from exc
         return reference()

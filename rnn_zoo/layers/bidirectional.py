@@ -37,6 +37,9 @@ class Bidirectional(keras.layers.Layer):
             ``RNN``).
         merge_mode: ``"concat"`` (default), ``"sum"``, ``"mul"``, ``"ave"``, or
             ``None`` to return ``[forward, backward]`` unmerged.
+        weights: optional initial weights, the forward layer's then the
+            backward layer's (``get_weights()``'s order), set when the layer
+            is built. Not saved in the config (the weights are).
         backward_layer: optional layer for the backward direction; it must
             have ``go_backwards=True`` and the same ``return_sequences`` and
             ``return_state`` as ``layer``.
@@ -62,7 +65,9 @@ class Bidirectional(keras.layers.Layer):
     (2, 5, 16)
     """
 
-    def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
+    def __init__(
+        self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs
+    ):
         super().__init__(**kwargs)
         if not isinstance(layer, keras.layers.Layer) or not hasattr(
             layer, "go_backwards"
@@ -80,14 +85,17 @@ class Bidirectional(keras.layers.Layer):
         # Padded steps of a returned sequence read as zeros in both directions
         # (keras.layers.Bidirectional does the same).
         config = {**layer.get_config(), "zero_output_for_mask": layer.return_sequences}
+        # As Keras names them: a layer taken from another Bidirectional keeps
+        # one "forward_" prefix.
+        name = config["name"].removeprefix("forward_")
         self.forward_layer = layer.__class__.from_config(
-            {**config, "name": "forward_" + config["name"]}
+            {**config, "name": "forward_" + name}
         )
         if backward_layer is None:
             self.backward_layer = layer.__class__.from_config(
                 {
                     **config,
-                    "name": "backward_" + config["name"],
+                    "name": "backward_" + name,
                     "go_backwards": not config["go_backwards"],
                 }
             )
@@ -110,6 +118,7 @@ class Bidirectional(keras.layers.Layer):
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
         self.supports_masking = True
+        self.initial_weights = None if weights is None else list(weights)
 
     @property
     def layer(self):
@@ -119,6 +128,11 @@ class Bidirectional(keras.layers.Layer):
         _checks.check_sequence_shape(sequences_shape, self.name, "sequences")
         self.forward_layer.build(sequences_shape)
         self.backward_layer.build(sequences_shape)
+        if self.initial_weights:
+            half = len(self.initial_weights) // 2
+            self.forward_layer.set_weights(self.initial_weights[:half])
+            self.backward_layer.set_weights(self.initial_weights[half:])
+            self.initial_weights = None
         self.built = True
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
@@ -149,9 +163,15 @@ class Bidirectional(keras.layers.Layer):
         output = _merge(forward, backward, self.merge_mode)
         if self.return_state:
             if self.merge_mode is None:
-                return [*output, *forward_states, *backward_states]
-            return [output, *forward_states, *backward_states]
-        return output
+                output = [*output, *forward_states, *backward_states]
+            else:
+                output = [output, *forward_states, *backward_states]
+        # Under a mixed policy (dtype="mixed_float16") the wrapped layers keep
+        # their own policy; return this layer's compute dtype, as
+        # compute_output_spec says and keras.layers.Bidirectional does.
+        return keras.tree.map_structure(
+            lambda t: ops.cast(t, self.compute_dtype), output
+        )
 
     def _output_shapes(self, sequences_shape):
         forward = self.forward_layer.compute_output_shape(sequences_shape)

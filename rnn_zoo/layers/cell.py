@@ -16,6 +16,17 @@ from rnn_zoo import _checks
 from rnn_zoo.kernels import CellSpec
 
 
+def check_cell_implementation(value, owner: str) -> int:
+    """A Keras cell's ``implementation`` (1 or 2): how Keras groups the gate
+    products, which changes nothing in an rnn_zoo cell's results."""
+    if isinstance(value, bool) or value not in (1, 2):
+        raise ValueError(
+            f"{owner}: `implementation` must be 1 or 2 (Keras's cell "
+            f"implementations). Received: implementation={value!r}"
+        )
+    return int(value)
+
+
 class RecurrentCell(keras.layers.Layer):
     """Base class of rnn_zoo's one-step cells.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from rnn_zoo.layers.cell import RecurrentCell
+from rnn_zoo.layers.cell import RecurrentCell, check_cell_implementation
 from rnn_zoo.layers.recurrent import CellSequenceLayer, register_sequence_layer
 
 
@@ -37,6 +37,9 @@ class GRUCell(RecurrentCell):
         recurrent_dropout: in ``[0, 1)``, fraction of ``h`` dropped before the
             recurrent product in training.
         seed: seed of the dropout masks.
+        implementation: Keras's 1 or 2 (how ``keras.layers.GRUCell`` groups
+            its gate products); accepted for code written against Keras and
+            kept in the config. rnn_zoo's cell computes the same either way.
 
     Example:
 
@@ -57,12 +60,43 @@ class GRUCell(RecurrentCell):
         activation="tanh",
         recurrent_activation="sigmoid",
         use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
         reset_after=True,
+        seed=None,
+        implementation=2,
         **kwargs,
     ):
-        super().__init__(units, activation=activation, use_bias=use_bias, **kwargs)
+        super().__init__(
+            units,
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            seed=seed,
+            **kwargs,
+        )
         self.recurrent_activation = keras.activations.get(recurrent_activation)
         self.reset_after = bool(reset_after)
+        self.implementation = check_cell_implementation(implementation, "GRUCell")
 
     def _add_bias(self, shape, initializer=None):
         if self.reset_after:
@@ -116,6 +150,7 @@ class GRUCell(RecurrentCell):
                     self.recurrent_activation
                 ),
                 "reset_after": self.reset_after,
+                "implementation": self.implementation,
             }
         )
         return config
@@ -141,6 +176,32 @@ class GRU(CellSequenceLayer):
     """
 
     cell_class = GRUCell
+    # keras.layers' positional order.
+    positional_args = (
+        "activation",
+        "recurrent_activation",
+        "use_bias",
+        "kernel_initializer",
+        "recurrent_initializer",
+        "bias_initializer",
+        "kernel_regularizer",
+        "recurrent_regularizer",
+        "bias_regularizer",
+        "activity_regularizer",
+        "kernel_constraint",
+        "recurrent_constraint",
+        "bias_constraint",
+        "dropout",
+        "recurrent_dropout",
+        "seed",
+        "return_sequences",
+        "return_state",
+        "go_backwards",
+        "stateful",
+        "unroll",
+        "reset_after",
+        "use_cudnn",
+    )
     cell_attributes = CellSequenceLayer.cell_attributes + (
         "recurrent_activation",
         "reset_after",

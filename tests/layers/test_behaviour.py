@@ -441,3 +441,152 @@ def test_float64_layer_runs_on_every_backend(layer_class):
         # JAX computes float64 only with JAX_ENABLE_X64 (tests/test_backends.py
         # runs this test that way).
         assert out.dtype == np.float64
+
+
+# Keras's own arguments and Keras-style cells ----------------------------------------
+
+
+@pytest.mark.parametrize("name", ["simple", "lstm", "gru_reset_before"])
+def test_unroll_gives_the_reference_loop_results(name):
+    # With a holed mask and go_backwards: the unrolled loop keeps the masking rules.
+    x = _pad(_real_sequences([4, 5]), MASKS["holed"])
+    kwargs = {"return_sequences": True, "return_state": True, "go_backwards": True}
+    rolled = LAYERS[name](UNITS, implementation="reference", **kwargs)
+    unrolled = LAYERS[name](UNITS, unroll=True, **kwargs)
+    rolled.build(x.shape)
+    unrolled.build(x.shape)
+    unrolled.set_weights(rolled.get_weights())
+    _assert_close(unrolled(x, mask=MASKS["holed"]), rolled(x, mask=MASKS["holed"]))
+    choice = unrolled.kernel_choice(training=False)
+    assert choice.kernel == "reference"
+    assert any("unroll=True" in reason for reason in choice.reasons)
+
+
+def test_use_cudnn_false_never_runs_a_cudnn_kernel():
+    layer = LSTM(UNITS, use_cudnn=False)
+    assert "cudnn" not in layer.kernel_choice(training=False).kernel
+    assert layer.get_config()["use_cudnn"] is False
+    assert LSTM.from_config(layer.get_config()).use_cudnn is False
+
+
+def test_use_cudnn_selects_among_the_kernels_of_this_machine():
+    # The selection alone, on any machine: a cuDNN-named kernel registered
+    # for this backend and device stands in for the GPU's (the real kernels
+    # run in tests/layers/test_kernels.py where a GPU is present).
+    from rnn_zoo.kernels import KERNELS, register_kernel, select
+
+    def run(spec, sequences, initial_state, weights, mask, *, training):
+        raise AssertionError("only chosen here, never run")
+
+    backend, device = keras.backend.backend(), select.current_device()
+    register_kernel(
+        "test-cudnn",
+        run,
+        families=("lstm",),
+        backend=backend,
+        devices=(device,),
+        priority=10**6,
+    )
+    try:
+        assert LSTM(UNITS).kernel_choice(training=False).kernel == "test-cudnn"
+        assert (
+            LSTM(UNITS, use_cudnn=True).kernel_choice(training=False).kernel
+            == "test-cudnn"
+        )
+        choice = LSTM(UNITS, use_cudnn=False).kernel_choice(training=False)
+        assert choice.kernel != "test-cudnn"
+        assert "use_cudnn=False rules out test-cudnn" in choice.reasons
+    finally:
+        KERNELS.pop("test-cudnn")
+
+
+@pytest.mark.parametrize("implementation", [1, 2])
+def test_keras_implementation_means_auto(implementation):
+    layer = GRU(UNITS, implementation=implementation)
+    assert layer.implementation == "auto"
+    assert (
+        GRUCell(UNITS, implementation=implementation).implementation == implementation
+    )
+
+
+class _CounterCell(keras.layers.Layer):
+    """A Keras-style cell: h = h + x @ kernel, state_size an int, no get_initial_state."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.state_size = units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.state_size))
+
+    def call(self, inputs, states):
+        h = states[0] + ops.matmul(inputs, self.kernel)
+        return h, [h]
+
+
+def test_keras_style_cell_runs_the_reference_loop_and_explain_says_why():
+    import rnn_zoo
+
+    layer = RNN(_CounterCell(UNITS), return_sequences=True)
+    x = random_inputs((BATCH, TIMESTEPS, FEATURES))
+    assert tuple(layer(x).shape) == (BATCH, TIMESTEPS, UNITS)
+    (row,) = rnn_zoo.explain(layer)
+    assert row["inference"] == "reference"
+    assert row["cell"] == "_CounterCell"
+    assert any("not an rnn_zoo cell" in reason for reason in row["reasons"])
+
+
+def test_keras_style_cell_stateful_and_initial_state():
+    # Two stateful calls on halves give the one call on the whole sequence.
+    x = random_inputs((BATCH, TIMESTEPS, FEATURES))
+    whole = RNN(_CounterCell(UNITS), return_sequences=True)
+    halves = RNN(_CounterCell(UNITS), return_sequences=True, stateful=True)
+    whole.build(x.shape)
+    halves.build((BATCH, TIMESTEPS // 2, FEATURES))
+    halves.set_weights(whole.get_weights() + halves.get_weights()[1:])
+    got = [halves(x[:, : TIMESTEPS // 2]), halves(x[:, TIMESTEPS // 2 :])]
+    _assert_close(ops.concatenate(got, axis=1), whole(x))
+    halves.reset_state()
+    _assert_close(halves(x[:, : TIMESTEPS // 2]), whole(x[:, : TIMESTEPS // 2]))
+    # initial_state on a Keras-style cell, checked against its state_size.
+    h0 = np.ones((BATCH, UNITS), "float32")
+    first = ops.convert_to_numpy(whole(x[:, :1], initial_state=[h0]))
+    np.testing.assert_allclose(
+        first[:, 0], 1 + ops.convert_to_numpy(whole(x[:, :1]))[:, 0], **TOLERANCE
+    )
+    with pytest.raises(ValueError, match=r"list of 1 state\(s\).*Received: 2 tensor"):
+        whole(x, initial_state=[h0, h0])
+
+
+def test_keras_cell_dropout_runs_in_training():
+    # A Keras cell's dropout masks are drawn once per sequence, as keras.layers.RNN does.
+    layer = RNN(keras.layers.GRUCell(UNITS, dropout=0.5, recurrent_dropout=0.5))
+    x = random_inputs((BATCH, TIMESTEPS, FEATURES))
+    inference = ops.convert_to_numpy(layer(x))
+    training = ops.convert_to_numpy(layer(x, training=True))
+    assert np.all(np.isfinite(training))
+    assert not np.allclose(training, inference)
+    np.testing.assert_allclose(ops.convert_to_numpy(layer(x)), inference, **TOLERANCE)
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", None])
+def test_bidirectional_mixed_policy_returns_the_compute_dtype(merge_mode):
+    layer = Bidirectional(
+        LSTM(UNITS, return_sequences=True, return_state=True),
+        merge_mode=merge_mode,
+        dtype="mixed_float16",
+    )
+    x = random_inputs((BATCH, TIMESTEPS, FEATURES))
+    outputs = keras.tree.flatten(layer(x))
+    specs = keras.tree.flatten(layer.compute_output_spec(keras.KerasTensor(x.shape)))
+    assert len(outputs) == len(specs)
+    for output, spec in zip(outputs, specs):
+        assert keras.backend.standardize_dtype(output.dtype) == "float16" == spec.dtype
+
+
+def test_bidirectional_weights_argument_sets_both_directions():
+    x = random_inputs((BATCH, TIMESTEPS, FEATURES))
+    source = Bidirectional(GRU(UNITS))
+    source.build(x.shape)
+    copy = Bidirectional(GRU(UNITS), weights=source.get_weights())
+    _assert_close(copy(x), source(x))

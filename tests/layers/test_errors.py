@@ -346,11 +346,85 @@ def test_stacked_residual_needs_equal_sizes():
         stack(_x())
 
 
-def test_rnn_needs_an_rnn_zoo_cell():
+def test_rnn_needs_a_recurrent_cell():
     with raises(
-        TypeError, "`cell` must be an rnn_zoo RecurrentCell", "Received: cell='lstm'"
+        TypeError,
+        "`cell` must be a recurrent cell",
+        "`state_size` and `call(inputs, states)`",
+        "Received: cell='lstm'",
     ):
         RNN("lstm")
+    with raises(TypeError, "`cell` must be a recurrent cell", "Received: cell[1]=3"):
+        RNN([LSTMCell(UNITS), 3])
+
+
+# The Keras-only arguments -----------------------------------------------------
+
+KERAS_LAYERS = {"simple": SimpleRNN, "lstm": LSTM, "gru": GRU}
+keras_layers = pytest.mark.parametrize(
+    "layer_class", KERAS_LAYERS.values(), ids=KERAS_LAYERS
+)
+
+
+@keras_layers
+def test_errors_name_the_layer_not_its_cell(layer_class):
+    owner = layer_class.__name__
+    with raises(ValueError, f"{owner}: `dropout` must be a float in [0, 1)"):
+        layer_class(UNITS, dropout=2.0)
+    with raises(
+        TypeError, f"{owner}: unknown argument(s) ['colour']", "Received: colour=1"
+    ):
+        layer_class(UNITS, colour=1)
+
+
+@keras_layers
+def test_bad_use_cudnn(layer_class):
+    with raises(
+        ValueError,
+        f"{layer_class.__name__}: Unknown `use_cudnn`: expected 'auto', True or False",
+        "Received: use_cudnn='yes'",
+    ):
+        layer_class(UNITS, use_cudnn="yes")
+
+
+@keras_layers
+def test_unroll_excludes_strict_kernels(layer_class):
+    with raises(ValueError, "`unroll=True` runs the reference loop", "use_cudnn=True"):
+        layer_class(UNITS, unroll=True, use_cudnn=True)
+    with raises(ValueError, "Received: unroll=True, implementation='fused'"):
+        layer_class(UNITS, unroll=True, implementation="fused")
+    with raises(TypeError, "`unroll` must be True or False", "Received: unroll='no'"):
+        layer_class(UNITS, unroll="no")
+
+
+def test_unroll_needs_known_timesteps():
+    with raises(
+        ValueError,
+        "`unroll=True`, which needs a known number of timesteps",
+        "Received: sequences.shape=(None, None, 3)",
+    ):
+        LSTM(UNITS, unroll=True)(keras.Input(shape=(None, FEATURES)))
+
+
+def test_use_cudnn_true_is_strict_where_cudnn_cannot_run():
+    # recurrent dropout in training rules cuDNN out on every device.
+    layer = GRU(UNITS, recurrent_dropout=0.5, use_cudnn=True)
+    with raises(
+        ValueError,
+        "built with use_cudnn=True, but cuDNN cannot run it",
+        "recurrent_dropout",
+    ):
+        layer(_x(), training=True)
+
+
+@pytest.mark.parametrize("cell_class", [LSTMCell, GRUCell], ids=["lstm", "gru"])
+def test_cell_implementation_is_keras_1_or_2(cell_class):
+    with raises(
+        ValueError,
+        f"{cell_class.__name__}: `implementation` must be 1 or 2",
+        "Received: implementation=3",
+    ):
+        cell_class(UNITS, implementation=3)
 
 
 def test_bidirectional_needs_a_recurrent_layer():
