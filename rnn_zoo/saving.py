@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import tempfile
 import zipfile
 
 import keras
@@ -227,12 +228,54 @@ def check_archive(path: str | os.PathLike) -> dict:
     return config
 
 
-def load_model(path: str | os.PathLike, *, compile: bool = True) -> keras.Model:
+# keras.layers classes that rnn_zoo.layers has under the same name and
+# weight layout: load_model(..., rnn_zoo_layers=True) swaps them in.
+SWAPPABLE = (
+    "SimpleRNN",
+    "LSTM",
+    "GRU",
+    "RNN",
+    "Bidirectional",
+    "SimpleRNNCell",
+    "LSTMCell",
+    "GRUCell",
+)
+
+
+def _swap_keras_layers(config) -> int:
+    """Rewrites keras.layers' recurrent classes in ``config`` to rnn_zoo's; returns the count."""
+    import rnn_zoo.layers
+
+    swapped = 0
+    stack = [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            name = node.get("class_name")
+            if node.get("module") == "keras.layers" and name in SWAPPABLE:
+                node["module"] = getattr(rnn_zoo.layers, name).__module__
+                node["registered_name"] = f"rnn_zoo>{name}"
+                swapped += 1
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return swapped
+
+
+def load_model(
+    path: str | os.PathLike, *, compile: bool = True, rnn_zoo_layers: bool = False
+) -> keras.Model:
     """Loads a ``.keras`` model after :func:`check_archive`, with ``safe_mode=True``.
 
     Args:
         path: the ``.keras`` file (e.g. a run directory's ``model.keras``).
         compile: restore the training configuration too.
+        rnn_zoo_layers: load a model saved with ``keras.layers``' recurrent
+            layers (``SimpleRNN``, ``LSTM``, ``GRU``, ``RNN``,
+            ``Bidirectional`` and the three cells) with rnn_zoo's classes of
+            the same name instead: same weights, same outputs, rnn_zoo's
+            kernels. (Keras itself resolves its own classes first, so
+            ``custom_objects`` cannot do this.)
 
     Returns:
         The model.
@@ -252,5 +295,21 @@ def load_model(path: str | os.PathLike, *, compile: bool = True) -> keras.Model:
     import rnn_zoo.decoding  # noqa: F401
     import rnn_zoo.layers  # noqa: F401
 
-    check_archive(path)
-    return keras.saving.load_model(os.fspath(path), safe_mode=True, compile=compile)
+    config = check_archive(path)
+    if not isinstance(rnn_zoo_layers, bool):
+        raise TypeError(
+            "`rnn_zoo_layers` must be True or False. Received: "
+            f"rnn_zoo_layers={rnn_zoo_layers!r}"
+        )
+    if not rnn_zoo_layers or not _swap_keras_layers(config):
+        return keras.saving.load_model(os.fspath(path), safe_mode=True, compile=compile)
+    # The same archive with the rewritten config.json, in a temporary file.
+    with tempfile.TemporaryDirectory() as folder:
+        swapped = os.path.join(folder, "model.keras")
+        with zipfile.ZipFile(path) as source, zipfile.ZipFile(swapped, "w") as target:
+            for item in source.infolist():
+                if item.filename == "config.json":
+                    target.writestr(item, json.dumps(config))
+                else:
+                    target.writestr(item, source.read(item.filename))
+        return keras.saving.load_model(swapped, safe_mode=True, compile=compile)

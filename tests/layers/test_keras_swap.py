@@ -16,6 +16,7 @@ import pytest
 from keras import ops
 
 import rnn_zoo.layers
+from rnn_zoo.saving import load_model
 
 BATCH, TIMESTEPS, FEATURES = 3, 5, 4
 ATOL = 1e-5
@@ -352,36 +353,29 @@ def test_keras_config_loads_into_rnn_zoo(make):
     _assert_same(theirs(inputs), ours(inputs))
 
 
-def to_rnn_zoo(layer):
-    """A ``clone_function`` that swaps Keras's recurrent layers for rnn_zoo's
-    (the recipe of docs/layers.md, for a saved Keras model)."""
-    if isinstance(layer, keras.layers.Bidirectional):
-        return rnn_zoo.layers.Bidirectional(
-            to_rnn_zoo(layer.forward_layer),
-            merge_mode=layer.merge_mode,
-            name=layer.name,
-        )
-    ours = getattr(rnn_zoo.layers, type(layer).__name__, None)
-    if isinstance(layer, keras.layers.RNN) and ours is not None:
-        return ours.from_config(layer.get_config())
-    return layer.__class__.from_config(layer.get_config())
-
-
-def test_saved_keras_model_moves_onto_rnn_zoo(tmp_path):
+def test_saved_keras_model_loads_onto_rnn_zoo(tmp_path):
     x = keras.Input((TIMESTEPS, FEATURES))
     h = keras.layers.Bidirectional(
         keras.layers.LSTM(4, unroll=True, use_cudnn=False, return_sequences=True)
     )(x)
+    h = keras.layers.SimpleRNN(3, return_sequences=True)(h)
     h = keras.layers.RNN(keras.layers.GRUCell(3, reset_after=False))(h)
-    keras.Model(x, h).save(tmp_path / "keras_model.keras")
+    theirs = keras.Model(x, h)
+    theirs.save(tmp_path / "keras_model.keras")
 
-    theirs = keras.saving.load_model(tmp_path / "keras_model.keras")
-    ours = keras.models.clone_model(theirs, clone_function=to_rnn_zoo)
-    ours.set_weights(theirs.get_weights())
+    ours = load_model(tmp_path / "keras_model.keras", rnn_zoo_layers=True)
     assert type(ours.layers[1]) is rnn_zoo.layers.Bidirectional
     assert type(ours.layers[1].forward_layer) is rnn_zoo.layers.LSTM
-    assert type(ours.layers[2]) is rnn_zoo.layers.RNN
+    assert ours.layers[1].forward_layer.unroll is True
+    assert type(ours.layers[2]) is rnn_zoo.layers.SimpleRNN
+    assert type(ours.layers[3]) is rnn_zoo.layers.RNN
+    assert type(ours.layers[3].cell) is rnn_zoo.layers.GRUCell
     _assert_same(theirs(_x()), ours(_x()))
+    # Without the flag the file loads Keras's own classes, as keras.saving does.
+    plain = load_model(tmp_path / "keras_model.keras")
+    assert type(plain.layers[2]) is keras.layers.SimpleRNN
+    with pytest.raises(TypeError, match="rnn_zoo_layers.*'yes'"):
+        load_model(tmp_path / "keras_model.keras", rnn_zoo_layers="yes")
 
 
 # What each class needs beyond Keras's defaults.
