@@ -768,14 +768,21 @@ def _classify(
         best = row.argsort()[::-1][:top]
         answers = ", ".join(f"{labels[j]} {row[j]:.1%}" for j in best)
         note = ""
-        if cut:
-            kept = f"first {limit} characters" if limit else "first characters"
+        if cut and limit:
+            kept = f"first {limit} characters"
             note = f"  [answer for its {kept}]"
             print(
                 f"{parser.prog}: warning: INPUT {i} has {len(name.strip())} "
-                f"characters; the model reads at most {limit or 'its limit'} "
-                f"(its max_length) and answered for its {kept}: "
-                f"{name.strip()[: limit or len(name)]!r}",
+                f"characters; the model reads at most {limit} (its max_length) "
+                f"and answered for its {kept}: {name.strip()[:limit]!r}",
+                file=sys.stderr,
+            )
+        elif cut:  # a word-level export: its vectorizer's sequence length
+            note = "  [answer for its beginning]"
+            print(
+                f"{parser.prog}: warning: INPUT {i} is longer than the model "
+                "reads (its vectorizer's output_sequence_length, in words) and "
+                "was answered for its beginning only",
                 file=sys.stderr,
             )
         print(f"{name:<{width}}  {answers}{note}")

@@ -856,9 +856,11 @@ def export_text_classifier(
     ``classify`` (also ``serving_default``) takes ``texts``, tf.string
     ``(batch,)``, turns them into word ids with ``vectorizer`` in the graph,
     runs the model and returns ``label``, ``index`` and ``probabilities``;
-    ``labels`` lists the labels (:func:`write_classifier_archive`). An empty
-    text is all padding, which the model masks entirely: it gets the softmax
-    of the output layer's bias (the model's prior).
+    ``labels`` lists the labels (:func:`write_classifier_archive`). A text of
+    more words than the vectorizer's ``output_sequence_length`` is read for
+    its first words only, and ``truncated`` (bool ``(batch,)``) says so. An
+    empty text is all padding, which the model masks entirely: it gets the
+    softmax of the output layer's bias (the model's prior).
 
     Args:
         model: a classifier from int32 word ids to softmax outputs
@@ -878,6 +880,26 @@ def export_text_classifier(
     def preprocess(texts):
         return tf.cast(vectorizer(texts), tf.int32)  # (batch, sequence_length)
 
+    limit = vectorizer.get_config().get("output_sequence_length")
+    track = [vectorizer]
+    truncated = None
+    if limit:
+        # The same vectorizer without the cut: every word gets an id >= 1
+        # (unknown words the OOV id), so the nonzero ids count the words.
+        # (The constructor, not from_config: a custom standardize is a
+        # function object that from_config cannot read back.)
+        config = {**vectorizer.get_config(), "output_sequence_length": None}
+        config.pop("vocabulary", None)
+        config["name"] = f"{vectorizer.name}_word_count"
+        counter = keras.layers.TextVectorization(**config)
+        counter.set_vocabulary(vectorizer.get_vocabulary())
+        counter.build((None,))
+        track.append(counter)
+
+        def truncated(texts):
+            words = tf.math.count_nonzero(counter(texts), axis=1)
+            return {"truncated": words > limit}
+
     # The vectorizer's lookup table must be saved with the graph; ExportArchive
     # tracks built layers only.
     vectorizer.build((None,))
@@ -887,7 +909,8 @@ def export_text_classifier(
         preprocess=preprocess,
         input_signature=[tf.TensorSpec(shape=(None,), dtype=tf.string, name="texts")],
         labels=labels,
-        track=[vectorizer],
+        track=track,
+        extra_outputs=truncated,
         verbose=verbose,
     )
 

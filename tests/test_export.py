@@ -102,6 +102,16 @@ def test_text_classifier_vectorizes_raw_text(tmp_path):
     np.testing.assert_allclose(
         default["probabilities"].numpy(), out["probabilities"].numpy(), atol=1e-6
     )
+    # More words than output_sequence_length (unknown words count too): the
+    # answer is for the first 5 words, and `truncated` says so.
+    long = ["great film " * 3, "great film dull unknown words", "a b c d e f"]
+    out = served.classify(tf.constant(long))
+    assert out["truncated"].numpy().tolist() == [True, False, True]
+    assert served.classify(tf.constant(texts))["truncated"].numpy().tolist() == [
+        False,
+        False,
+        False,
+    ]
 
 
 def test_char_classifier_says_which_strings_it_truncated(tmp_path):
