@@ -957,7 +957,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.recipes = recipes
     _silence_tensorflow(args)
     # Errors are reported with the usage line of the subcommand that failed.
-    return args.run(args.command_parser, args)
+    try:
+        return args.run(args.command_parser, args)
+    except KeyboardInterrupt:
+        # Ctrl-C anywhere (TensorFlow's import, a data pipeline, a fit that
+        # is not checkpointing): one line and the shell's status for SIGINT,
+        # never a traceback. `serve` handles its own signals while serving.
+        print(f"rnn-zoo {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -187,6 +187,8 @@ def resolve(model_dir: str | os.PathLike) -> ServingTarget:
     Raises:
         FileNotFoundError: when neither ``model_dir`` nor ``model_dir/export``
             holds a SavedModel.
+        rnn_zoo.training.run.RunFileError: (a ``ValueError``) the run.json
+            beside it is damaged.
     """
     model_dir = os.path.abspath(os.fspath(model_dir))
     saved_model = None
@@ -203,12 +205,15 @@ def resolve(model_dir: str | os.PathLike) -> ServingTarget:
             "give the --output directory of `rnn-zoo train` or a SavedModel directory"
         )
     # run.json sits in the run directory, the export's parent.
+    from rnn_zoo.training.run import read_run_file
+
     run = None
     for run_dir in (model_dir, os.path.dirname(saved_model)):
         path = os.path.join(run_dir, "run.json")
         if os.path.isfile(path):
-            with open(path, encoding="utf-8") as f:
-                run = json.load(f)
+            # Checked field by field: a damaged file is a RunFileError (a
+            # ValueError naming the file and the field), not a traceback.
+            run = read_run_file(path, need_args=False)
             break
     recipe = run.get("recipe") if isinstance(run, dict) else None
     max_length = read_export_info(saved_model).get("max_length")

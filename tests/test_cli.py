@@ -496,3 +496,15 @@ def test_predict_sends_json_numbers_to_a_numeric_model(tmp_path, capsys):
     _expect_usage_error(
         ["predict", str(tmp_path), "not json"], capsys, "JSON list of numbers"
     )
+
+
+def test_ctrl_c_is_one_line_and_status_130(monkeypatch, capsys):
+    # Ctrl-C while a command starts (e.g. during TensorFlow's import) ends
+    # with one line, not a traceback; the server's own SIGINT handling is
+    # tested through the real server in test_serving.py.
+    def interrupted(parser, args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_list", interrupted)
+    assert cli.main(["list"]) == 130
+    assert capsys.readouterr().err == "rnn-zoo list: interrupted\n"

@@ -619,6 +619,17 @@ def _fake_export(directory, limits=None, run=None):
     return directory
 
 
+def test_resolve_refuses_a_damaged_run_json(tmp_path):
+    from rnn_zoo.training.run import RunFileError
+
+    bad = _fake_export(tmp_path / "bad", {"max_length": 5}, {"recipe": 3})
+    with pytest.raises(RunFileError, match=r"run.json: field 'recipe'.*received 3"):
+        serving.resolve(bad)
+    (bad / "run.json").write_text("{")
+    with pytest.raises(RunFileError, match="run.json: must be the JSON"):
+        serving.resolve(bad)
+
+
 def test_the_limit_comes_from_the_export_then_from_an_old_runs_info(tmp_path):
     own = _fake_export(tmp_path / "own", {"max_length": 5}, {"recipe": "mine"})
     assert serving.resolve(own).max_length == 5
