@@ -84,6 +84,7 @@ OWN_RECIPES = [
     "sentiment",
     "truecase",
     "vowels",
+    "wordlm",
 ]
 
 
