@@ -17,8 +17,8 @@ from rnn_zoo.layers.attention import (
 )
 from rnn_zoo.layers.bidirectional import Bidirectional
 from rnn_zoo.layers.cell import RecurrentCell
-from rnn_zoo.layers.crf import CRF, CRFModel
 from rnn_zoo.layers.convert import from_torch_state_dict, to_torch_state_dict
+from rnn_zoo.layers.crf import CRF, CRFModel
 from rnn_zoo.layers.embedding import TokenEmbedding
 from rnn_zoo.layers.gru import GRU, GRUCell
 from rnn_zoo.layers.indrnn import IndRNN, IndRNNCell

@@ -386,8 +386,9 @@ class CRFModel(keras.Model):
     - ``compile(optimizer=...)`` takes no ``loss``: ``fit`` and ``evaluate``
       minimise the CRF's negative log-likelihood, the mean over the batch
       (``sample_weight``: one weight per sequence), plus any regularisation
-      losses. Compiled metrics (``"accuracy"``) see the Viterbi tags, so they
-      score what ``predict`` returns, padded steps excluded.
+      losses. Compiled metrics see the potentials (``"accuracy"`` scores
+      their per-step argmax, padded steps excluded); score ``predict``'s
+      Viterbi tags for the tagger's real accuracy.
     - ``predict`` returns the Viterbi tags, ``(batch, time)`` int32 with 0 at
       padded steps; calling the model, ``model(x)``, returns the potentials.
     - ``export(path)`` (TensorFlow, ``format="tf_saved_model"``) writes a
@@ -449,15 +450,13 @@ class CRFModel(keras.Model):
             loss = loss + ops.cast(extra, loss.dtype)
         return loss
 
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        from keras.src.backend import set_keras_mask
-
-        mask = _mask_of(y_pred)
-        tags, _ = self.crf.decode(y_pred, mask)
-        one_hot = ops.one_hot(tags, self.crf.num_tags)
-        if mask is not None:
-            set_keras_mask(one_hot, mask)
-        return super().compute_metrics(x, y, one_hot, sample_weight)
+    def predict(self, x, *args, **kwargs):
+        tags = super().predict(x, *args, **kwargs)
+        if np.ndim(tags) == 3:
+            # An empty batch: rnn_zoo's predict answers it with the model's
+            # outputs (the potentials) for zero rows; the tags have no last axis.
+            return np.zeros(np.shape(tags)[:2], "int32")
+        return tags
 
     def predict_step(self, *args):
         if keras.backend.backend() != "jax":

@@ -38,8 +38,9 @@ def build_tagger(
     gives per-step tag potentials and a :class:`rnn_zoo.layers.CRF` links
     neighbouring tags. It is a :class:`rnn_zoo.layers.CRFModel`: compile it
     without a loss (``model.compile(optimizer="adam", metrics=["accuracy"])``;
-    ``fit`` minimises the CRF's negative log-likelihood, the accuracy is that
-    of the Viterbi tags), and ``predict`` returns the Viterbi tags,
+    ``fit`` minimises the CRF's negative log-likelihood; the accuracy metric
+    scores the potentials' per-step argmax), and ``predict`` returns the
+    Viterbi tags,
     ``(batch, time)`` int32 with 0 at padded steps.
 
     Args:
