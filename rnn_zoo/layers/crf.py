@@ -42,16 +42,23 @@ def _as_float(potentials):
     return potentials
 
 
+def _check_steps(values, potentials, name: str) -> None:
+    """``values`` (tags or a mask) must be ``(batch, time)`` like the potentials."""
+    shape, steps = tuple(values.shape), tuple(potentials.shape[:2])
+    if len(shape) != 2 or any(
+        a is not None and b is not None and a != b for a, b in zip(shape, steps)
+    ):
+        raise ValueError(
+            f"`{name}` must have shape (batch, time), matching the potentials' "
+            f"{steps}. Received: {name} with shape {shape}"
+        )
+
+
 def _as_mask(mask, potentials):
     if mask is None:
         return ops.ones_like(potentials[..., 0], dtype="bool")
     mask = ops.cast(mask, "bool")
-    if len(mask.shape) != 2:
-        raise ValueError(
-            "`mask` must have shape (batch, time), matching the potentials' "
-            f"{tuple(potentials.shape[:2])}. Received: mask with shape "
-            f"{tuple(mask.shape)}"
-        )
+    _check_steps(mask, potentials, "mask")
     return mask
 
 
@@ -82,7 +89,7 @@ def _check_tag_values(values: np.ndarray, num_tags: int) -> None:
         )
 
 
-def check_tags(tags, num_tags: int):
+def _check_tags(tags, num_tags: int):
     """Returns ``tags`` as int32 after checking each is in ``[0, num_tags)``.
 
     Concrete tags raise ``ValueError`` at once; in a TensorFlow graph an
@@ -158,7 +165,8 @@ def crf_log_likelihood(potentials, tags, mask, transitions, start, end):
     potentials = _as_float(potentials)
     _check_potentials(potentials.shape)
     num_tags = potentials.shape[-1]
-    tags = check_tags(tags, num_tags)
+    tags = _check_tags(ops.convert_to_tensor(tags), num_tags)
+    _check_steps(tags, potentials, "tags")
     mask = _as_mask(mask, potentials)
     transitions, start, end = _weights(potentials, transitions, start, end)
     flat_transitions = ops.reshape(transitions, (-1,))
@@ -243,7 +251,7 @@ def crf_decode(potentials, mask, transitions, start, end):
         # A masked step (and the first real one) points every tag to itself,
         # so the backtrace walks through it to the previous real step.
         linked = ops.logical_and(real, started)[:, None]
-        pointers = ops.where(linked, best_previous, identity + 0 * best_previous)
+        pointers = ops.where(linked, best_previous, identity)
         return (delta, ops.logical_or(started, real)), pointers
 
     init = (ops.zeros_like(potentials[:, 0]), ops.zeros_like(mask[:, 0]))

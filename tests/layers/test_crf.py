@@ -352,3 +352,14 @@ def test_bad_arguments_are_refused():
             np.zeros(3),
             np.zeros(3),
         )
+
+
+def test_tags_and_masks_of_the_wrong_shape_are_refused():
+    crf = CRF(3)
+    potentials = np.zeros((2, 4, 3), "float32")
+    with pytest.raises(
+        ValueError, match=r"`tags` must .*\(2, 4\)\. Received: tags with shape \(2, 3\)"
+    ):
+        crf.log_likelihood(potentials, np.zeros((2, 3), "int32"))
+    with pytest.raises(ValueError, match=r"Received: mask with shape \(2, 4, 1\)"):
+        crf.decode(potentials, np.ones((2, 4, 1)))
