@@ -410,8 +410,9 @@ class CRFModel(keras.Model):
     >>> x = keras.layers.Embedding(10, 8, mask_zero=True)(inputs)
     >>> potentials = CRF(3)(keras.layers.Dense(3)(x))
     >>> model = CRFModel(inputs, potentials)
-    >>> model.predict(np.array([[4, 5, 0]]), verbose=0).shape  # Viterbi tags
-    (1, 3)
+    >>> tags, score = model.viterbi(model(np.array([[4, 5, 0]])))  # = predict
+    >>> tuple(tags.shape), int(tags[0, 2])  # 0 at the padded step
+    ((1, 3), 0)
     """
 
     @property
