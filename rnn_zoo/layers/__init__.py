@@ -18,6 +18,7 @@ from rnn_zoo.layers.attention import (
 from rnn_zoo.layers.bidirectional import Bidirectional
 from rnn_zoo.layers.cell import RecurrentCell
 from rnn_zoo.layers.convert import from_torch_state_dict, to_torch_state_dict
+from rnn_zoo.layers.crf import CRF, CRFModel
 from rnn_zoo.layers.embedding import TokenEmbedding
 from rnn_zoo.layers.gru import GRU, GRUCell
 from rnn_zoo.layers.indrnn import IndRNN, IndRNNCell
@@ -64,6 +65,8 @@ __all__ = [
     "register_sequence_layer",
     "to_torch_state_dict",
     "TokenEmbedding",
+    "CRF",
+    "CRFModel",
     # The modern cells (issue 15).
     "IndRNN",
     "IndRNNCell",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from rnn_zoo import _checks
+from rnn_zoo.layers.crf import CRF, CRFModel
 from rnn_zoo.models import _body
 
 
@@ -25,14 +26,24 @@ def build_tagger(
     freeze_embeddings: bool = False,
     max_length: int | None = None,
     mask_value: float | None = None,
+    crf: bool = False,
     name: str | None = None,
     **cell_kwargs,
 ) -> keras.Model:
-    """Builds a sequence tagger: one softmax over ``num_tags`` per timestep.
+    """Builds a sequence tagger: a softmax per timestep, or a CRF over them.
 
     The padding mask (token id 0, or ``mask_value`` for float input) reaches
     the output, so Keras's losses and metrics skip padded steps: compile with
     ``loss="sparse_categorical_crossentropy"`` and any tag at padded steps.
+
+    With ``crf=True`` the model is a BiLSTM-CRF (any cell): a linear layer
+    gives per-step tag potentials and a :class:`rnn_zoo.layers.CRF` links
+    neighbouring tags. It is a :class:`rnn_zoo.layers.CRFModel`: compile it
+    without a loss (``model.compile(optimizer="adam", metrics=["accuracy"])``;
+    ``fit`` minimises the CRF's negative log-likelihood; the accuracy metric
+    scores the potentials' per-step argmax), and ``predict`` returns the
+    Viterbi tags,
+    ``(batch, time)`` int32 with 0 at padded steps.
 
     Args:
         num_tags: number of tags (>= 2).
@@ -56,18 +67,24 @@ def build_tagger(
             fine-tune them).
         max_length: fixed number of timesteps, or ``None`` for any length.
         mask_value: float input only: the padding value to mask.
+        crf: end in a linear-chain CRF instead of a softmax per step.
         name: the model's name.
         **cell_kwargs: passed to every recurrent layer.
 
     Returns:
         An uncompiled ``keras.Model``: ``(batch, time)`` ids (or ``(batch,
-        time, input_features)``) to ``(batch, time, num_tags)`` probabilities.
+        time, input_features)``) to ``(batch, time, num_tags)`` probabilities;
+        with ``crf=True`` a ``CRFModel`` whose outputs are ``(batch, time,
+        num_tags)`` potentials and whose ``predict`` gives tag ids.
 
     Example:
 
     >>> model = build_tagger(4, vocab_size=50, units=16)
     >>> model.output_shape  # (batch, time, num_tags)
     (None, None, 4)
+    >>> tagger = build_tagger(4, vocab_size=50, units=16, crf=True)
+    >>> type(tagger).__name__, tagger.crf.num_tags  # predict gives tag ids
+    ('CRFModel', 4)
     """
     num_tags = _checks.check_units(num_tags, "num_tags")
     if num_tags < 2:
@@ -100,6 +117,10 @@ def build_tagger(
     )
     if dropout:
         x = keras.layers.Dropout(dropout, name="output_dropout")(x)
+    if crf:
+        potentials = keras.layers.Dense(num_tags, name="tag_potentials")(x)
+        outputs = CRF(num_tags, name="crf")(potentials)
+        return CRFModel(inputs, outputs, name=name or f"{cell}_crf_tagger")
     outputs = keras.layers.Dense(
         num_tags, activation="softmax", name="tag_probabilities"
     )(x)

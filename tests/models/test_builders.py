@@ -40,6 +40,35 @@ def test_tagger_tags_do_not_depend_on_padding():
     )
 
 
+def test_crf_tagger_predicts_viterbi_tags_and_its_loss_is_the_crf_nll():
+    keras.utils.set_random_seed(0)
+    model = rnn_zoo.build_tagger(
+        3, vocab_size=6, units=4, cell="gru", bidirectional=False, crf=True
+    )
+    assert isinstance(model, rnn_zoo.layers.CRFModel)
+    assert model.output_shape == (None, None, 3)  # potentials
+    x = np.array([[1, 2, 3, 0], [4, 5, 0, 0]])
+    y = np.array([[1, 2, 1, 0], [2, 2, 0, 0]])
+    tags = model.predict(x, verbose=0)
+    assert tags.shape == (2, 4) and tags.dtype == np.int32
+    assert tags[0, 3] == 0 and (tags[1, 2:] == 0).all()  # padding
+    want, _ = model.get_layer("crf").decode(model(x), x != 0)
+    np.testing.assert_array_equal(tags, keras.ops.convert_to_numpy(want))
+    # The loss fit minimises: the mean negative log-likelihood, padding masked
+    # by the embedding.
+    nll = -model.get_layer("crf").log_likelihood(model(x), y, x != 0)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model.compute_loss(x, y, model(x))),
+        np.mean(keras.ops.convert_to_numpy(nll)),
+        rtol=1e-5,
+    )
+    assert model.predict(x[:0], verbose=0).shape == (0, 4)
+    with pytest.raises(ValueError, match=r"without `loss`"):
+        model.compile(loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"tags. must be tag ids in \[0, 3\)"):
+        model.compute_loss(x, np.array([[1, 3, 1, 0], [0, 0, 0, 0]]), model(x))
+
+
 def test_classifier_mask_value_masks_float_padding():
     model = rnn_zoo.build_classifier(3, input_features=4, units=8, mask_value=0.0)
     x = np.random.default_rng(0).normal(size=(2, 3, 4)).astype("float32")
