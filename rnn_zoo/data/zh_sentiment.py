@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import numbers
 import os
 from collections.abc import Sequence
@@ -145,11 +146,16 @@ def read_sentences() -> dict[str, list[str]]:
     Returns:
         ``{"negative": [...], "positive": [...]}``.
     """
-    folder = data_dir()
+    return {label: list(lines) for label, lines in _read_lines(data_dir()).items()}
+
+
+@functools.lru_cache(maxsize=1)
+def _read_lines(folder: str) -> dict[str, tuple[str, ...]]:
+    # Cached for the process: a recipe reads the split again for its baselines.
     result = {}
     for label in LABELS:
         with open(os.path.join(folder, FILES[label]), encoding="utf-8") as f:
-            result[label] = [line.strip() for line in f if line.strip()]
+            result[label] = tuple(line.strip() for line in f if line.strip())
     return result
 
 
