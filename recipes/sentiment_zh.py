@@ -270,16 +270,22 @@ def naive_bayes(data: zh_data.ZhSentimentData) -> tuple[dict, np.ndarray]:
 def evaluate(model: keras.Model, data: training.RecipeData, args) -> dict:
     """Test accuracy, macro F1 and loss of the model, naive Bayes and the majority class."""
     labels = data.info["labels"]
-    test_labels, predicted = [], []
+    test_labels, probabilities = [], []
     for ids, batch_labels in data.test:
         test_labels.append(np.asarray(batch_labels))
-        predicted.append(np.argmax(model.predict_on_batch(ids), axis=-1))
-    test_labels, predicted = np.concatenate(test_labels), np.concatenate(predicted)
-    loss = model.evaluate(data.test, verbose=0, return_dict=True)["loss"]
+        probabilities.append(np.asarray(model.predict_on_batch(ids)))
+    test_labels, probabilities = (
+        np.concatenate(test_labels),
+        np.concatenate(probabilities),
+    )
+    predicted = probabilities.argmax(axis=-1)
+    # The training loss (sparse cross-entropy; Keras clips at 1e-7 too).
+    chosen = probabilities[np.arange(len(test_labels)), test_labels]
+    loss = float(np.mean(-np.log(np.clip(chosen, 1e-7, 1.0))))
     results = {
         "test_accuracy": float(np.mean(test_labels == predicted)),
         "test_macro_f1": metrics.macro_f1(test_labels, predicted, len(labels)),
-        "test_loss": float(loss),
+        "test_loss": loss,
         "test_accuracy_per_class": metrics.accuracy_per_class(
             test_labels, predicted, labels
         ),

