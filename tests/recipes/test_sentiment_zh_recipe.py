@@ -165,3 +165,15 @@ def test_evaluate_scores_the_saved_run_again(run_dir, capsys):
     for key in ("test_accuracy", "test_macro_f1", "test_loss", "naive_bayes_accuracy"):
         value = float(re.search(rf"^{key}: (\S+)$", out, re.MULTILINE).group(1))
         assert value == pytest.approx(metrics[key], abs=1e-4), key
+
+
+def test_attention_flag_pools_every_step_with_attention():
+    from rnn_zoo.layers import AttentionPooling
+    from rnn_zoo.recipes import sentiment_zh
+
+    info = {"labels": ["negative", "positive"], "vocab_size": 10}
+    for flags, expected in (([], False), (["--attention"], True)):
+        args = sentiment_zh.parse_args(["--output", "x", "--units", "4", *flags])
+        model = sentiment_zh.build_model(args, info)
+        pooled = any(isinstance(layer, AttentionPooling) for layer in model.layers)
+        assert pooled is expected, flags
