@@ -327,6 +327,32 @@ def balanced_accuracy(per_class: Mapping[str, float]) -> float:
     return float(np.mean(list(per_class.values())))
 
 
+def macro_f1(labels, predicted, num_classes: int) -> float:
+    """The mean over classes of each class's F1 (precision and recall of that class).
+
+    A class that is neither in ``labels`` nor predicted scores F1 0 (so
+    pass the true number of classes).
+
+    Example:
+
+    >>> round(macro_f1([0, 0, 1, 1], [0, 1, 1, 1], 2), 4)  # F1 2/3 and 4/5
+    0.7333
+    """
+    labels = np.asarray(labels)
+    predicted = np.asarray(predicted)
+    if labels.shape != predicted.shape:
+        raise ValueError(
+            "`labels` and `predicted` must have the same shape. Received: "
+            f"labels.shape={labels.shape}, predicted.shape={predicted.shape}"
+        )
+    scores = []
+    for c in range(num_classes):
+        true_positive = np.sum((labels == c) & (predicted == c))
+        denominator = np.sum(labels == c) + np.sum(predicted == c)
+        scores.append(2 * true_positive / denominator if denominator else 0.0)
+    return float(np.mean(scores))
+
+
 def classifier_scores(model: keras.Model, dataset, class_names: Sequence[str]) -> dict:
     """A classifier's loss and accuracy over a labelled dataset, overall and per class.
 

@@ -131,6 +131,35 @@ def test_nearest_centroid_standardizes_before_measuring():
     )
 
 
+def test_naive_bayes_by_hand():
+    # Unigrams, Laplace smoothing: class 1 saw 好 twice, class 0 saw 差 once.
+    model = baselines.NaiveBayesClassifier(["好好", "差"], [1, 0], orders=(1,))
+    prior = math.log(0.5)
+    expected = [
+        [prior + math.log(1 / 3) + math.log(2 / 3), prior + math.log(3 / 4 * 1 / 4)],
+        # An n-gram never seen in training is skipped: the prior alone.
+        [prior, prior],
+    ]
+    np.testing.assert_allclose(model.log_scores(["好差", "坏"]), expected)
+    # 好差: 2/9 for class 0 beats 3/16 for class 1.
+    assert model.predict(["好差", "差差", "好"]).tolist() == [0, 0, 1]
+
+
+def test_naive_bayes_bigrams_decide_what_unigrams_cannot():
+    texts = ["不好", "不好", "好不好", "很好", "好的", "很好"]
+    labels = [0, 0, 0, 1, 1, 1]
+    # The same characters in both classes; only the order says "not good".
+    bigrams = baselines.NaiveBayesClassifier(texts, labels, orders=(1, 2))
+    assert bigrams.predict(["不好", "很好"]).tolist() == [0, 1]
+    assert set(bigrams.index) >= {"不好", "很好", "好", "不"}
+    with pytest.raises(ValueError, match="`labels` must hold one class id per text"):
+        baselines.NaiveBayesClassifier(texts, labels[:-1])
+    with pytest.raises(ValueError, match="`alpha` must be a positive number"):
+        baselines.NaiveBayesClassifier(texts, labels, alpha=0)
+    with pytest.raises(TypeError, match="`texts` must be a list of strings"):
+        bigrams.predict("不好")
+
+
 def test_seasonal_naive_repeats_last_season():
     history = np.arange(10.0)[None, :] + np.array([[0.0], [100.0]])
     forecast = baselines.seasonal_naive(history, 6, season=4)

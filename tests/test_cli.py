@@ -82,6 +82,7 @@ OWN_RECIPES = [
     "generate_names",
     "names",
     "sentiment",
+    "sentiment_zh",
     "truecase",
     "vowels",
     "wordlm",

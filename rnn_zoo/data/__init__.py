@@ -15,4 +15,5 @@ __all__ = [
     "text_classification",
     "tfds_builders",
     "vowels",
+    "zh_sentiment",
 ]
