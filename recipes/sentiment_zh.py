@@ -27,9 +27,9 @@ whose ``classify`` signature takes raw sentences), ``metrics.json``.
 What the predictor does with odd input: ``rnn-zoo predict`` refuses an empty
 sentence; a sentence over ``MAX_LENGTH`` characters is answered for its
 beginning (``truncated`` in the SavedModel's answer, a warning from the
-command); text without Chinese characters is not refused, its characters are
-looked up like any others (a character the training split did not hold reads
-as "unknown"), so its answer means little.
+command); text without a Chinese character is refused by ``rnn-zoo
+predict`` and ``rnn-zoo serve`` (the export records ``min_han_characters``),
+since the model has only seen Chinese reviews.
 """
 
 from __future__ import annotations
@@ -327,6 +327,7 @@ def export(model: keras.Model, info: dict, export_dir: str) -> str:
         labels=info["labels"],
         vocabulary=info["vocabulary"],
         max_length=info["max_length"],
+        chinese=True,  # predict and serve refuse text without a Chinese character
     )
 
 

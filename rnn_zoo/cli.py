@@ -753,6 +753,17 @@ def _classify(
             parser.error(
                 f"INPUT {i} is empty ({text!r}): give a non-empty string to classify"
             )
+    # A model of Chinese text (its export says so) refuses text without a
+    # Chinese character rather than guess.
+    if read_export_info(path).get("min_han_characters"):
+        from rnn_zoo.serving import han_characters
+
+        for i, text in enumerate(args.inputs, 1):
+            if not han_characters(text):
+                parser.error(
+                    f"INPUT {i} holds no Chinese characters ({text!r}): this "
+                    "model reads Chinese text"
+                )
     labels = [label.decode("utf-8") for label in served.labels()["labels"].numpy()]
     # The model was trained on NFC text; a terminal may hand over decomposed accents.
     names = [unicodedata.normalize("NFC", name) for name in args.inputs]

@@ -105,6 +105,7 @@ def export_char_classifier(
     labels: Sequence[str],
     vocabulary: Sequence[str],
     max_length: int = DEFAULT_MAX_LENGTH,
+    chinese: bool = False,
     verbose: bool = False,
 ) -> str:
     """Writes a character-level classifier as a SavedModel that reads raw strings.
@@ -149,6 +150,10 @@ def export_char_classifier(
         vocabulary: the characters; ``vocabulary[i]`` has id ``i + 2``, as
             :func:`rnn_zoo.data.names.encode` assigns them.
         max_length: keep at most this many characters of each string.
+        chinese: a model of Chinese text: the export records that a string
+            must hold a Chinese character (``min_han_characters=1`` in its
+            :func:`rnn_zoo.serving.write_export_info`), so that ``rnn-zoo
+            predict`` and ``rnn-zoo serve`` refuse text without one.
         verbose: let Keras print the exported signatures.
 
     Returns:
@@ -215,7 +220,9 @@ def export_char_classifier(
         extra_outputs=truncated,
         verbose=verbose,
     )
-    write_export_info(path, max_length=max_length)
+    write_export_info(
+        path, max_length=max_length, **({"min_han_characters": 1} if chinese else {})
+    )
     return path
 
 

@@ -77,7 +77,22 @@ MODEL_VERSION = "1"
 EXPORT_INFO_FILE = "rnn_zoo_export.json"
 # The limits an export may record: the longest string (characters) or
 # sequence (steps) one instance may have.
-EXPORT_LIMITS = ("max_length",)
+EXPORT_LIMITS = ("max_length", "min_han_characters")
+# CJK unified ideographs (the basic block, extension A, compatibility, and
+# extensions B-F in the supplementary planes): what "Chinese characters" means
+# for an export that records min_han_characters.
+_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
+
+
+def han_characters(text: str) -> int:
+    """How many Chinese (CJK unified) characters ``text`` holds.
+
+    >>> han_characters("这个手机很好用!"), han_characters("great phone")
+    (7, 0)
+    """
+    return len(_HAN.findall(text))
+
+
 # Exports written before EXPORT_INFO_FILE existed: the run.json info key of
 # the recipe that holds the limit. Read for run directories of 0.1.0 only;
 # to be removed in the next release.
@@ -121,7 +136,9 @@ def write_export_info(export_dir: str | os.PathLike, **limits: int) -> str:
     Args:
         export_dir: the SavedModel directory.
         **limits: ``max_length``: the longest string (characters) or
-            sequence (steps) one instance may have.
+            sequence (steps) one instance may have; ``min_han_characters``:
+            the fewest Chinese characters a string must hold (a model of
+            Chinese text refuses, say, English instead of guessing).
 
     Returns:
         The path of the file written.
@@ -281,8 +298,9 @@ def _describe(value) -> str:
 class _Input:
     """One input of a signature: checks a batch of JSON values and makes its array."""
 
-    def __init__(self, name: str, spec, max_length: int):
+    def __init__(self, name: str, spec, max_length: int, min_han: int | None = None):
         self.name = name
+        self.min_han = min_han
         self.dtype = spec.dtype
         self.kind = _kind(spec.dtype)
         shape = spec.shape
@@ -317,6 +335,13 @@ class _Input:
                 raise RequestError(
                     f"{where} is {size} {unit} long; this server accepts at most "
                     f"{self.max_length} (--max-length)"
+                )
+            if self.min_han and han_characters(data.decode("utf-8", "replace")) < (
+                self.min_han
+            ):
+                raise RequestError(
+                    f"{where} holds no Chinese characters ({_describe(value)}); "
+                    "this model reads Chinese text"
                 )
             return data
         if kind == "bool":
@@ -423,12 +448,15 @@ class _Input:
 class _Signature:
     """One signature of the SavedModel: its inputs, outputs and function."""
 
-    def __init__(self, name: str, function, max_length: int):
+    def __init__(
+        self, name: str, function, max_length: int, min_han: int | None = None
+    ):
         self.name = name
         self.function = function
         specs = function.structured_input_signature[1]
         self.inputs = {
-            key: _Input(key, spec, max_length) for key, spec in sorted(specs.items())
+            key: _Input(key, spec, max_length, min_han)
+            for key, spec in sorted(specs.items())
         }
         self.output_names = sorted(function.structured_outputs)
 
@@ -512,8 +540,11 @@ class SavedModelEndpoint:
         self.max_length = _checks.check_positive_int(max_length, "max_length")
         self.saved_model = os.fspath(saved_model)
         self._loaded = tf.saved_model.load(self.saved_model)
+        # An export of a Chinese-text model records the Chinese characters a
+        # string must hold (rnn_zoo.export writes it; see han_characters).
+        min_han = read_export_info(self.saved_model).get("min_han_characters")
         self.signatures = {
-            key: _Signature(key, function, self.max_length)
+            key: _Signature(key, function, self.max_length, min_han)
             for key, function in self._loaded.signatures.items()
         }
         if not self.signatures:

@@ -115,7 +115,8 @@ def test_long_and_unknown_input_have_a_defined_answer(served, model, info):
         out["probabilities"][0], out["probabilities"][1], atol=1e-5
     )
     # Characters the training split never saw (here: runes) all read as the
-    # unknown id 1: non-Chinese text gets the model's answer to unknown characters.
+    # unknown id 1 in the SavedModel itself (predict and serve refuse text
+    # without Chinese characters before it gets there).
     runes = _classify(served, ["ᚠᚢᚦ"])["probabilities"]
     expected = model.predict(np.ones((1, 3), "int32"), verbose=0)
     np.testing.assert_allclose(runes, expected, atol=1e-5)
@@ -137,6 +138,22 @@ def test_predict_prints_both_labels_and_refuses_empty_input(run_dir, served, cap
         cli.main(["predict", str(run_dir), "  "])
     assert exit_info.value.code == 2
     assert "INPUT 1 is empty" in capsys.readouterr().err
+    # Text without a Chinese character is refused, not guessed at.
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["predict", str(run_dir), SENTENCES[0], "great phone"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "INPUT 2 holds no Chinese characters ('great phone')" in err
+
+
+def test_the_server_refuses_text_without_chinese(run_dir):
+    from rnn_zoo.serving import RequestError, SavedModelEndpoint
+
+    endpoint = SavedModelEndpoint(run_dir / "export", name="sentiment_zh")
+    answer = endpoint.predict({"instances": [SENTENCES[0]]})
+    assert len(answer["predictions"]) == 1
+    with pytest.raises(RequestError, match="holds no Chinese characters"):
+        endpoint.predict({"instances": [SENTENCES[0], "great phone"]})
 
 
 def test_missing_snownlp_stops_training_with_the_install_command(
