@@ -345,7 +345,7 @@ def make_dataset(
     batch_size: int = 32,
     shuffle: bool = False,
     seed: int | None = None,
-    fixed_length: bool = False,
+    fixed_length: bool | int = False,
 ):
     """A ``tf.data.Dataset`` of ``(ids, tags)`` batches for :func:`rnn_zoo.build_tagger`.
 
@@ -358,7 +358,8 @@ def make_dataset(
         batch_size: examples per batch.
         shuffle: reshuffle the examples every epoch (training).
         seed: the shuffle seed.
-        fixed_length: pad every batch to the split's longest example, so that
+        fixed_length: pad every batch to the split's longest example (``True``)
+            or to this many characters (an int, at least the longest), so that
             a compiled step compiles once (``--smoke``).
 
     Example:
@@ -388,7 +389,16 @@ def make_dataset(
     ).map(lambda x, y: (tf.convert_to_tensor(x), tf.convert_to_tensor(y)))
     if shuffle:
         dataset = dataset.shuffle(len(ids), seed=seed, reshuffle_each_iteration=True)
-    steps = int(lengths.max()) if fixed_length else None
+    steps = None
+    if fixed_length is True:
+        steps = int(lengths.max())
+    elif fixed_length:
+        steps = _checks.check_positive_int(fixed_length, "fixed_length")
+        if steps < lengths.max():
+            raise ValueError(
+                f"`fixed_length` must be at least the longest example, "
+                f"{lengths.max()} characters. Received: fixed_length={steps}"
+            )
     dataset = dataset.padded_batch(
         batch_size,
         padded_shapes=([steps], [steps]),
