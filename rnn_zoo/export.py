@@ -505,13 +505,18 @@ def export_char_tagger(
     """Writes a character tagger as a SavedModel over raw strings.
 
     The model reads character ids and gives probabilities over ``pad_id``
-    (0) and the tags (``tags[j]`` has id ``j + 1``). Signature ``tag``
-    (also ``serving_default``): input ``texts``, tf.string ``(batch,)``
-    UTF-8; outputs ``tags`` (tf.string ``(batch, longest text)``: the likeliest
-    tag of each character, ``""`` on padding) and ``probabilities``; with
-    ``word_end_tags`` also ``words`` (tf.string ``(batch,)``: the text with a
-    space after each character whose tag ends a word, as B/M/E/S
-    segmentation reads ``E`` and ``S``). Unknown characters read as
+    (0) and the tags (``tags[j]`` has id ``j + 1``). Signatures, each with
+    the input ``texts``, tf.string ``(batch,)`` UTF-8:
+
+    - ``tag`` (also ``serving_default``): output ``tags`` (tf.string
+      ``(batch, longest text)``: the likeliest tag of each character, ``""``
+      on padding); with ``word_end_tags`` also ``words`` (tf.string
+      ``(batch,)``: the text with a space after each character whose tag ends
+      a word, as B/M/E/S segmentation reads ``E`` and ``S``);
+    - ``probabilities``: output ``probabilities``, float32 ``(batch, longest
+      text, len(tags) + 1)``, the model's.
+
+    Unknown characters read as
     ``unknown_id``; texts are not truncated. With ``require_chinese`` a text
     without a Chinese character (CJK ideograph), an empty one included, is
     refused with ``InvalidArgumentError`` naming ``texts``.
@@ -542,7 +547,9 @@ def export_char_tagger(
     >>> served = tf.saved_model.load(path)
     >>> out = served.tag(tf.constant(["中国", "国"]))
     >>> out["tags"].shape, sorted(out)
-    (TensorShape([2, 2]), ['probabilities', 'tags', 'words'])
+    (TensorShape([2, 2]), ['tags', 'words'])
+    >>> served.probabilities(tf.constant(["中国"]))["probabilities"].shape
+    TensorShape([1, 2, 5])
     """
     import tensorflow as tf
 
@@ -562,7 +569,7 @@ def export_char_tagger(
     names = tf.constant(["", *tags])
     is_end = tf.constant([False, *(tag in word_end_tags for tag in tags)])
 
-    def tag(texts):
+    def read(texts):
         if require_chinese:
             chinese = tf.strings.regex_full_match(texts, r"(?s).*\p{Han}.*")
             refused = tf.boolean_mask(texts, tf.logical_not(chinese))
@@ -576,10 +583,13 @@ def export_char_tagger(
                 ],
             )
         chars, ids = _char_ids(table, texts, pad_id=pad_id, min_width=1)
-        probabilities = model(ids, training=False)
+        return chars, ids, model(ids, training=False)
+
+    def tag(texts):
+        chars, ids, probabilities = read(texts)
         best = 1 + tf.argmax(probabilities[..., 1:], axis=-1, output_type=tf.int32)
         best = tf.where(ids == pad_id, 0, best)
-        outputs = {"tags": tf.gather(names, best), "probabilities": probabilities}
+        outputs = {"tags": tf.gather(names, best)}
         if word_end_tags:
             ends = tf.RaggedTensor.from_tensor(
                 tf.gather(is_end, best), lengths=chars.row_lengths()
@@ -591,8 +601,12 @@ def export_char_tagger(
             outputs["words"] = tf.strings.strip(words)
         return outputs
 
+    def probabilities(texts):
+        return {"probabilities": read(texts)[2]}
+
     signature = [tf.TensorSpec(shape=(None,), dtype=tf.string, name="texts")]
-    return _write_archive(filepath, [model, table], [("tag", tag, signature)], verbose)
+    endpoints = [("tag", tag, signature), ("probabilities", probabilities, signature)]
+    return _write_archive(filepath, [model, table], endpoints, verbose)
 
 
 def export_char_generator(

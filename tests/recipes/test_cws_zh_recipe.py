@@ -72,7 +72,8 @@ def test_saved_model_agrees_with_model_keras(run_dir, served):
         row[: len(text)] = peoples_daily.encode(text, vocabulary)
     expected = model.predict(padded, verbose=0)
     out = served.tag(tf.constant(TEXTS))
-    np.testing.assert_allclose(out["probabilities"].numpy(), expected, atol=1e-5)
+    probabilities = served.probabilities(tf.constant(TEXTS))["probabilities"]
+    np.testing.assert_allclose(probabilities.numpy(), expected, atol=1e-5)
     # The words in the graph are the Python reading of the likeliest tags.
     for text, probabilities, tags, words in zip(
         TEXTS, expected, out["tags"].numpy(), out["words"].numpy()
