@@ -372,13 +372,14 @@ class EntityDictionaryTagger:
 
 
 class MostFrequentTagger:
-    """Each character takes its most frequent tag in the training data.
+    """Each character (or word) takes its most frequent tag in the training data.
 
-    Unseen characters take the most frequent tag overall.
+    Unseen characters take the most frequent tag overall. Lists of words in
+    place of texts tag words the same way.
 
     Args:
-        texts: training texts.
-        tags: one tag sequence per text, one tag per character.
+        texts: training texts (or lists of words).
+        tags: one tag sequence per text, one tag per character (or word).
 
     Example:
 

@@ -83,6 +83,7 @@ OWN_RECIPES = [
     "generate_names",
     "names",
     "ner_zh",
+    "pos_zh",
     "sentiment",
     "truecase",
     "vowels",

