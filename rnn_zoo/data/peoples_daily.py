@@ -37,7 +37,8 @@ name, so the words and entities of the examples are those of the lines.
 
 Ids: 0 padding, 1 unknown character, ``vocabulary[i]`` -> ``i + 2``; the
 vocabulary is the training split's characters in code point order. Tag
-ids: 0 padding, ``tags[j]`` -> ``j + 1`` (:data:`CWS_TAGS`, :data:`NER_TAGS`).
+ids: 0 padding, ``tags[j]`` -> ``j + 1`` (:data:`CWS_TAGS`, :data:`NER_TAGS`,
+:data:`JOINT_TAGS` for segmentation and part of speech together).
 
 Example:
 
