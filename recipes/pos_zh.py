@@ -59,8 +59,10 @@ SMOKE_EPOCHS = 1
 # The recurrent cell: "lstm", "gru" or "simple" (as in truecase, the GRU
 # makes more updates in the same time on a CPU).
 CELL = "gru"
-# Recurrent units per direction.
-UNITS = 64
+# Recurrent units per direction: 88 tags need more than cws_zh's 64 (with
+# 64, 6 epochs: validation accuracy 0.884, (word, tag) F1 0.849 against the
+# baseline's 0.865).
+UNITS = 128
 # One layer reading both ways: a word's part of speech depends on its
 # neighbours on both sides.
 NUM_LAYERS = 1
@@ -74,8 +76,8 @@ DROPOUT = 0.1
 LEARNING_RATE = 1e-2
 CLIPNORM = 1.0
 # Most epochs (early stopping may end sooner): the budget of about 10 min on a
-# loaded 2-core machine (an epoch is about 70 s of training there).
-EPOCHS = 6
+# loaded 2-core machine.
+EPOCHS = 5
 # Examples per step: on a CPU the time loop dominates a step, so a larger
 # batch reads more characters per second.
 BATCH_SIZE = 64
@@ -211,9 +213,11 @@ def build_model(args: argparse.Namespace, info: dict) -> keras.Model:
 ## Evaluation
 
 Every test word counts once; the model's tag of a character is the likeliest
-of the 88, and the tags read as words as CoNLL's conlleval reads chunks (a
-word starts at ``B-`` or where the part of speech changes). The baseline
-segments and tags the same example texts.
+of the 88, a word starts at each ``B-`` tag and takes its first character's
+part of speech (:func:`word_tags`; read as CoNLL chunks, a change of tag
+inside a word would split it: 0.851 (word, tag) F1 and 0.889 segmentation F1
+for the default run, against 0.877 and 0.927). The baseline segments and tags
+the same example texts.
 """
 
 
@@ -222,6 +226,27 @@ def predict_tags(model: keras.Model, ids: np.ndarray) -> np.ndarray:
     probabilities = np.asarray(model.predict_on_batch(ids))
     tags = (1 + np.argmax(probabilities[..., 1:], axis=-1)).astype(np.int32)
     return np.where(ids == peoples_daily.PAD_ID, peoples_daily.TAG_PAD, tags)
+
+
+def word_tags(tags: list[str]) -> list[str]:
+    """Character tags made consistent: a word starts at each ``B-``, tagged as its first character.
+
+    A softmax per character can switch tags inside a word (``B-n I-v``); read
+    chunk by chunk, that splits the word. Here only ``B-`` starts a word,
+    and the word keeps its first character's part of speech.
+
+    >>> word_tags(["B-n", "I-v", "B-v", "I-v", "I-n"])
+    ['B-n', 'I-n', 'B-v', 'I-v', 'I-v']
+    """
+    consistent, kind = [], None
+    for i, tag in enumerate(tags):
+        prefix, this = tag.split("-", 1)
+        if prefix == "B" or i == 0:
+            kind = this
+            consistent.append(f"B-{kind}")
+        else:
+            consistent.append(f"I-{kind}")
+    return consistent
 
 
 def _scores(examples: list, texts: list[str], tags: list[list[str]]) -> dict:
@@ -250,7 +275,8 @@ def evaluate(
     predicted = []
     for ids, _ in data.test:
         for row in predict_tags(model, ids.numpy()):
-            predicted.append(peoples_daily.tag_names_of(row, peoples_daily.JOINT_TAGS))
+            names = peoples_daily.tag_names_of(row, peoples_daily.JOINT_TAGS)
+            predicted.append(word_tags(names))
     texts = [peoples_daily.text_of(e) for e in examples["test"]]
     scores = _scores(examples["test"], texts, predicted)
 
