@@ -350,7 +350,7 @@ def main(argv: list[str] | None = None) -> dict:
     served = tf.saved_model.load(export(model, info, run.export_dir))
     answers = served.tag(tf.constant(EXAMPLE_TEXTS))["tags"].numpy()
     for text, row in zip(EXAMPLE_TEXTS, answers):
-        tags = [tag.decode("utf-8") for tag in row[: len(text)]]
+        tags = word_tags([tag.decode("utf-8") for tag in row[: len(text)]])
         found = [f"{text[a:b]}/{kind}" for a, b, kind in bio_entities(tags)]
         print(f"{text}\n  -> {'  '.join(found)}")
     run.wrote("export/")
