@@ -9,6 +9,11 @@ examples as the network, so the network's number has a reference point.
 - Truecasing: :func:`rule_truecase` (sentence starts and "I") and
   :class:`UnigramTruecaser` (each word's most frequent casing); both return
   the tags of :mod:`rnn_zoo.data.austen`.
+- Chinese word segmentation: :class:`MaxMatchSegmenter` (forward maximum
+  matching with the training words, the SIGHAN bakeoffs' baseline).
+- Chinese named entities: :class:`EntityDictionaryTagger` (the training
+  entities matched longest first) and :class:`MostFrequentTagger` (each
+  character's most frequent tag).
 - Grapheme to phoneme: :func:`letter_baseline` and :func:`baseline_pronounce`
   (each letter says its most frequent phoneme).
 - Classification: :func:`majority_class` and :func:`majority_class_accuracy`
@@ -282,6 +287,131 @@ class UnigramTruecaser:
             if form is not None and len(form) == len(match.group()):
                 tags[match.start() : match.end()] = truecase_tags(form)
         return tags
+
+
+"""
+## Chinese word segmentation and named entities
+"""
+
+
+class MaxMatchSegmenter:
+    """Forward maximum matching: at each position, the longest dictionary word.
+
+    The classic baseline of the SIGHAN segmentation bakeoffs, with the
+    training split's words as the dictionary. A character that starts no
+    dictionary word is a word of its own.
+
+    Args:
+        words: the dictionary (e.g. every word of the training split).
+
+    Example:
+
+    >>> MaxMatchSegmenter(["中国", "中国人", "人民", "民"]).segment("中国人民好")
+    ['中国人', '民', '好']
+    """
+
+    def __init__(self, words: Iterable[str]):
+        if isinstance(words, str):
+            raise TypeError("`words` must be a list of strings, not one string.")
+        self.words = {w for w in words if w}
+        if not self.words:
+            raise ValueError("`words` must hold at least one non-empty word.")
+        self.longest = max(map(len, self.words))
+
+    def segment(self, text: str) -> list[str]:
+        """The words of ``text``."""
+        words, i = [], 0
+        while i < len(text):
+            for size in range(min(self.longest, len(text) - i), 0, -1):
+                if size == 1 or text[i : i + size] in self.words:
+                    words.append(text[i : i + size])
+                    i += size
+                    break
+        return words
+
+
+class EntityDictionaryTagger:
+    """BIO tags from a dictionary of entities, matched longest first, left to right.
+
+    Each entity string keeps its most frequent type in the training data;
+    at each position the longest known entity starting there is tagged,
+    anything else is ``O``.
+
+    Args:
+        entities: ``(text, type)`` of every training entity.
+
+    Example:
+
+    >>> tagger = EntityDictionaryTagger([("北京", "LOC"), ("北京大学", "ORG")])
+    >>> tagger.tags("在北京大学和北京")
+    ['O', 'B-ORG', 'I-ORG', 'I-ORG', 'I-ORG', 'O', 'B-LOC', 'I-LOC']
+    """
+
+    def __init__(self, entities: Iterable[tuple[str, str]]):
+        counts: dict[str, collections.Counter] = collections.defaultdict(
+            collections.Counter
+        )
+        for text, kind in entities:
+            if text:
+                counts[text][kind] += 1
+        if not counts:
+            raise ValueError("`entities` must hold at least one (text, type) pair.")
+        self.types = {text: c.most_common(1)[0][0] for text, c in counts.items()}
+        self.longest = max(map(len, self.types))
+
+    def tags(self, text: str) -> list[str]:
+        """One BIO tag per character of ``text``."""
+        tags, i = ["O"] * len(text), 0
+        while i < len(text):
+            for size in range(min(self.longest, len(text) - i), 0, -1):
+                kind = self.types.get(text[i : i + size])
+                if kind:
+                    tags[i : i + size] = [f"B-{kind}"] + [f"I-{kind}"] * (size - 1)
+                    i += size - 1
+                    break
+            i += 1
+        return tags
+
+
+class MostFrequentTagger:
+    """Each character (or word) takes its most frequent tag in the training data.
+
+    Unseen characters take the most frequent tag overall. Lists of words in
+    place of texts tag words the same way.
+
+    Args:
+        texts: training texts (or lists of words).
+        tags: one tag sequence per text, one tag per character (or word).
+
+    Example:
+
+    >>> tagger = MostFrequentTagger(["张三", "开了"], [["B-PER", "I-PER"], ["O", "O"]])
+    >>> tagger.tags("张开吗")  # 吗 is unseen: O, the most frequent tag
+    ['B-PER', 'O', 'O']
+    """
+
+    def __init__(self, texts: Iterable[str], tags: Iterable[Sequence[str]]):
+        counts: dict[str, collections.Counter] = collections.defaultdict(
+            collections.Counter
+        )
+        overall: collections.Counter = collections.Counter()
+        for text, row in zip(texts, tags, strict=True):
+            if len(text) != len(row):
+                raise ValueError(
+                    f"`tags` must have one tag per character of `texts`. Received "
+                    f"{len(row)} tags for {text[:40]!r}"
+                )
+            for char, tag in zip(text, row):
+                counts[char][tag] += 1
+                overall[tag] += 1
+        if not overall:
+            raise ValueError("`texts` must hold at least one character.")
+        self.default = overall.most_common(1)[0][0]
+        self.best = {char: c.most_common(1)[0][0] for char, c in counts.items()}
+
+    def tags(self, text: str) -> list[str]:
+        """One tag per character of ``text``."""
+        return [self.best.get(char, self.default) for char in text]
 
 
 """

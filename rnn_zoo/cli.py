@@ -812,6 +812,16 @@ def _format_output(value) -> str:
     return np.array2string(value, precision=4, separator=", ", max_line_width=10**6)
 
 
+def _graph_error(error) -> str:
+    """The message of a failed ``tf.debugging.Assert`` in a SavedModel, on one line."""
+    prefix = "assertion failed: "
+    for line in error.message.splitlines():
+        if line.startswith(prefix):
+            message = line[len(prefix) :].strip().removeprefix("[").removesuffix("]")
+            return message.replace("\\'", "'")
+    return error.message.strip().splitlines()[-1]
+
+
 def _serve(parser: argparse.ArgumentParser, served, args: argparse.Namespace) -> None:
     import numpy as np
     import tensorflow as tf
@@ -846,7 +856,11 @@ def _serve(parser: argparse.ArgumentParser, served, args: argparse.Namespace) ->
                 f"{spec.shape.as_list()}: give each INPUT as a JSON list of numbers "
                 f"of one shape, e.g. '[[1.0], [2.0]]' ({error})"
             )
-    outputs = function(**{key: batch})
+    try:
+        outputs = function(**{key: batch})
+    except tf.errors.InvalidArgumentError as error:
+        # An export that checks its inputs in the graph (tf.debugging.Assert).
+        parser.error(_graph_error(error))
     outputs = {name: tensor.numpy() for name, tensor in sorted(outputs.items())}
     shown = [text if text.strip() else repr(text) for text in args.inputs]
     width = max(len(text) for text in shown)

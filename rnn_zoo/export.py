@@ -10,7 +10,8 @@ the graph on :mod:`rnn_zoo.decoding`, and everything is written out with
 - classifier: :func:`export_char_classifier`, :func:`export_text_classifier`,
   :func:`export_frames_classifier`, all on :func:`write_classifier_archive`;
 - forecaster: :func:`export_forecaster`;
-- tagger: :func:`export_truecaser`;
+- tagger: :func:`export_truecaser`, :func:`export_char_tagger` (per-character
+  tags, optionally the words they segment);
 - generator: :func:`export_char_generator` (prompt -> continuation) and
   :func:`export_conditioned_generator` (class name + seed -> a string);
 - encoder-decoder: :func:`export_seq2seq` on :func:`export_char_seq2seq`.
@@ -493,6 +494,126 @@ def export_truecaser(
     return _write_archive(
         filepath, [model, table], [("truecase", truecase, signature)], verbose
     )
+
+
+def export_char_tagger(
+    model: keras.Model,
+    filepath: str | os.PathLike,
+    *,
+    vocabulary: Sequence[str],
+    tags: Sequence[str],
+    first_id: int,
+    unknown_id: int,
+    pad_id: int = 0,
+    word_end_tags: Sequence[str] = (),
+    require_chinese: bool = False,
+    verbose: bool = False,
+) -> str:
+    """Writes a character tagger as a SavedModel over raw strings.
+
+    The model reads character ids and gives probabilities over ``pad_id``
+    (0) and the tags (``tags[j]`` has id ``j + 1``). Signatures, each with
+    the input ``texts``, tf.string ``(batch,)`` UTF-8:
+
+    - ``tag`` (also ``serving_default``): output ``tags`` (tf.string
+      ``(batch, longest text)``: the likeliest tag of each character, ``""``
+      on padding); with ``word_end_tags`` also ``words`` (tf.string
+      ``(batch,)``: the text with a space after each character whose tag ends
+      a word, as B/M/E/S segmentation reads ``E`` and ``S``);
+    - ``probabilities``: output ``probabilities``, float32 ``(batch, longest
+      text, len(tags) + 1)``, the model's.
+
+    Unknown characters read as
+    ``unknown_id``; texts are not truncated. With ``require_chinese`` a text
+    without a Chinese character (CJK ideograph), an empty one included, is
+    refused with ``InvalidArgumentError`` naming ``texts``.
+
+    Args:
+        model: a trained :func:`rnn_zoo.build_tagger` model with
+            ``len(tags) + 1`` outputs.
+        filepath: the SavedModel directory to write.
+        vocabulary: the characters; ``vocabulary[i]`` has id ``first_id + i``.
+        tags: the tag names.
+        first_id, unknown_id, pad_id: the ids of ``vocabulary[0]``, of an
+            unknown character and of padding.
+        word_end_tags: the tags after which a word ends (``("E", "S")``).
+        require_chinese: refuse texts without a Chinese character.
+        verbose: print ExportArchive's summary.
+
+    Returns:
+        ``filepath`` as a string.
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> from rnn_zoo import build_tagger
+    >>> model = build_tagger(5, vocab_size=4, units=4)  # padding + B M E S
+    >>> path = export_char_tagger(model, "/tmp/rnn_zoo_char_tagger",
+    ...     vocabulary=["中", "国"], tags=["B", "M", "E", "S"], first_id=2,
+    ...     unknown_id=1, word_end_tags=["E", "S"], require_chinese=True)
+    >>> served = tf.saved_model.load(path)
+    >>> out = served.tag(tf.constant(["中国", "国"]))
+    >>> out["tags"].shape, sorted(out)
+    (TensorShape([2, 2]), ['tags', 'words'])
+    >>> served.probabilities(tf.constant(["中国"]))["probabilities"].shape
+    TensorShape([1, 2, 5])
+    """
+    import tensorflow as tf
+
+    vocabulary = _check_strings(vocabulary, "vocabulary")
+    tags = _check_strings(tags, "tags")
+    if model.output_shape[-1] != len(tags) + 1:
+        raise ValueError(
+            f"`tags` must name every output of the model but padding: "
+            f"{model.output_shape[-1] - 1} tags. Received {len(tags)}: tags={tags!r}"
+        )
+    ends = [tag for tag in word_end_tags if tag not in tags]
+    if ends:
+        raise ValueError(
+            f"`word_end_tags` must be among `tags` {tags}. Received: {list(word_end_tags)}"
+        )
+    table = _char_table(vocabulary, first_id, unknown_id)
+    names = tf.constant(["", *tags])
+    is_end = tf.constant([False, *(tag in word_end_tags for tag in tags)])
+
+    def read(texts):
+        if require_chinese:
+            chinese = tf.strings.regex_full_match(texts, r"(?s).*\p{Han}.*")
+            refused = tf.boolean_mask(texts, tf.logical_not(chinese))
+            tf.debugging.Assert(
+                tf.reduce_all(chinese),
+                [
+                    "`texts` must each hold at least one Chinese character. "
+                    "Received texts without one: ["
+                    + tf.strings.reduce_join("'" + refused + "'", separator=", ")
+                    + "]"
+                ],
+            )
+        chars, ids = _char_ids(table, texts, pad_id=pad_id, min_width=1)
+        return chars, ids, model(ids, training=False)
+
+    def tag(texts):
+        chars, ids, probabilities = read(texts)
+        best = 1 + tf.argmax(probabilities[..., 1:], axis=-1, output_type=tf.int32)
+        best = tf.where(ids == pad_id, 0, best)
+        outputs = {"tags": tf.gather(names, best)}
+        if word_end_tags:
+            ends = tf.RaggedTensor.from_tensor(
+                tf.gather(is_end, best), lengths=chars.row_lengths()
+            )
+            spaced = tf.where(
+                ends.flat_values, chars.flat_values + " ", chars.flat_values
+            )
+            words = tf.strings.reduce_join(chars.with_flat_values(spaced), axis=1)
+            outputs["words"] = tf.strings.strip(words)
+        return outputs
+
+    def probabilities(texts):
+        return {"probabilities": read(texts)[2]}
+
+    signature = [tf.TensorSpec(shape=(None,), dtype=tf.string, name="texts")]
+    endpoints = [("tag", tag, signature), ("probabilities", probabilities, signature)]
+    return _write_archive(filepath, [model, table], endpoints, verbose)
 
 
 def export_char_generator(

@@ -8,6 +8,12 @@ mean of per-batch means), so it gives the same number whatever the batch size.
   :func:`perplexity` (of a generator over a teacher-forcing dataset).
 - Truecasing: :func:`casing_metrics` (accuracy, and precision, recall and
   F1 of the upper-case tag).
+- Chinese word segmentation: :func:`bmes_words` (tags to words) and
+  :func:`segmentation_scores` (word precision, recall and F1 as the SIGHAN
+  bakeoffs score them).
+- Named entities: :func:`bio_entities` (tags to spans, as CoNLL's
+  ``conlleval`` reads them) and :func:`entity_scores` (entity-level
+  precision, recall and F1, micro-averaged and per type).
 - Sequence to sequence: :func:`edit_distance`, :func:`word_error_rate` and
   :func:`phoneme_error_rate` (against any of several references).
 - Classification: :func:`accuracy_per_class` and :func:`balanced_accuracy`.
@@ -146,6 +152,179 @@ def casing_metrics(true_tags: Iterable, predicted_tags: Iterable) -> dict[str, f
         "upper_recall": float(recall),
         "upper_f1": float(f1),
         "characters": int(true.size),
+    }
+
+
+"""
+## Chinese word segmentation and named entities
+"""
+
+
+def _f1(correct: int, predicted: int, true: int) -> dict[str, float]:
+    precision = correct / predicted if predicted else 0.0
+    recall = correct / true if true else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def bmes_words(text: str, tags: Sequence[str]) -> list[str]:
+    """The words of ``text`` under one B/M/E/S tag per character.
+
+    Any tag sequence gives words: a word ends after an ``E`` or ``S`` and
+    before a ``B`` or ``S`` (so ``B B`` is two words and ``M`` after ``E``
+    starts one).
+
+    Example:
+
+    >>> bmes_words("中国人民的", ["B", "E", "B", "E", "S"])
+    ['中国', '人民', '的']
+    >>> bmes_words("中国人", ["B", "B", "M"])
+    ['中', '国人']
+    """
+    if len(tags) != len(text):
+        raise ValueError(
+            f"`tags` must have one tag per character of `text`. Received: "
+            f"{len(tags)} tags for {len(text)} characters"
+        )
+    words, start = [], 0
+    for i, tag in enumerate(tags):
+        if tag not in ("B", "M", "E", "S"):
+            raise ValueError(f'`tags` must be "B", "M", "E" or "S". Received: {tag!r}')
+        if i > start and tag in ("B", "S"):
+            words.append(text[start:i])
+            start = i
+        if tag in ("E", "S"):
+            words.append(text[start : i + 1])
+            start = i + 1
+    if start < len(text):
+        words.append(text[start:])
+    return words
+
+
+def _spans(words: Sequence[str]) -> set[tuple[int, int]]:
+    spans, position = set(), 0
+    for word in words:
+        spans.add((position, position + len(word)))
+        position += len(word)
+    return spans
+
+
+def segmentation_scores(
+    true_words: Iterable[Sequence[str]], predicted_words: Iterable[Sequence[str]]
+) -> dict[str, float]:
+    """Word-level precision, recall and F1 of a segmentation, as SIGHAN scores it.
+
+    A predicted word is correct when its character span in the sentence is
+    exactly a true word's span; precision is correct / predicted words,
+    recall correct / true words, both summed over every sentence.
+
+    Args:
+        true_words: the gold words of each sentence.
+        predicted_words: the predicted words of the same sentences (their
+            characters must join to the same text).
+
+    Returns:
+        ``{"precision", "recall", "f1", "true_words", "predicted_words",
+        "correct"}``.
+
+    Example:
+
+    >>> scores = segmentation_scores([["中国", "人民"]], [["中国", "人", "民"]])
+    >>> scores["precision"], scores["recall"]  # 1 of 3 predicted, 1 of 2 true
+    (0.3333333333333333, 0.5)
+    """
+    counts = {"true_words": 0, "predicted_words": 0, "correct": 0}
+    pairs = zip(true_words, predicted_words, strict=True)
+    for i, (true, predicted) in enumerate(pairs):
+        if "".join(true) != "".join(predicted):
+            raise ValueError(
+                f"`predicted_words` must segment the same text as `true_words`. "
+                f"Received for sentence {i}: {''.join(predicted)[:40]!r} and "
+                f"{''.join(true)[:40]!r}"
+            )
+        true_spans, predicted_spans = _spans(true), _spans(predicted)
+        counts["true_words"] += len(true)
+        counts["predicted_words"] += len(predicted)
+        counts["correct"] += len(true_spans & predicted_spans)
+    scores = _f1(counts["correct"], counts["predicted_words"], counts["true_words"])
+    return {**scores, **counts}
+
+
+def bio_entities(tags: Sequence[str]) -> list[tuple[int, int, str]]:
+    """Entity spans ``(start, end, type)`` in BIO tags, read as CoNLL's conlleval does.
+
+    ``B-X`` starts an entity; ``I-X`` continues one of type ``X`` and starts
+    one after ``O`` or after another type (an invalid sequence is read, not
+    refused); ``O``, ``B-`` or a change of type ends it.
+
+    Example:
+
+    >>> bio_entities(["B-PER", "I-PER", "O", "I-LOC", "I-LOC", "I-ORG", "B-ORG"])
+    [(0, 2, 'PER'), (3, 5, 'LOC'), (5, 6, 'ORG'), (6, 7, 'ORG')]
+    """
+    spans, start, kind = [], None, None
+    for i, tag in enumerate([*tags, "O"]):
+        prefix, _, this = tag.partition("-")
+        if prefix not in ("B", "I", "O") or (prefix == "O") == bool(this):
+            raise ValueError(
+                f'`tags` must be "O", "B-TYPE" or "I-TYPE". Received: {tag!r}'
+            )
+        if start is not None and (prefix != "I" or this != kind):
+            spans.append((start, i, kind))
+            start = None
+        if prefix != "O" and start is None:
+            start, kind = i, this
+    return spans
+
+
+def entity_scores(
+    true_tags: Iterable[Sequence[str]], predicted_tags: Iterable[Sequence[str]]
+) -> dict:
+    """Entity-level precision, recall and F1 in the CoNLL sense.
+
+    An entity counts only when its span and its type are both right
+    (:func:`bio_entities` reads the tags). Micro-averaged over every
+    entity of every sentence, and per type.
+
+    Args:
+        true_tags: the gold BIO tags of each sentence.
+        predicted_tags: the predicted tags, one per gold tag.
+
+    Returns:
+        ``{"precision", "recall", "f1", "true_entities", "predicted_entities",
+        "correct", "per_type": {TYPE: {"precision", "recall", "f1",
+        "support"}}}`` (``support``: the type's true entities).
+
+    Example:
+
+    >>> true = [["B-PER", "I-PER", "O", "B-LOC"]]
+    >>> scores = entity_scores(true, [["B-PER", "I-PER", "O", "B-ORG"]])
+    >>> scores["f1"], scores["per_type"]["PER"]["f1"], scores["per_type"]["LOC"]["recall"]
+    (0.5, 1.0, 0.0)
+    """
+    true_all, predicted_all = set(), set()
+    pairs = zip(true_tags, predicted_tags, strict=True)
+    for i, (true, predicted) in enumerate(pairs):
+        if len(true) != len(predicted):
+            raise ValueError(
+                f"`predicted_tags` must have one tag per tag of `true_tags`. "
+                f"Received for sentence {i}: {len(predicted)} predicted, {len(true)} true"
+            )
+        true_all |= {(i, *span) for span in bio_entities(true)}
+        predicted_all |= {(i, *span) for span in bio_entities(predicted)}
+    correct = true_all & predicted_all
+    per_type = {}
+    for kind in sorted({e[3] for e in true_all | predicted_all}):
+        count = [
+            sum(e[3] == kind for e in s) for s in (correct, predicted_all, true_all)
+        ]
+        per_type[kind] = {**_f1(*count), "support": count[2]}
+    return {
+        **_f1(len(correct), len(predicted_all), len(true_all)),
+        "true_entities": len(true_all),
+        "predicted_entities": len(predicted_all),
+        "correct": len(correct),
+        "per_type": per_type,
     }
 
 

@@ -182,3 +182,43 @@ def test_keras_classifier_names_a_cell_without_a_keras_counterpart():
             dropout=0.0,
             embedding_dim=2,
         )
+
+
+def test_maximum_matching_takes_the_longest_word_left_to_right():
+    segmenter = baselines.MaxMatchSegmenter(["研究", "研究生", "生命", "命", "起源"])
+    # The classic failure of forward matching: 研究生 | 命 | 起源.
+    assert segmenter.segment("研究生命起源") == ["研究生", "命", "起源"]
+    # Unknown characters are single-character words.
+    assert segmenter.segment("我研究") == ["我", "研究"]
+    assert segmenter.segment("") == []
+    with pytest.raises(TypeError, match="not one string"):
+        baselines.MaxMatchSegmenter("研究")
+
+
+def test_entity_dictionary_tags_longest_first_with_the_most_frequent_type():
+    tagger = baselines.EntityDictionaryTagger(
+        [
+            ("北京", "LOC"),
+            ("北京大学", "ORG"),
+            ("中国", "LOC"),
+            ("中国", "ORG"),
+            ("中国", "LOC"),
+        ]
+    )
+    assert tagger.tags("北京大学在中国北京") == [
+        *["B-ORG", "I-ORG", "I-ORG", "I-ORG", "O"],
+        *["B-LOC", "I-LOC", "B-LOC", "I-LOC"],
+    ]
+    with pytest.raises(ValueError, match="at least one"):
+        baselines.EntityDictionaryTagger([])
+
+
+def test_most_frequent_tag_per_character():
+    tagger = baselines.MostFrequentTagger(
+        ["王五", "王府", "王府"], [["B-PER", "I-PER"], ["B-LOC", "I-LOC"], ["O", "O"]]
+    )
+    # 王: B-LOC once, B-PER once, O once: the first seen wins the tie;
+    # 府: I-LOC once, O once; 李 unseen: the most frequent tag overall, O.
+    assert tagger.tags("王府李") == ["B-PER", "I-LOC", "O"]
+    with pytest.raises(ValueError, match="one tag per character.*'王五'"):
+        baselines.MostFrequentTagger(["王五"], [["O"]])

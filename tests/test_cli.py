@@ -78,9 +78,12 @@ def test_every_command_has_help(argv, fragments, capsys):
 OWN_RECIPES = [
     "charlm",
     "co2",
+    "cws_zh",
     "g2p",
     "generate_names",
     "names",
+    "ner_zh",
+    "pos_zh",
     "sentiment",
     "sentiment_zh",
     "truecase",

@@ -137,3 +137,88 @@ def test_forecast_errors_over_all_steps_and_by_step():
     assert errors["mae_by_step"] == {"1": 0.5, "3": 3.0}  # step 4 is past the horizon
     with pytest.raises(ValueError, match="windows, horizon"):
         metrics.forecast_errors([1.0], [2.0])
+
+
+def test_segmentation_scores_count_exact_word_spans():
+    true = [["中国", "人民", "的", "朋友"], ["新", "世纪"]]
+    # 中国 right; 人 民 wrong; 的 right; 朋友 right | 新世纪: one word, wrong.
+    predicted = [["中国", "人", "民", "的", "朋友"], ["新世纪"]]
+    scores = metrics.segmentation_scores(true, predicted)
+    assert (scores["correct"], scores["predicted_words"], scores["true_words"]) == (
+        3,
+        6,
+        6,
+    )
+    assert scores["precision"] == scores["recall"] == pytest.approx(0.5)
+    assert scores["f1"] == pytest.approx(0.5)
+    # A word in the right place counts, the same word elsewhere does not.
+    scores = metrics.segmentation_scores([["人", "人人"]], [["人人", "人"]])
+    assert scores["correct"] == 0
+    with pytest.raises(ValueError, match="same text.*sentence 0"):
+        metrics.segmentation_scores([["中国"]], [["中", "华"]])
+
+
+def test_bmes_words_read_any_tag_sequence():
+    assert metrics.bmes_words("中华人民共和国", list("BMMMMME")) == ["中华人民共和国"]
+    # B B: two words; M after E starts one; a trailing B ends with the text.
+    assert metrics.bmes_words("中国人民好", ["B", "B", "E", "M", "B"]) == [
+        "中",
+        "国人",
+        "民",
+        "好",
+    ]
+    with pytest.raises(ValueError, match="one tag per character.*2 tags for 3"):
+        metrics.bmes_words("中国人", ["B", "E"])
+    with pytest.raises(ValueError, match="'X'"):
+        metrics.bmes_words("中", ["X"])
+
+
+def test_bio_entities_read_invalid_sequences_as_conlleval():
+    tags = ["I-PER", "I-PER", "O", "B-LOC", "I-ORG", "I-ORG", "B-ORG", "B-ORG"]
+    assert metrics.bio_entities(tags) == [
+        (0, 2, "PER"),  # I- without B- starts an entity
+        (3, 4, "LOC"),
+        (4, 6, "ORG"),  # a change of type starts one
+        (6, 7, "ORG"),
+        (7, 8, "ORG"),  # B- after B- of the same type: two entities
+    ]
+    assert metrics.bio_entities([]) == []
+    with pytest.raises(ValueError, match="'PER'"):
+        metrics.bio_entities(["PER"])
+
+
+def test_entity_scores_need_span_and_type_micro_and_per_type():
+    true = [
+        ["B-PER", "I-PER", "I-PER", "O", "B-LOC", "I-LOC"],
+        ["B-ORG", "I-ORG", "O", "B-PER"],
+    ]
+    predicted = [
+        # PER right; LOC with a wrong span.
+        ["B-PER", "I-PER", "I-PER", "O", "B-LOC", "O"],
+        # ORG typed as LOC; PER right; plus a spurious PER.
+        ["B-LOC", "I-LOC", "I-PER", "B-PER"],
+    ]
+    scores = metrics.entity_scores(true, predicted)
+    assert (
+        scores["correct"],
+        scores["predicted_entities"],
+        scores["true_entities"],
+    ) == (
+        2,
+        5,
+        4,
+    )
+    assert scores["precision"] == pytest.approx(2 / 5)
+    assert scores["recall"] == pytest.approx(2 / 4)
+    assert scores["f1"] == pytest.approx(2 * 0.4 * 0.5 / 0.9)
+    per_type = scores["per_type"]
+    assert per_type["PER"] == {
+        "precision": pytest.approx(2 / 3),
+        "recall": 1.0,
+        "f1": pytest.approx(0.8),
+        "support": 2,
+    }
+    assert per_type["LOC"]["precision"] == 0.0 and per_type["LOC"]["support"] == 1
+    assert per_type["ORG"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    with pytest.raises(ValueError, match="sentence 1: 1 predicted, 2 true"):
+        metrics.entity_scores([["O"], ["O", "O"]], [["O"], ["O"]])
