@@ -123,60 +123,23 @@ def _corpus(smoke: bool) -> peoples_daily.PeoplesDaily:
 
 
 def _examples(args: argparse.Namespace) -> dict[str, list]:
-    corpus = _corpus(args.smoke)
-    return {
-        name: peoples_daily.make_examples(getattr(corpus, name), EXAMPLE_LENGTH)
-        for name in ("train", "validation", "test")
-    }
+    return peoples_daily.split_examples(_corpus(args.smoke), EXAMPLE_LENGTH)
 
 
 def load_data(args: argparse.Namespace) -> training.RecipeData:
-    """The three splits as batched ``tf.data`` pipelines of ``(ids, tags)``.
-
-    ``info`` holds ``vocabulary`` (``vocabulary[i]`` has id ``i + 2``),
-    ``vocab_size``, ``tags``, ``example_length``, ``split_seed`` and
-    ``num_lines`` / ``num_examples`` / ``num_characters`` per split.
-    """
-    corpus = _corpus(args.smoke)
-    examples = _examples(args)
-
-    def dataset(split, shuffle=False):
-        return peoples_daily.make_dataset(
-            split,
-            corpus.vocabulary,
+    """The three splits as batched ``tf.data`` pipelines of ``(ids, tags)``
+    (``info``: :func:`rnn_zoo.data.peoples_daily.tagging_pipeline`)."""
+    return training.recipe_data(
+        *peoples_daily.tagging_pipeline(
+            _corpus(args.smoke),
             "pos",
+            example_length=EXAMPLE_LENGTH,
             batch_size=args.batch_size,
-            shuffle=shuffle,
             seed=args.seed,
             # --smoke pads to one shape: one compiled step, not one per length.
             fixed_length=EXAMPLE_LENGTH if args.smoke else False,
         )
-
-    names = ("train", "validation", "test")
-    info = {
-        "vocabulary": corpus.vocabulary,
-        "vocab_size": corpus.vocab_size,
-        "tags": ["padding", *peoples_daily.JOINT_TAGS],
-        "example_length": EXAMPLE_LENGTH,
-        "split_seed": SPLIT_SEED,
-        "num_lines": {name: len(getattr(corpus, name)) for name in names},
-        "num_examples": {name: len(examples[name]) for name in names},
-        "num_characters": {
-            name: sum(len(peoples_daily.text_of(e)) for e in examples[name])
-            for name in names
-        },
-    }
-    summary = (
-        "People's Daily 1998-01, split by line: "
-        + ", ".join(
-            f"{info['num_lines'][n]} {n} lines ({info['num_examples'][n]} examples, "
-            f"{info['num_characters'][n]} chars)"
-            for n in names
-        )
-        + f"; {len(corpus.vocabulary)} characters"
     )
-    splits = tuple(examples[name] for name in names)
-    return training.recipe_data(dataset, splits, info, summary)
 
 
 """

@@ -149,3 +149,26 @@ def check_characters(vocabulary, name: str = "vocabulary") -> tuple[str, ...]:
     if len(set(vocabulary)) != len(vocabulary):
         raise ValueError(f"`{name}` must not repeat characters.")
     return tuple(vocabulary)
+
+
+def check_fractions(fractions, name: str = "fractions") -> tuple[float, float, float]:
+    """Three shares in (0, 1) for train, validation and test that sum to 1.
+
+    >>> check_fractions([0.8, 0.1, 0.1])
+    (0.8, 0.1, 0.1)
+    """
+    if (
+        isinstance(fractions, str)
+        or not isinstance(fractions, Sequence)
+        or len(fractions) != 3
+        or not all(
+            isinstance(f, numbers.Real) and not isinstance(f, bool) and 0 < f < 1
+            for f in fractions
+        )
+        or abs(sum(fractions) - 1.0) > 1e-6
+    ):
+        raise ValueError(
+            f"`{name}` must be three numbers in (0, 1) for train, validation "
+            f"and test that sum to 1. Received: {name}={fractions!r}"
+        )
+    return tuple(float(f) for f in fractions)

@@ -281,24 +281,6 @@ class CmudictData:
     max_target_length: int
 
 
-def _check_fractions(fractions) -> tuple[float, float, float]:
-    if (
-        isinstance(fractions, str)
-        or not isinstance(fractions, Sequence)
-        or len(fractions) != 3
-        or not all(
-            isinstance(f, numbers.Real) and not isinstance(f, bool) and 0 < f < 1
-            for f in fractions
-        )
-        or abs(sum(fractions) - 1.0) > 1e-6
-    ):
-        raise ValueError(
-            "`fractions` must be three numbers in (0, 1) for train, validation "
-            f"and test that sum to 1. Received: fractions={fractions!r}"
-        )
-    return tuple(float(f) for f in fractions)
-
-
 def load_cmudict(
     seed: int = 0,
     *,
@@ -330,7 +312,7 @@ def load_cmudict(
         raise TypeError(
             f"`keep_stress` must be True or False. Received: keep_stress={keep_stress!r}"
         )
-    fractions = _check_fractions(fractions)
+    fractions = _checks.check_fractions(fractions)
     dictionary = _read_dictionary(keep_stress)
     words = list(dictionary)  # sorted, so the permutation alone decides the split
     order = np.random.default_rng(seed).permutation(len(words))

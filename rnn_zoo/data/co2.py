@@ -173,25 +173,6 @@ def _fill_gaps(values: np.ndarray) -> np.ndarray:
     return filled
 
 
-def _check_fractions(fractions) -> tuple[float, float, float]:
-    if (
-        isinstance(fractions, str)
-        or not isinstance(fractions, Sequence)
-        or len(fractions) != 3
-        or not all(
-            isinstance(f, numbers.Real) and not isinstance(f, bool) and 0 < f < 1
-            for f in fractions
-        )
-        or abs(sum(fractions) - 1.0) > 1e-6
-    ):
-        raise ValueError(
-            "`fractions` must be three numbers in (0, 1) for the train, "
-            "validation and test periods that sum to 1. "
-            f"Received: fractions={fractions!r}"
-        )
-    return tuple(float(f) for f in fractions)
-
-
 def _windows(values, start, end, window, horizon, stride) -> Windows:
     # Origins o with every target o+1..o+horizon in [start, end) and every
     # history week o-window+1..o at or after week 0.
@@ -238,7 +219,7 @@ def load_co2(
     window = _checks.check_positive_int(window, "window")
     horizon = _checks.check_positive_int(horizon, "horizon")
     stride = _checks.check_positive_int(stride, "stride")
-    fractions = _check_fractions(fractions)
+    fractions = _checks.check_fractions(fractions)
 
     dates, raw = read_series()
     n = len(raw)

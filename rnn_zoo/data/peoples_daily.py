@@ -180,12 +180,7 @@ def load_peoples_daily(
     Returns:
         A :class:`PeoplesDaily`.
     """
-    fractions = [float(f) for f in fractions]
-    if len(fractions) != 3 or min(fractions) <= 0 or abs(sum(fractions) - 1) > 1e-6:
-        raise ValueError(
-            "`fractions` must be three positive shares summing to 1. "
-            f"Received: fractions={fractions!r}"
-        )
+    fractions = _checks.check_fractions(fractions)
     if max_lines is not None:
         max_lines = _checks.check_positive_int(max_lines, "max_lines")
     lines = read_corpus(path)
@@ -432,3 +427,70 @@ def make_dataset(
         padding_values=(np.int32(PAD_ID), np.int32(TAG_PAD)),
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+# The tag set of each task make_dataset takes.
+TASK_TAGS = {"cws": CWS_TAGS, "ner": NER_TAGS, "pos": JOINT_TAGS}
+SPLITS = ("train", "validation", "test")
+
+
+def split_examples(corpus: PeoplesDaily, max_chars: int) -> dict[str, list[Sentence]]:
+    """Each split's lines cut into :func:`make_examples` of at most ``max_chars``."""
+    return {name: make_examples(getattr(corpus, name), max_chars) for name in SPLITS}
+
+
+def tagging_pipeline(
+    corpus: PeoplesDaily,
+    task: str,
+    *,
+    example_length: int,
+    batch_size: int,
+    seed: int,
+    fixed_length: bool | int = False,
+):
+    """What a tagging recipe's ``load_data`` hands to ``training.recipe_data``.
+
+    Returns:
+        ``(dataset, splits, info, summary)``: ``dataset(split, shuffle=...)``
+        batches a split with :func:`make_dataset`; ``splits`` are the three
+        splits' examples; ``info`` holds ``vocabulary`` (``vocabulary[i]``
+        has id ``i + 2``), ``vocab_size``, ``tags`` (padding first),
+        ``example_length``, ``split_seed`` and ``num_lines`` /
+        ``num_examples`` / ``num_characters`` per split; ``summary`` is the
+        line printed before training.
+    """
+    examples = split_examples(corpus, example_length)
+
+    def dataset(split, shuffle=False):
+        return make_dataset(
+            split,
+            corpus.vocabulary,
+            task,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            fixed_length=fixed_length,
+        )
+
+    info = {
+        "vocabulary": corpus.vocabulary,
+        "vocab_size": corpus.vocab_size,
+        "tags": ["padding", *TASK_TAGS[task]],
+        "example_length": example_length,
+        "split_seed": corpus.seed,
+        "num_lines": {name: len(getattr(corpus, name)) for name in SPLITS},
+        "num_examples": {name: len(examples[name]) for name in SPLITS},
+        "num_characters": {
+            name: sum(len(text_of(e)) for e in examples[name]) for name in SPLITS
+        },
+    }
+    summary = (
+        "People's Daily 1998-01, split by line: "
+        + ", ".join(
+            f"{info['num_lines'][n]} {n} lines ({info['num_examples'][n]} examples, "
+            f"{info['num_characters'][n]} chars)"
+            for n in SPLITS
+        )
+        + f"; {len(corpus.vocabulary)} characters"
+    )
+    return dataset, tuple(examples[name] for name in SPLITS), info, summary

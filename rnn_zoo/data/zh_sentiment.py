@@ -190,20 +190,6 @@ def deduplicate(
     return distinct, sorted(conflicting)
 
 
-def _check_fractions(fractions) -> tuple[float, float, float]:
-    if (
-        not isinstance(fractions, Sequence)
-        or len(fractions) != 3
-        or not all(isinstance(f, numbers.Real) and 0 < f < 1 for f in fractions)
-        or abs(sum(fractions) - 1.0) > 1e-6
-    ):
-        raise ValueError(
-            "`fractions` must be three numbers in (0, 1) for train, validation "
-            f"and test that sum to 1. Received: fractions={fractions!r}"
-        )
-    return tuple(float(f) for f in fractions)
-
-
 def split_sentences(
     sentences: dict[str, Sequence[str]],
     *,
@@ -237,7 +223,7 @@ def split_sentences(
     """
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"`seed` must be an integer. Received: seed={seed!r}")
-    fractions = _check_fractions(fractions)
+    fractions = _checks.check_fractions(fractions)
     if max_per_class is not None:
         if isinstance(max_per_class, bool) or not isinstance(
             max_per_class, numbers.Integral

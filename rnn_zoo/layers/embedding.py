@@ -111,5 +111,5 @@ class TokenEmbedding(keras.layers.Embedding):
     def call(self, inputs):
         if "int" not in keras.backend.standardize_dtype(inputs.dtype):
             inputs = ops.cast(inputs, "int32")
-        inputs = check_token_ids(inputs, self.input_dim, f"{self.name}")
+        inputs = check_token_ids(inputs, self.input_dim, self.name)
         return super().call(inputs)
