@@ -92,6 +92,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rnn_zoo import _checks
+from rnn_zoo.data import _batching
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -119,6 +120,9 @@ OOV_ID = 1
 # Ids 0 and 1 are reserved, so the first character of the vocabulary is id 2.
 FIRST_CHAR_ID = 2
 DEFAULT_MAX_LENGTH = 24
+# The padded lengths of the batches (then the split's longest name): half the
+# surnames have at most 7 characters, 90 % at most 11.
+BUCKET_LENGTHS = (6, 8, 10, 12, 16)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -374,12 +378,18 @@ def make_dataset(
     shuffle: bool = True,
     seed: int | None = None,
     fixed_length: bool = False,
+    drop_remainder: bool = False,
 ) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of ``(ids, labels)`` batches.
 
-    ``ids`` is int32 ``(batch, longest name in the batch)`` padded with 0 on
-    the right; ``labels`` is int32 ``(batch,)``. With ``shuffle`` the order
-    changes every epoch, the same way on every run for a given ``seed``.
+    ``ids`` is int32 ``(batch, steps)`` padded with 0 on the right, where
+    ``steps`` is the first of :data:`BUCKET_LENGTHS` (or ``max_length``)
+    that holds the batch's longest name: names of similar length are
+    batched together, so that a batch runs little padding (8.3 steps on
+    average for the surnames, against 17 when each batch of 64 is padded
+    to its longest name) and there are only a few shapes to compile.
+    ``labels`` is int32 ``(batch,)``. With ``shuffle`` the order changes
+    every epoch, the same way on every run for a given ``seed``.
 
     Args:
         split: a :class:`Split` of :class:`NamesData`.
@@ -388,11 +398,15 @@ def make_dataset(
         max_length: longer names are truncated to their first characters.
         shuffle: shuffle the whole split each epoch (training).
         seed: the shuffle seed.
-        fixed_length: pad every batch to the longest name of the whole
-            split instead of the batch's, so that every batch has one shape
-            and a compiled training step compiles once (a short run, such as
-            a recipe's ``--smoke``, otherwise spends most of its time
-            compiling one step per batch length).
+        fixed_length: no buckets: pad every batch to the longest name of the
+            whole split, so that every batch has one shape and a compiled
+            training step compiles once (a short run, such as a recipe's
+            ``--smoke``, otherwise spends most of its time compiling).
+        drop_remainder: drop each length bucket's last, smaller batch
+            (training: a shuffled split would otherwise end each bucket with
+            a batch of a new size, so a new shape to compile, every epoch;
+            which names are dropped changes from epoch to epoch). Ignored
+            with ``fixed_length``.
 
     Example:
 
@@ -418,10 +432,16 @@ def make_dataset(
     dataset = tf.data.Dataset.from_tensor_slices((ids, labels)).map(_to_dense)
     if shuffle:
         dataset = dataset.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.padded_batch(
-        batch_size,
-        padded_shapes=([max(lengths) if fixed_length else None], []),
+    dataset = _batching.batch_by_length(
+        dataset,
+        length=lambda ids, label: tf.shape(ids)[0],
+        batch_size=batch_size,
+        bucket_lengths=BUCKET_LENGTHS,
+        max_length=max(lengths),
+        padded_shapes=lambda steps: ([steps], []),
         padding_values=(np.int32(PAD_ID), np.int32(0)),
+        fixed_length=max(lengths) if fixed_length else None,
+        drop_remainder=drop_remainder,
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
 

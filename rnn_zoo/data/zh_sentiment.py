@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rnn_zoo import _checks
+from rnn_zoo.data import _batching
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -414,23 +415,14 @@ def make_dataset(
     )
     if shuffle:
         dataset = dataset.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
-    padding = (np.int32(PAD_ID), np.int32(0))
-    if fixed_length:
-        dataset = dataset.padded_batch(
-            batch_size, padded_shapes=([max(lengths)], []), padding_values=padding
-        )
-    else:
-        # Bucket i holds lengths < boundaries[i] and is padded to
-        # boundaries[i] - 1; the last boundary is past max_length, so every
-        # sentence has a bucket.
-        boundaries = [b + 1 for b in BUCKET_LENGTHS if b < max_length]
-        boundaries.append(max_length + 1)
-        dataset = dataset.bucket_by_sequence_length(
-            lambda ids, label: tf.shape(ids)[0],
-            bucket_boundaries=boundaries,
-            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-            padded_shapes=([None], []),
-            padding_values=padding,
-            pad_to_bucket_boundary=True,
-        )
+    dataset = _batching.batch_by_length(
+        dataset,
+        length=lambda ids, label: tf.shape(ids)[0],
+        batch_size=batch_size,
+        bucket_lengths=BUCKET_LENGTHS,
+        max_length=max_length,
+        padded_shapes=lambda steps: ([steps], []),
+        padding_values=(np.int32(PAD_ID), np.int32(0)),
+        fixed_length=max(lengths) if fixed_length else None,
+    )
     return dataset.prefetch(tf.data.AUTOTUNE)

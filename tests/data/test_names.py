@@ -121,61 +121,85 @@ def test_encode_rejects_bad_arguments():
         names.encode(["Rossi"], ["R"], max_length=0)
 
 
+def _rows(batches):
+    """(ids without padding, label) of every name in ``batches``, in order."""
+    return [
+        (tuple(int(i) for i in row if i), int(label))
+        for x, y in batches
+        for row, label in zip(x.numpy(), y.numpy())
+    ]
+
+
 @tensorflow_only
-def test_dataset_elements_are_padded_int32_batches(data):
+def test_dataset_batches_names_of_similar_length_padded_to_a_bucket(data):
     import tensorflow as tf
 
     small = names.load_names(seed=0, max_per_language=20)
-    ds = names.make_dataset(
-        small.test, small.vocabulary, batch_size=8, shuffle=False, max_length=6
-    )
+    ds = names.make_dataset(small.test, small.vocabulary, batch_size=8, shuffle=False)
     ids_spec, labels_spec = ds.element_spec
     assert ids_spec.dtype == tf.int32 and ids_spec.shape.as_list() == [None, None]
     assert labels_spec.dtype == tf.int32 and labels_spec.shape.as_list() == [None]
 
     batches = list(ds)
-    assert [len(y) for _, y in batches] == [8] * 3 + [4]  # 28 test names
-    ids = [row for x, _ in batches for row in x.numpy().tolist()]
-    labels = [int(v) for _, y in batches for v in y.numpy()]
-    assert labels == list(small.test.labels)
-    expected = names.encode(small.test.names, small.vocabulary, max_length=6)
-    for row, want in zip(ids, expected):
-        # Padded with zeros on the right, to the longest name of its batch.
-        assert row[: len(want)] == want and not any(row[len(want) :])
+    # Every name exactly once, with its label; only the order changes.
+    encoded = names.encode(small.test.names, small.vocabulary)
+    expected = [(tuple(ids), label) for ids, label in zip(encoded, small.test.labels)]
+    assert sorted(_rows(batches)) == sorted(expected)
+    longest = max(len(ids) for ids in encoded)
     for x, _ in batches:
-        assert x.shape[1] == max(int(np.count_nonzero(r)) for r in x.numpy())
+        lengths = np.count_nonzero(x.numpy(), axis=1)
+        # Padded on the right to the first bucket length that holds the
+        # batch's longest name (the split's longest closes the buckets).
+        buckets = [b for b in names.BUCKET_LENGTHS if b < longest] + [longest]
+        assert x.shape[1] == min(b for b in buckets if b >= lengths.max())
+        for row, n in zip(x.numpy(), lengths):
+            assert row[:n].all() and not row[n:].any()
+
+
+@tensorflow_only
+def test_a_training_epoch_has_one_shape_per_bucket(data):
+    ds = names.make_dataset(
+        data.train, data.vocabulary, batch_size=64, seed=0, drop_remainder=True
+    )
+    shapes = {tuple(x.shape) for x, _ in ds}
+    # Every batch full (no new batch size each epoch), one length per bucket.
+    assert {batch for batch, _ in shapes} == {64}
+    assert len(shapes) <= len(names.BUCKET_LENGTHS) + 1
+    kept = sum(len(y) for _, y in ds)
+    assert len(data.train) - 64 * len(shapes) < kept <= len(data.train)
 
 
 @tensorflow_only
 def test_fixed_length_pads_every_batch_to_the_longest_name_of_the_split():
     small = names.load_names(seed=0, max_per_language=20)
-    tokens = list(names.GENERATOR_TOKENS) + list(small.vocabulary)
     longest = max(len(name) for name in small.test.names)
-    for make, steps in (
-        (lambda **kw: names.make_dataset(small.test, small.vocabulary, **kw), longest),
-        (
-            lambda **kw: names.make_generator_dataset(small.test, tokens, **kw),
-            longest + 1,
-        ),
-    ):
-        fixed = list(make(batch_size=8, shuffle=False, fixed_length=True))
-        batches = list(make(batch_size=8, shuffle=False))
-        assert len(fixed) == len(batches) == 4
-        # One shape for every batch; the same ids, more padding on the right.
-        for (x, y), (x_var, y_var) in zip(fixed, batches):
-            x, x_var = (
-                (x["token_ids"], x_var["token_ids"])
-                if isinstance(x, dict)
-                else (x, x_var)
-            )
-            assert x.shape[1] == steps and x_var.shape[1] <= steps
-            np.testing.assert_array_equal(x[:, : x_var.shape[1]], x_var)
-            assert not np.any(x[:, x_var.shape[1] :])
-            if y.ndim == 2:  # the generator's targets: padded the same way
-                assert y.shape[1] == steps
-                np.testing.assert_array_equal(y[:, : y_var.shape[1]], y_var)
-            else:
-                np.testing.assert_array_equal(y, y_var)
+    fixed = list(
+        names.make_dataset(
+            small.test, small.vocabulary, batch_size=8, shuffle=False, fixed_length=True
+        )
+    )
+    bucketed = names.make_dataset(
+        small.test, small.vocabulary, batch_size=8, shuffle=False
+    )
+    # One shape for every batch, in the split's order; the same names.
+    assert [x.shape[1] for x, _ in fixed] == [longest] * 4
+    assert [label for _, label in _rows(fixed)] == list(small.test.labels)
+    assert sorted(_rows(fixed)) == sorted(_rows(bucketed))
+
+    tokens = list(names.GENERATOR_TOKENS) + list(small.vocabulary)
+    make = names.make_generator_dataset
+    fixed = list(make(small.test, tokens, batch_size=8, fixed_length=True))
+    batches = list(make(small.test, tokens, batch_size=8))
+    assert len(fixed) == len(batches) == 4
+    # The generator pads to the longest in the batch, or with fixed_length
+    # to the split's: the same ids, more padding on the right.
+    for (x, y), (x_var, y_var) in zip(fixed, batches):
+        x, x_var = x["token_ids"], x_var["token_ids"]
+        assert x.shape[1] == longest + 1 and x_var.shape[1] <= longest + 1
+        np.testing.assert_array_equal(x[:, : x_var.shape[1]], x_var)
+        assert not np.any(x[:, x_var.shape[1] :])
+        assert y.shape[1] == longest + 1
+        np.testing.assert_array_equal(y[:, : y_var.shape[1]], y_var)
 
 
 @tensorflow_only
@@ -183,10 +207,8 @@ def test_dataset_shuffle_is_seeded_and_changes_every_epoch():
     small = names.load_names(seed=0, max_per_language=20)
 
     def epochs(seed, n=2):
-        ds = names.make_dataset(
-            small.train, small.vocabulary, batch_size=500, seed=seed
-        )
-        return [[int(v) for v in y.numpy()] for _ in range(n) for _, y in ds]
+        ds = names.make_dataset(small.train, small.vocabulary, batch_size=50, seed=seed)
+        return [[label for _, label in _rows(ds)] for _ in range(n)]
 
     first = epochs(seed=5)
     assert first == epochs(seed=5)
