@@ -146,6 +146,14 @@ _QUICK = {
 # ---------------------------------------------------------------- measuring
 
 
+def _first_call_ms(fn: Callable[[], object]) -> float:
+    """The first call: tracing, and for a compiled kernel its XLA compilation,
+    which a user pays once per new input shape (a run, a request length)."""
+    start = time.perf_counter()
+    fn()
+    return 1000 * (time.perf_counter() - start)
+
+
 def _median_ms(fn: Callable[[], object], warmup: int, repeats: int) -> list[float]:
     for _ in range(warmup):
         fn()
@@ -410,7 +418,10 @@ def _run_config(args, cell, dtype, mask_kind, steps) -> list[dict]:
             try:
                 if not fns:
                     raise RuntimeError(setup_error)
-                case["times_ms"] = _median_ms(fns[mode], args.warmup, args.repeats)
+                case["first_call_ms"] = _first_call_ms(fns[mode])
+                case["times_ms"] = _median_ms(
+                    fns[mode], max(args.warmup - 1, 0), args.repeats
+                )
                 case["ms"] = statistics.median(case["times_ms"])
             except Exception as error:  # one failing case must not stop the matrix
                 case["ms"] = None
@@ -618,6 +629,31 @@ def markdown(result: dict) -> str:
             f"{_fmt(_any(impls, 'flops') / 1e9, '.3g')} | "
             + " | ".join(_fmt(impls.get(i, {}).get("x_floor"), ".2f") for i in IMPLS)
             + " |"
+        )
+    lines += [
+        "",
+        "## Warm-up: the first call against the median",
+        "",
+        "The first call of a case traces it and, for a compiled kernel, compiles "
+        "it (XLA compiles once per input shape): the tax a user pays on every "
+        "new run and every new batch shape. `first - median` is that tax.",
+        "",
+        "| cell | mode | dtype | mask | T | "
+        + " | ".join(f"{i} first ms | {i} first - median" for i in IMPLS)
+        + " |",
+        "|---|---|---|---|---|" + "---|---|" * len(IMPLS),
+    ]
+    for key, impls in groups.items():
+        cells = []
+        for impl in IMPLS:
+            case = impls.get(impl, {})
+            first, ms = case.get("first_call_ms"), case.get("ms")
+            cells += [
+                _fmt(first),
+                _fmt(first - ms if first is not None and ms else None),
+            ]
+        lines.append(
+            "| " + " | ".join(str(k) for k in key) + " | " + " | ".join(cells) + " |"
         )
     modern = [c for c in cases if "base" in c]
     if modern:

@@ -43,6 +43,8 @@ def test_quick_benchmark_times_every_case_of_the_matrix(quick_run):
         assert "error" not in case, case
         assert case["ms"] > 0 and case["x_floor"] > 0
         assert case["steps"] == 6
+        # The warm-up column: the first call is timed apart from the repeats.
+        assert case["first_call_ms"] > 0
     for case in cases:
         if case["impl"] == "rnn_zoo":
             assert case["vs_keras"] > 0 and case["vs_torch"] > 0
@@ -78,6 +80,9 @@ def test_quick_benchmark_writes_json_markdown_and_png(quick_run):
     assert "| lstm | train | mixed | right | 6 |" in rest
     assert "mixed_bfloat16" in table and "autocast" in table
     assert "| torch.nn under mixed | how | output dtype |" in table
+    warmup = table.split("## Warm-up: the first call against the median")[1]
+    assert "rnn_zoo first ms | rnn_zoo first - median" in warmup
+    assert "| lstm | train | float32 | none | 6 |" in warmup
     assert (output / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
