@@ -244,6 +244,8 @@ def export(model: keras.Model, info: dict, export_dir: str) -> str:
         labels=info["languages"],
         vocabulary=info["vocabulary"],
         max_length=info["max_length"],
+        # The training batches' lengths: shapes the model already compiled.
+        bucket_lengths=names_data.BUCKET_LENGTHS,
     )
 
 

@@ -327,6 +327,7 @@ def export(model: keras.Model, info: dict, export_dir: str) -> str:
         labels=info["labels"],
         vocabulary=info["vocabulary"],
         max_length=info["max_length"],
+        bucket_lengths=zh_data.BUCKET_LENGTHS,
         chinese=True,  # predict and serve refuse text without a Chinese character
     )
 

@@ -55,6 +55,27 @@ def _check_strings(values, name: str) -> list[str]:
     return values
 
 
+def _check_bucket_lengths(bucket_lengths, max_length: int) -> list[int]:
+    """The padded widths of a batch: ``bucket_lengths`` (powers of two by
+    default) below ``max_length``, then ``max_length``.
+
+    >>> _check_bucket_lengths(None, 24)
+    [1, 2, 4, 8, 16, 24]
+    >>> _check_bucket_lengths((6, 8, 30), 24)
+    [6, 8, 24]
+    """
+    if bucket_lengths is None:
+        bucket_lengths = [2**k for k in range(max_length.bit_length())]
+    if isinstance(bucket_lengths, str | bytes) or not all(
+        isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in bucket_lengths
+    ):
+        raise ValueError(
+            "`bucket_lengths` must be positive integers. "
+            f"Received: bucket_lengths={bucket_lengths!r}"
+        )
+    return sorted({b for b in bucket_lengths if b < max_length}) + [max_length]
+
+
 def _char_table(characters: Sequence[str], first_id: int, unknown_id: int):
     """A lookup table: ``characters[i]`` -> id ``first_id + i``, anything else -> ``unknown_id``."""
     import tensorflow as tf
@@ -106,6 +127,7 @@ def export_char_classifier(
     labels: Sequence[str],
     vocabulary: Sequence[str],
     max_length: int = DEFAULT_MAX_LENGTH,
+    bucket_lengths: Sequence[int] | None = None,
     chinese: bool = False,
     verbose: bool = False,
 ) -> str:
@@ -126,7 +148,11 @@ def export_char_classifier(
     In the graph each string is stripped of surrounding ASCII whitespace,
     split into Unicode code points, truncated to ``max_length``, mapped to ids
     (characters outside ``vocabulary`` and invalid UTF-8 map to the OOV id
-    1) and padded with 0 to the longest string of the batch. A longer
+    1) and padded with 0 to the first of ``bucket_lengths`` that holds the
+    batch's longest string, and the batch to a power of two rows (see
+    :func:`write_classifier_archive`): each new input shape costs the fused
+    kernels an XLA compilation, so a served model compiles once per bucket,
+    not once per request length and size. A longer
     string is not refused: its answer is for its first ``max_length``
     characters, and its ``truncated`` output says so (``rnn-zoo predict``
     warns; ``rnn-zoo serve`` refuses strings over the limit instead). The model masks
@@ -151,6 +177,10 @@ def export_char_classifier(
         vocabulary: the characters; ``vocabulary[i]`` has id ``i + 2``, as
             :func:`rnn_zoo.data.names.encode` assigns them.
         max_length: keep at most this many characters of each string.
+        bucket_lengths: the padded lengths of a batch below ``max_length``
+            (then ``max_length``); by default the powers of two. The training
+            pipeline's buckets (e.g. :data:`rnn_zoo.data.names.BUCKET_LENGTHS`)
+            are the shapes the model has already been compiled for.
         chinese: a model of Chinese text: the export records that a string
             must hold a Chinese character (``min_han_characters=1`` in its
             :func:`rnn_zoo.serving.write_export_info`), so that ``rnn-zoo
@@ -185,6 +215,7 @@ def export_char_classifier(
             f"Received: vocabulary={vocabulary!r}"
         )
     max_length = _checks.check_positive_int(max_length, "max_length")
+    buckets = _check_bucket_lengths(bucket_lengths, max_length)
     num_outputs = model.output_shape[-1]
     if num_outputs != len(labels):
         raise ValueError(
@@ -193,6 +224,7 @@ def export_char_classifier(
         )
 
     table = _char_table(vocabulary, FIRST_CHAR_ID, OOV_ID)
+    buckets = tf.constant(buckets, tf.int64)
 
     def split(names):
         names = tf.strings.strip(names)
@@ -206,8 +238,9 @@ def export_char_classifier(
         chars = split(names)[:, :max_length]  # ragged (batch, characters)
         ids = tf.ragged.map_flat_values(table.lookup, chars)
         # At least one step, so that a batch of empty strings still has a
-        # (fully masked) time axis for the recurrent layer.
+        # (fully masked) time axis for the recurrent layer; then the bucket.
         width = tf.maximum(tf.reduce_max(ids.row_lengths()), 1)
+        width = tf.reduce_min(tf.boolean_mask(buckets, buckets >= width))
         ids = ids.to_tensor(default_value=PAD_ID, shape=tf.stack([ids.nrows(), width]))
         return tf.cast(ids, "int32")
 
@@ -243,7 +276,9 @@ def write_classifier_archive(
     ``classify`` (also ``serving_default``) runs ``preprocess`` on the
     signature's inputs, then the model, and returns ``label`` (tf.string),
     ``index`` (int32) and ``probabilities`` per example; ``labels`` lists the
-    label of each probability.
+    label of each probability. The model sees the batch padded with zero
+    rows to a power of two (their answers are dropped): a request of each
+    new size would otherwise be a new shape to compile.
 
     Args:
         model: a classifier with softmax outputs ``(batch, len(labels))``.
@@ -266,7 +301,7 @@ def write_classifier_archive(
     label_names = tf.constant(list(labels))
 
     def classify(*inputs):
-        probabilities = model(preprocess(*inputs), training=False)
+        probabilities = _pad_rows_call(model, preprocess(*inputs))
         index = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
         return {
             "label": tf.gather(label_names, index),
@@ -286,6 +321,22 @@ def write_classifier_archive(
         [("classify", classify, input_signature), ("labels", list_labels, [])],
         verbose,
     )
+
+
+def _pad_rows_call(model, inputs):
+    """``model(inputs)`` on ``inputs`` padded with zero rows to a power of two
+    rows, the padding's answers dropped: a row's answer does not depend on the
+    other rows in inference."""
+    import tensorflow as tf
+
+    rows = tf.shape(inputs)[0]
+    padded = tf.while_loop(lambda p: p < rows, lambda p: [p * 2], [tf.constant(1)])[0]
+    paddings = tf.concat(
+        [[[0, padded - rows]], tf.zeros((tf.rank(inputs) - 1, 2), tf.int32)], 0
+    )
+    padded_inputs = tf.pad(inputs, paddings)
+    padded_inputs.set_shape([None, *inputs.shape[1:]])  # keep the known sizes
+    return model(padded_inputs, training=False)[:rows]
 
 
 def export_char_seq2seq(

@@ -130,3 +130,60 @@ def test_char_classifier_says_which_strings_it_truncated(tmp_path):
     np.testing.assert_allclose(probabilities[1], probabilities[0], atol=1e-6)
     default = served.signatures["serving_default"](names=tf.constant(["Rossi"]))
     assert default["truncated"].numpy().tolist() == [True]
+
+
+def test_char_classifier_answers_do_not_depend_on_the_bucket_or_batch(tmp_path):
+    import tensorflow as tf
+
+    model = build_classifier(2, vocab_size=6, units=4)
+    path = export_char_classifier(
+        model,
+        tmp_path / "b",
+        labels=["a", "b"],
+        vocabulary=list("Rios"),
+        max_length=8,
+        bucket_lengths=(2, 4),
+    )
+    served = tf.saved_model.load(path)
+    names = ["R", "Ros", "Rossi", "Rossiiii", ""]
+    batch = served.classify(tf.constant(names))["probabilities"].numpy()
+    # Each name alone (1 row, its own bucket) against the batch of 5 (padded
+    # to 8 rows and to the longest bucket), and against the model itself on
+    # the unpadded ids.
+    for i, name in enumerate(names):
+        alone = served.classify(tf.constant([name]))["probabilities"].numpy()
+        np.testing.assert_allclose(alone[0], batch[i], atol=1e-6)
+        ids = [[2 + "Rios".index(c) for c in name] or [0]]
+        np.testing.assert_allclose(
+            model.predict(np.array(ids), verbose=0)[0], batch[i], atol=1e-6
+        )
+
+
+def test_classifier_runs_the_model_on_a_power_of_two_rows():
+    import tensorflow as tf
+
+    from rnn_zoo.export import _pad_rows_call
+
+    class Rows(keras.layers.Layer):
+        def call(self, x):
+            return tf.fill([tf.shape(x)[0], 1], tf.shape(x)[0])
+
+    inputs = keras.Input((3,), dtype="int32")
+    model = keras.Model(inputs, Rows()(inputs))
+    seen = tf.function(lambda x: _pad_rows_call(model, x))
+    for rows, padded in ((0, 1), (1, 1), (3, 4), (4, 4), (5, 8)):
+        out = seen(tf.zeros((rows, 3), tf.int32)).numpy()
+        assert out.shape == (rows, 1) and (out == padded).all(), (rows, out)
+
+
+def test_char_classifier_rejects_bad_bucket_lengths(tmp_path):
+    model = build_classifier(2, vocab_size=6, units=4)
+    for bad in ((0, 4), (2.5,), "4"):
+        with pytest.raises(ValueError, match="`bucket_lengths` must be positive"):
+            export_char_classifier(
+                model,
+                tmp_path / "x",
+                labels=["a", "b"],
+                vocabulary=list("Rios"),
+                bucket_lengths=bad,
+            )
