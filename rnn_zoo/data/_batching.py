@@ -39,6 +39,7 @@ def batch_by_length(
     dataset: tf.data.Dataset,
     *,
     length: Callable,
+    lengths: Sequence[int],
     batch_size: int,
     bucket_lengths: Sequence[int],
     max_length: int,
@@ -52,6 +53,9 @@ def batch_by_length(
     Args:
         dataset: unbatched elements.
         length: element -> its sequence length (a scalar tensor).
+        lengths: every element's length, in Python: the number of batches
+            is known before the first epoch (Keras then shows a progress
+            bar and does not warn that the input "ran out of data").
         batch_size: elements per batch.
         bucket_lengths: the padded lengths of the buckets (those below
             ``max_length``; ``max_length`` is always the last).
@@ -73,8 +77,17 @@ def batch_by_length(
             padded_shapes=padded_shapes(fixed_length),
             padding_values=padding_values,
         )
+    import numpy as np
+    import tensorflow as tf
+
     boundaries = bucket_boundaries(bucket_lengths, max_length)
-    return dataset.bucket_by_sequence_length(
+    per_bucket = np.bincount(
+        np.searchsorted(boundaries, np.minimum(lengths, max_length), side="right"),
+        minlength=len(boundaries) + 1,
+    )
+    rounding = np.floor_divide if drop_remainder else lambda n, b: -(-n // b)
+    num_batches = int(rounding(per_bucket, batch_size).sum())
+    dataset = dataset.bucket_by_sequence_length(
         length,
         bucket_boundaries=boundaries,
         bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
@@ -83,3 +96,4 @@ def batch_by_length(
         pad_to_bucket_boundary=True,
         drop_remainder=drop_remainder,
     )
+    return dataset.apply(tf.data.experimental.assert_cardinality(num_batches))

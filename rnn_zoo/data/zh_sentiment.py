@@ -418,6 +418,7 @@ def make_dataset(
     dataset = _batching.batch_by_length(
         dataset,
         length=lambda ids, label: tf.shape(ids)[0],
+        lengths=lengths,
         batch_size=batch_size,
         bucket_lengths=BUCKET_LENGTHS,
         max_length=max_length,

@@ -170,6 +170,16 @@ def test_a_training_epoch_has_one_shape_per_bucket(data):
 
 
 @tensorflow_only
+@pytest.mark.parametrize("drop_remainder", [False, True])
+def test_the_number_of_batches_is_known_before_the_first_epoch(data, drop_remainder):
+    # Keras shows "n/N" and does not warn that the input "ran out of data".
+    ds = names.make_dataset(
+        data.validation, data.vocabulary, batch_size=64, drop_remainder=drop_remainder
+    )
+    assert int(ds.cardinality()) == len(list(ds)) > 0
+
+
+@tensorflow_only
 def test_fixed_length_pads_every_batch_to_the_longest_name_of_the_split():
     small = names.load_names(seed=0, max_per_language=20)
     longest = max(len(name) for name in small.test.names)
