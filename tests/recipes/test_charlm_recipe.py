@@ -95,6 +95,24 @@ def test_metrics_hold_bits_per_character_and_the_baselines(metrics, info):
         assert 0 < len(text) <= info["generate_length"]
 
 
+def test_the_test_score_reads_the_test_text_as_one_stream(model, metrics, info):
+    from rnn_zoo.recipes import charlm
+
+    # The saved model's cross-entropy, in NumPy, over the test slice read in
+    # one pass from the start id (the state never reset): the headline score.
+    text = austen.load_austen(max_chars=charlm.SMOKE_CHARS).test
+    ids = austen.encode(text, info["vocabulary"])
+    inputs = np.concatenate([[austen.START_ID], ids[:-1]])[None].astype("int32")
+    logits = model.predict(inputs, verbose=0)[0].astype("float64")
+    top = logits.max(axis=-1)
+    log_z = top + np.log(np.exp(logits - top[:, None]).sum(axis=-1))
+    bits = np.mean(log_z - logits[np.arange(len(ids)), ids]) / np.log(2)
+    assert metrics["test_bits_per_char"] == pytest.approx(bits, abs=1e-4)
+    # The chunked score (each chunk read afresh) is another number.
+    assert np.isfinite(metrics["test_bits_per_char_chunks"])
+    assert metrics["test_bits_per_char_chunks"] != pytest.approx(bits, abs=1e-6)
+
+
 def test_model_keras_loads_in_safe_mode(model, info):
     assert model.output_shape == (None, None, info["vocab_size"])
     assert any(type(layer).__module__.startswith("rnn_zoo") for layer in model.layers)
