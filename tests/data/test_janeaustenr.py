@@ -8,7 +8,7 @@ import pytest
 
 from rnn_zoo.data import austen, janeaustenr
 
-pytestmark = pytest.mark.skipif(
+installed = pytest.mark.skipif(
     not os.path.isfile(janeaustenr.DEFAULT_DATA_PATH + ".rdb"),
     reason=f"needs the Debian package: {janeaustenr.APT_INSTALL}",
 )
@@ -19,6 +19,7 @@ def novels():
     return janeaustenr.load_other_novels()
 
 
+@installed
 def test_the_five_other_novels_in_publication_order(novels):
     assert list(novels) == [
         "sensesensibility",
@@ -42,6 +43,7 @@ def test_the_five_other_novels_in_publication_order(novels):
     assert 3_300_000 < sum(map(len, novels.values())) < 3_340_000
 
 
+@installed
 def test_headings_front_matter_and_wrapping_are_gone(novels):
     for name, text in novels.items():
         paragraphs = text.split("\n")
@@ -53,6 +55,7 @@ def test_headings_front_matter_and_wrapping_are_gone(novels):
         assert "Jane Austen" not in paragraphs[0], name
 
 
+@installed
 def test_no_pride_and_prejudice_text_in_the_other_novels(novels):
     # Every validation and test paragraph long enough to be unique (short
     # ones such as "Yes." recur in any novel).
@@ -65,6 +68,7 @@ def test_no_pride_and_prejudice_text_in_the_other_novels(novels):
     assert not [p for p in held_out if p in extra]
 
 
+@installed
 def test_pride_and_prejudice_reads_as_the_embedded_text():
     # The package's prideprejudice object, prepared here, is the text rnn_zoo
     # embeds and splits by chapter: the same paragraphs, in order.
@@ -99,7 +103,8 @@ def test_missing_package_gives_the_apt_command(tmp_path):
 
 
 def test_missing_rdata_gives_the_pip_command(monkeypatch):
-    # The real path: the tests above read the package with rdata.
+    # The real path: the tests above read the package with rdata. rdata is
+    # looked for first, so this holds without the Debian package too.
     real_import = builtins.__import__
 
     def no_rdata(name, *args, **kwargs):
