@@ -478,6 +478,7 @@ def export_truecaser(
     filepath: str | os.PathLike,
     *,
     vocabulary: Sequence[str],
+    upper_threshold: float = 0.5,
     verbose: bool = False,
 ) -> str:
     """Writes a character tagger that truecases as a SavedModel over raw strings.
@@ -489,8 +490,9 @@ def export_truecaser(
     (tf.string ``(batch,)``) and ``probabilities`` (float32 ``(batch,
     longest text, 3)``, rows padded like the model's input). In the graph
     each text is lower-cased, split into characters, looked up (unknown ->
-    id 1) and padded; a character becomes upper case when the model finds
-    "upper" likelier than "lower". The model masks padding, so a text gets
+    id 1) and padded; a character becomes upper case when "upper" has more
+    than ``upper_threshold`` of the probability of "upper" and "lower"
+    together (0.5: when it is the likelier). The model masks padding, so a text gets
     the same answer alone or in a batch. Texts are not truncated.
 
     Args:
@@ -498,6 +500,7 @@ def export_truecaser(
         filepath: the SavedModel directory to write.
         vocabulary: the lower-cased characters; ``vocabulary[i]`` has id
             ``i + 4`` (``AustenData.lower_vocabulary``).
+        upper_threshold: in ``(0, 1)``; a lower one finds more capitals.
         verbose: print ExportArchive's summary.
 
     Returns:
@@ -519,15 +522,20 @@ def export_truecaser(
     from rnn_zoo.data import austen
 
     vocabulary = _check_strings(vocabulary, "vocabulary")
+    if not isinstance(upper_threshold, (int, float)) or not 0 < upper_threshold < 1:
+        raise ValueError(
+            "`upper_threshold` must be a number in (0, 1). Received: "
+            f"upper_threshold={upper_threshold!r}"
+        )
     table = _char_table(vocabulary, austen.FIRST_CHAR_ID, austen.UNK_ID)
 
     def truecase(texts):
         lower = tf.strings.lower(texts, encoding="utf-8")
         chars, ids = _char_ids(table, lower, pad_id=austen.PAD_ID, min_width=1)
         probabilities = model(ids, training=False)
-        upper = (
-            probabilities[..., austen.TAG_UPPER] > probabilities[..., austen.TAG_LOWER]
-        )
+        p_upper = probabilities[..., austen.TAG_UPPER]
+        p_cased = p_upper + probabilities[..., austen.TAG_LOWER]
+        upper = p_upper > float(upper_threshold) * p_cased
         upper = tf.RaggedTensor.from_tensor(upper, lengths=chars.row_lengths())
         recased = tf.where(
             upper.flat_values,

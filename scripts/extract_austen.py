@@ -9,11 +9,8 @@ PyPI package ``rdata``:
     pip install rdata
     python scripts/extract_austen.py
 
-The package stores its data as R's lazy-load database: ``Rdata.rdx`` (a
-gzip-compressed serialized index: object name -> [offset, length] in the
-``.rdb``) and ``Rdata.rdb``, where each object is a 4-byte big-endian
-uncompressed length followed by a zlib stream of a serialized R object (here a
-character vector, one element per line of the Project Gutenberg text).
+The package's R data is read by :func:`rnn_zoo.data.janeaustenr.read_lines`
+(one element per line of the Project Gutenberg text).
 """
 
 from __future__ import annotations
@@ -21,13 +18,10 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
-import struct
-import warnings
-import zlib
 
-import rdata
+from rnn_zoo.data import janeaustenr
 
-DEFAULT_SOURCE = "/usr/lib/R/site-library/janeaustenr/data/Rdata"
+DEFAULT_SOURCE = janeaustenr.DEFAULT_DATA_PATH
 DEFAULT_TARGET = os.path.join(
     os.path.dirname(__file__),
     "..",
@@ -38,33 +32,6 @@ DEFAULT_TARGET = os.path.join(
 )
 
 
-def _parse(raw: bytes):
-    # The payloads have no RDS/RDA header; rdata guesses RDS (right) and warns.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return rdata.conversion.convert(rdata.parser.parse_data(raw))
-
-
-def read_novel(source: str, name: str) -> list[str]:
-    """The lines of one novel (``prideprejudice``, ``emma``, ...) in the package."""
-    with gzip.open(source + ".rdx") as f:
-        index = _parse(f.read())
-    variables = {str(k): v for k, v in index["variables"].items()}
-    if name not in variables:
-        raise ValueError(
-            f"No object {name!r} in {source}.rdb; it has {sorted(variables)}"
-        )
-    offset, length = (int(x) for x in variables[name])
-    with open(source + ".rdb", "rb") as f:
-        f.seek(offset)
-        blob = f.read(length)
-    (size,) = struct.unpack(">I", blob[:4])
-    raw = zlib.decompress(blob[4:])
-    if len(raw) != size:
-        raise ValueError(f"{name}: expected {size} bytes, decompressed {len(raw)}")
-    return [str(line) for line in _parse(raw)]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -72,7 +39,7 @@ def main() -> None:
     )
     parser.add_argument("--target", default=DEFAULT_TARGET)
     args = parser.parse_args()
-    lines = read_novel(args.source, "prideprejudice")
+    lines = janeaustenr.read_lines("prideprejudice", args.source)
     text = "\n".join(lines)
     # mtime=0: the same text gives the same bytes, so git sees no spurious change.
     with (

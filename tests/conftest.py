@@ -64,6 +64,9 @@ SLOWEST_FIRST = (
     "tests/layers/test_crf.py",
     "tests/decoding/test_decoding_layer.py",
     "tests/recipes/test_charlm_recipe.py",
+    # Added 7 Dec 2026: parses five novels' R data once (~100 s on a 2-core
+    # machine at load 15-20, so ~20 s on a quiet one).
+    "tests/data/test_janeaustenr.py",
 )
 
 

@@ -4,12 +4,13 @@ import keras
 import numpy as np
 import pytest
 
-from rnn_zoo import build_classifier, build_forecaster
+from rnn_zoo import build_classifier, build_forecaster, build_tagger
 from rnn_zoo.export import (
     export_char_classifier,
     export_forecaster,
     export_frames_classifier,
     export_text_classifier,
+    export_truecaser,
 )
 
 pytestmark = [
@@ -186,4 +187,31 @@ def test_char_classifier_rejects_bad_bucket_lengths(tmp_path):
                 labels=["a", "b"],
                 vocabulary=list("Rios"),
                 bucket_lengths=bad,
+            )
+
+
+def test_truecaser_capitalises_above_its_threshold(tmp_path):
+    import tensorflow as tf
+
+    model = build_tagger(3, vocab_size=7, units=4)  # ids 4-6: "a", "b", " "
+    texts = ["ab ba", "b a"]
+    ids = np.array([[4, 5, 6, 5, 4], [5, 6, 4, 0, 0]], "int32")
+    probabilities = model.predict(ids, verbose=0)
+    share = probabilities[..., 2] / (probabilities[..., 1] + probabilities[..., 2])
+    # A threshold between the shares of the first two characters splits them.
+    threshold = float(np.mean(np.sort(share[0, :2])))
+    served = tf.saved_model.load(
+        export_truecaser(
+            model, tmp_path / "t", vocabulary=["a", "b", " "], upper_threshold=threshold
+        )
+    )
+    out = [t.decode() for t in served.truecase(tf.constant(texts))["truecased"].numpy()]
+    for text, row, answer in zip(texts, share, out):
+        expected = "".join(c.upper() if s > threshold else c for c, s in zip(text, row))
+        assert answer == expected
+    assert out[0][:2] in ("Ab", "aB")
+    for bad in (0.0, 1.0, "0.5"):
+        with pytest.raises(ValueError, match=f"`upper_threshold` must be .*{bad!r}"):
+            export_truecaser(
+                model, tmp_path / "u", vocabulary=["a", "b", " "], upper_threshold=bad
             )

@@ -137,6 +137,27 @@ class Chapter:
         return "\n".join(self.paragraphs)
 
 
+def unwrap_paragraphs(text: str) -> tuple[str, ...]:
+    """Undoes Gutenberg's line wrapping: blocks between blank lines -> one line each.
+
+    Args:
+        text: wrapped lines joined with ``"\\n"``.
+
+    Returns:
+        The paragraphs, each with its runs of white space collapsed to one space.
+
+    Example:
+
+    >>> unwrap_paragraphs("It is a truth\\nuniversally acknowledged.\\n\\n  \\nYes.")
+    ('It is a truth universally acknowledged.', 'Yes.')
+    """
+    return tuple(
+        " ".join(block.split())
+        for block in re.split(r"\n[ \t]*\n", _checks.check_text(text))
+        if block.strip()
+    )
+
+
 def load_chapters() -> list[Chapter]:
     """The book's 61 chapters, in order, with the line wrapping undone.
 
@@ -157,12 +178,7 @@ def load_chapters() -> list[Chapter]:
     chapters = []
     # parts = [title lines, "1", body 1, "2", body 2, ...]
     for number, body in zip(parts[1::2], parts[2::2]):
-        paragraphs = tuple(
-            " ".join(block.split())
-            for block in re.split(r"\n[ \t]*\n", body)
-            if block.strip()
-        )
-        chapters.append(Chapter(int(number), paragraphs))
+        chapters.append(Chapter(int(number), unwrap_paragraphs(body)))
     if [c.number for c in chapters] != list(range(1, NUM_CHAPTERS + 1)):
         raise RuntimeError(
             f"{TEXT_FILE} should hold chapters 1 to {NUM_CHAPTERS}; found "

@@ -7,13 +7,14 @@ user of each artifact relies on.
 
 import json
 import math
+import os
 
 import keras
 import numpy as np
 import pytest
 
 from rnn_zoo import cli, generate
-from rnn_zoo.data import austen
+from rnn_zoo.data import austen, janeaustenr
 
 pytestmark = [
     pytest.mark.tensorflow_only,
@@ -93,6 +94,24 @@ def test_metrics_hold_bits_per_character_and_the_baselines(metrics, info):
     for text in metrics["samples"].values():
         # Shorter only if the (barely trained) model picked the end id.
         assert 0 < len(text) <= info["generate_length"]
+
+
+def test_the_test_score_reads_the_test_text_as_one_stream(model, metrics, info):
+    from rnn_zoo.recipes import charlm
+
+    # The saved model's cross-entropy, in NumPy, over the test slice read in
+    # one pass from the start id (the state never reset): the headline score.
+    text = austen.load_austen(max_chars=charlm.SMOKE_CHARS).test
+    ids = austen.encode(text, info["vocabulary"])
+    inputs = np.concatenate([[austen.START_ID], ids[:-1]])[None].astype("int32")
+    logits = model.predict(inputs, verbose=0)[0].astype("float64")
+    top = logits.max(axis=-1)
+    log_z = top + np.log(np.exp(logits - top[:, None]).sum(axis=-1))
+    bits = np.mean(log_z - logits[np.arange(len(ids)), ids]) / np.log(2)
+    assert metrics["test_bits_per_char"] == pytest.approx(bits, abs=1e-4)
+    # The chunked score (each chunk read afresh) is another number.
+    assert np.isfinite(metrics["test_bits_per_char_chunks"])
+    assert metrics["test_bits_per_char_chunks"] != pytest.approx(bits, abs=1e-6)
 
 
 def test_model_keras_loads_in_safe_mode(model, info):
@@ -178,3 +197,35 @@ def test_bad_flags_are_usage_errors(tmp_path, capsys):
             cli.main(["train", "charlm", "--output", str(tmp_path), *argv])
         assert exit_info.value.code == 2
         assert fragment in capsys.readouterr().err
+
+
+@pytest.mark.skipif(
+    not os.path.isfile(janeaustenr.DEFAULT_DATA_PATH + ".rdb"),
+    reason=f"needs the Debian package: {janeaustenr.APT_INSTALL}",
+)
+def test_extra_text_appends_the_other_novels_to_training_only(tmp_path):
+    from rnn_zoo.recipes import charlm
+
+    argv = ["--output", str(tmp_path), "--smoke", "--extra-text"]
+    data = charlm.load_data(charlm.parse_args(argv))
+    plain = austen.load_austen(max_chars=charlm.SMOKE_CHARS)
+    sizes = data.info["num_characters"]
+    # The smoke slice of chapters 1-49, then SMOKE_CHARS of each other novel.
+    assert sizes["train"] == len(plain.train) + 5 * (charlm.SMOKE_CHARS + 1)
+    assert sizes["validation"] == len(plain.validation)
+    assert sizes["test"] == len(plain.test)
+    assert data.info["extra_text"] == list(janeaustenr.OTHER_NOVELS)
+    # The n-gram baseline and the GRU read the same training text.
+    assert data.info["vocabulary"] == list(plain.vocabulary)
+
+
+def test_extra_text_without_the_package_names_the_apt_command(tmp_path, monkeypatch):
+    from rnn_zoo.recipes import charlm
+
+    # The real path is the test above; here the package's files are missing.
+    monkeypatch.setattr(janeaustenr, "DEFAULT_DATA_PATH", str(tmp_path / "Rdata"))
+    args = charlm.parse_args(["--output", str(tmp_path), "--smoke", "--extra-text"])
+    with pytest.raises(
+        FileNotFoundError, match="sudo apt-get install r-cran-janeaustenr"
+    ):
+        charlm.load_data(args)

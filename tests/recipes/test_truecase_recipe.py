@@ -78,6 +78,10 @@ def test_metrics_hold_the_f1_and_the_baselines(run_dir):
         assert 0.0 <= scores["upper_f1"] <= 1.0
         # Even the rule finds most capitals of the real text.
         assert scores["accuracy"] > 0.95
+    from rnn_zoo.recipes import truecase
+
+    assert metrics["upper_threshold"] in truecase.UPPER_THRESHOLDS
+    assert 0.0 <= metrics["validation_upper_f1"] <= 1.0
     assert metrics["baseline_upper_f1"] == max(
         s["upper_f1"] for s in metrics["baselines"].values()
     )
@@ -114,10 +118,11 @@ def test_saved_model_agrees_with_model_keras(served, model, run):
     expected = model.predict(padded, verbose=0)
     truecased, probabilities = _truecase(served, TEXTS)
     np.testing.assert_allclose(probabilities, expected, atol=1e-5)
-    # The re-casing in the graph is the Python one applied to the argmax.
+    # The re-casing in the graph is the Python one, at the threshold chosen on
+    # validation.
     from rnn_zoo.recipes.truecase import predict_tags
 
-    tags = predict_tags(model, padded)
+    tags = predict_tags(model, padded, run["info"]["upper_threshold"])
     for text, row, answer in zip(TEXTS, tags, truecased):
         assert answer == austen.recase(text, row[: len(text)])
 
