@@ -16,6 +16,12 @@ Files not listed follow in pytest's usual order. The order inside a file is
 never changed. tests/test_ci.py checks that every listed file exists, so a
 renamed file cannot silently drop out of the list.
 
+The files in :data:`SPLIT_BY_TEST` are the exception to "each file goes
+whole to one worker": each of their tests is its own unit of work
+(:func:`pytest_xdist_make_scheduler`), so the pieces of the JAX and torch
+runs (tests/test_backends.py) spread over both workers instead of queueing
+on one. They hold no module fixtures, which is what ``loadfile`` protects.
+
 The ``smoke_run`` fixture trains a recipe's smoke run once per session for
 every test file that needs it.
 """
@@ -30,11 +36,11 @@ import pytest
 SLOWEST_FIRST = (
     # Measured on 2 Dec 2026 (seconds summed per file, one full run on a
     # loaded 2-core machine, so ~4x a quiet one): the jax and torch runs
-    # (1317, 689; each is a subprocess pytest with its own 2 workers),
+    # (1317, 689; now pieces that both workers take, see SPLIT_BY_TEST),
     # resume 1269, distribute 922, registry 856, benchmark smoke 611,
-    # serving 601, then 100-350 each.
+    # serving 601, then 100-350 each. On 7 Dec, alone with -n 0 at load ~20:
+    # resume 1390 s, of which the SIGKILL test 653.
     "tests/test_backends.py",
-    "tests/test_backends_torch.py",
     "tests/recipes/test_resume.py",
     "tests/recipes/test_distribute.py",
     "tests/models/test_registry.py",
@@ -70,6 +76,10 @@ SLOWEST_FIRST = (
 )
 
 
+# Files whose tests xdist may hand to different workers (see the docstring).
+SPLIT_BY_TEST = ("tests/test_backends.py",)
+
+
 def _file_of(item: pytest.Item) -> str:
     """The item's file as in its node id (relative to the rootdir, with /)."""
     return item.nodeid.split("::", 1)[0]
@@ -81,6 +91,22 @@ def pytest_collection_modifyitems(
     rank = {path: i for i, path in enumerate(SLOWEST_FIRST)}
     # A stable sort: files keep their tests together and in their own order.
     items.sort(key=lambda item: rank.get(_file_of(item), len(rank)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadfile``, except that each test of :data:`SPLIT_BY_TEST`
+    is a unit of its own (xdist's own extension point for scheduling)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class LoadFileSplitScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = super()._split_scope(nodeid)
+            return nodeid if file in SPLIT_BY_TEST else file
+
+    return LoadFileSplitScheduling(config, log)
 
 
 def _shared_temp(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from xdist.scheduler import LoadFileScheduling
 
 from tests import conftest
 
@@ -27,6 +28,30 @@ def test_every_file_in_the_slowest_first_order_exists():
         f"tests/conftest.py SLOWEST_FIRST names files that do not exist: {missing}"
     )
     assert len(set(conftest.SLOWEST_FIRST)) == len(conftest.SLOWEST_FIRST)
+
+
+class _Config:
+    """What xdist's schedulers read from the pytest config."""
+
+    def __init__(self, dist):
+        self.values = {"dist": dist, "tx": ["2*popen"]}
+
+    def getvalue(self, name):
+        return self.values[name]
+
+
+def test_the_split_files_go_to_the_workers_test_by_test():
+    assert set(conftest.SPLIT_BY_TEST) <= set(conftest.SLOWEST_FIRST)
+    scheduler = conftest.pytest_xdist_make_scheduler(_Config("loadfile"), None)
+    split = conftest.SPLIT_BY_TEST[0]
+    # The method xdist's own LoadFileScheduling overrides: a renamed one
+    # would silently send the split file whole to one worker again.
+    assert type(scheduler)._split_scope is not LoadFileScheduling._split_scope
+    assert scheduler._split_scope(f"{split}::test_a[x]") == f"{split}::test_a[x]"
+    other = "tests/test_ci.py::test_ci_stops_when_the_install_fails"
+    assert scheduler._split_scope(other) == "tests/test_ci.py"
+    assert isinstance(scheduler, LoadFileScheduling)
+    assert conftest.pytest_xdist_make_scheduler(_Config("load"), None) is None
 
 
 def _run_ci(tmp_path: Path, pip_status: int, pytest_status: int):

@@ -26,11 +26,10 @@ INSTALL = 'pip install "rnn_zoo[recipes]"'
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    output = tmp_path_factory.mktemp("cli_names_smoke")
-    argv = ["train", "names", "--output", str(output), "--smoke", "--units", "16"]
-    assert cli.main(argv) == 0
-    return output
+def run_dir(smoke_run):
+    # Shared with the names recipe's and the serving tests (tests/conftest.py);
+    # the tests here only read it (exports go to their own tmp_path).
+    return smoke_run("names", "--units", "16")
 
 
 def _expect_usage_error(argv, capsys, *fragments):

@@ -112,27 +112,33 @@ def _indrnn(**kwargs):
     return IndRNN(U, **kwargs)
 
 
+@pytest.mark.backend_neutral
 @pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
 def test_padding_anywhere_gives_the_unpadded_output_and_state(go_backwards):
     checks.check_padding_anywhere(_indrnn, go_backwards)
 
 
+@pytest.mark.backend_neutral
 def test_stateful_carries_the_state_across_calls():
     checks.check_stateful(_indrnn)
 
 
+@pytest.mark.backend_neutral
 def test_initial_state_continues_a_sequence():
     checks.check_initial_state(_indrnn)
 
 
+@pytest.mark.backend_neutral
 def test_step_gives_the_sequence():
     checks.check_step_matches_sequence(_indrnn, "indrnn", recurrent_max_abs=0.9)
 
 
+@pytest.mark.backend_neutral
 def test_dropout_only_in_training():
     checks.check_dropout_only_in_training(_indrnn, dropout=0.5, recurrent_dropout=0.5)
 
 
+@pytest.mark.backend_neutral
 def test_bidirectional_and_stacked():
     x = random_inputs((B, T, F))
     out = Bidirectional(IndRNN(U, return_sequences=True))(x)
@@ -142,6 +148,7 @@ def test_bidirectional_and_stacked():
     assert [tuple(s.shape) for s in states] == [(B, U)] * 2
 
 
+@pytest.mark.backend_neutral
 def test_runs_inside_keras_rnn():
     checks.check_runs_inside_keras_rnn(lambda: IndRNNCell(U))
 
@@ -184,6 +191,7 @@ def test_sequence_layer_contract():
 # --- bad input ---------------------------------------------------------------
 
 
+@pytest.mark.backend_neutral
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [

@@ -5,7 +5,9 @@ layer and cell docstrings, shrunk to tiny shapes, and a cell of the user's
 own), written once against a module ``L`` and run with ``L = keras.layers``
 and with ``L = rnn_zoo.layers``. With the Keras weights copied by
 ``set_weights``, the outputs agree to 1e-5. The file runs on TensorFlow here
-and on JAX and PyTorch through tests/test_backends*.py.
+and on JAX and PyTorch through tests/test_backends.py, except the configs,
+saved files and constructor arguments (``backend_neutral``: serialization,
+the same on every backend).
 """
 
 import inspect
@@ -339,6 +341,7 @@ KERAS_CONFIGS = {
 }
 
 
+@pytest.mark.backend_neutral
 @pytest.mark.parametrize("make", KERAS_CONFIGS.values(), ids=KERAS_CONFIGS)
 def test_keras_config_loads_into_rnn_zoo(make):
     theirs = make()
@@ -353,6 +356,7 @@ def test_keras_config_loads_into_rnn_zoo(make):
     _assert_same(theirs(inputs), ours(inputs))
 
 
+@pytest.mark.backend_neutral
 def test_saved_keras_model_loads_onto_rnn_zoo(tmp_path):
     x = keras.Input((TIMESTEPS, FEATURES))
     h = keras.layers.Bidirectional(
@@ -385,6 +389,7 @@ REQUIRED = {
 }
 
 
+@pytest.mark.backend_neutral
 @pytest.mark.parametrize(
     "name",
     [

@@ -111,31 +111,37 @@ def _layernorm_lstm(**kwargs):
     return LayerNormLSTM(U, **kwargs)
 
 
+@pytest.mark.backend_neutral
 @pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
 def test_padding_anywhere_gives_the_unpadded_output_and_state(go_backwards):
     checks.check_padding_anywhere(_layernorm_lstm, go_backwards)
 
 
+@pytest.mark.backend_neutral
 def test_stateful_carries_the_state_across_calls():
     checks.check_stateful(_layernorm_lstm)
 
 
+@pytest.mark.backend_neutral
 def test_initial_state_continues_a_sequence():
     checks.check_initial_state(_layernorm_lstm)
 
 
+@pytest.mark.backend_neutral
 def test_step_gives_the_sequence():
     checks.check_step_matches_sequence(
         _layernorm_lstm, "layernorm_lstm", norm_epsilon=0.01
     )
 
 
+@pytest.mark.backend_neutral
 def test_dropout_only_in_training():
     checks.check_dropout_only_in_training(
         _layernorm_lstm, dropout=0.5, recurrent_dropout=0.5
     )
 
 
+@pytest.mark.backend_neutral
 def test_bidirectional_and_stacked():
     x = random_inputs((B, T, F))
     out = Bidirectional(LayerNormLSTM(U, return_sequences=True))(x)
@@ -145,6 +151,7 @@ def test_bidirectional_and_stacked():
     assert [tuple(s.shape) for s in states] == [(B, U)] * 4
 
 
+@pytest.mark.backend_neutral
 def test_runs_inside_keras_rnn():
     checks.check_runs_inside_keras_rnn(lambda: LayerNormLSTMCell(U))
 
@@ -189,6 +196,7 @@ def test_sequence_layer_contract():
 # --- bad input ---------------------------------------------------------------
 
 
+@pytest.mark.backend_neutral
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [

@@ -227,6 +227,7 @@ def test_cell_contract(make_cell):
 # --- everywhere a cell name is taken ---------------------------------------------
 
 
+@pytest.mark.backend_neutral
 @pytest.mark.parametrize("name", ["mingru", "minlstm"])
 def test_builders_and_recipes_take_the_cell_name(name):
     assert name in cell_names()
@@ -259,6 +260,7 @@ def test_builders_and_recipes_take_the_cell_name(name):
 # --- bad input ----------------------------------------------------------------------
 
 
+@pytest.mark.backend_neutral
 @pytest.mark.parametrize("cls", [MinGRU, MinLSTM, MinGRUCell, MinLSTMCell])
 def test_bad_arguments_are_refused(cls):
     with pytest.raises(

@@ -116,6 +116,7 @@ def _qrnn(**kwargs):
     return QRNN(U, **kwargs)
 
 
+@pytest.mark.backend_neutral
 @pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
 def test_padding_anywhere_gives_the_unpadded_output_and_state(go_backwards):
     # Holes and leading padding: the step after a gap sees the last real input.
@@ -126,6 +127,7 @@ def test_stateful_carries_the_state_and_the_previous_input_across_calls():
     checks.check_stateful(_qrnn)
 
 
+@pytest.mark.backend_neutral
 def test_initial_state_continues_a_sequence():
     checks.check_initial_state(_qrnn)
 
@@ -137,10 +139,12 @@ def test_step_gives_the_sequence(window):
     )
 
 
+@pytest.mark.backend_neutral
 def test_dropout_only_in_training():
     checks.check_dropout_only_in_training(_qrnn, dropout=0.5)
 
 
+@pytest.mark.backend_neutral
 def test_bidirectional_and_stacked():
     x = random_inputs((B, T, F))
     out = Bidirectional(QRNN(U, return_sequences=True))(x)
@@ -150,6 +154,7 @@ def test_bidirectional_and_stacked():
     assert [tuple(s.shape) for s in states] == [(B, U), (B, 3 * U)] * 2
 
 
+@pytest.mark.backend_neutral
 def test_runs_inside_keras_rnn():
     checks.check_runs_inside_keras_rnn(lambda: QRNNCell(U))
 
@@ -202,6 +207,7 @@ def test_sequence_layer_contract_window1_ifo():
 # --- bad input ---------------------------------------------------------------
 
 
+@pytest.mark.backend_neutral
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [

@@ -198,6 +198,7 @@ def test_cell_contract():
     )
 
 
+@pytest.mark.backend_neutral
 def test_builders_take_the_cell_name():
     assert "rglru" in cell_names()
     model = rnn_zoo.build_classifier(
@@ -212,6 +213,7 @@ def test_builders_take_the_cell_name():
 # --- bad input ----------------------------------------------------------------------
 
 
+@pytest.mark.backend_neutral
 @pytest.mark.parametrize("cls", [RGLRU, RGLRUCell])
 def test_bad_arguments_are_refused(cls):
     with pytest.raises(
@@ -249,6 +251,7 @@ def test_bad_arguments_are_refused(cls):
         cls(UNITS, recurrent_dropout=0.1)
 
 
+@pytest.mark.backend_neutral
 def test_without_input_projection_needs_as_many_features_as_units():
     layer = RGLRU(UNITS, input_projection=False)
     with pytest.raises(

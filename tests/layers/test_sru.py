@@ -212,23 +212,28 @@ def _sru(**kwargs):
     return SRU(U, **kwargs)
 
 
+@pytest.mark.backend_neutral
 @pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
 def test_padding_anywhere_gives_the_unpadded_output_and_state(go_backwards):
     checks.check_padding_anywhere(_sru, go_backwards)
 
 
+@pytest.mark.backend_neutral
 def test_stateful_carries_the_state_across_calls():
     checks.check_stateful(_sru)
 
 
+@pytest.mark.backend_neutral
 def test_initial_state_continues_a_sequence():
     checks.check_initial_state(_sru)
 
 
+@pytest.mark.backend_neutral
 def test_step_gives_the_sequence():
     checks.check_step_matches_sequence(_sru, "sru", highway_bias=-1.0)
 
 
+@pytest.mark.backend_neutral
 def test_dropout_only_in_training():
     checks.check_dropout_only_in_training(_sru, dropout=0.5, recurrent_dropout=0.5)
 
@@ -242,6 +247,7 @@ def test_recurrent_dropout_masks_the_state_share_of_the_output():
     assert dropped.any() and not dropped.all()
 
 
+@pytest.mark.backend_neutral
 def test_bidirectional_and_stacked():
     x = random_inputs((B, T, F))
     out = Bidirectional(SRU(U, return_sequences=True))(x)
@@ -251,6 +257,7 @@ def test_bidirectional_and_stacked():
     assert [tuple(s.shape) for s in states] == [(B, U)] * 2
 
 
+@pytest.mark.backend_neutral
 def test_runs_inside_keras_rnn():
     checks.check_runs_inside_keras_rnn(lambda: SRUCell(U))
 
@@ -305,6 +312,7 @@ def test_sequence_layer_contract_highway_is_the_input():
 # --- bad input ---------------------------------------------------------------
 
 
+@pytest.mark.backend_neutral
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [

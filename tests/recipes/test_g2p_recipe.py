@@ -35,11 +35,9 @@ WORDS = ["knight", "Phoneme", " zoo ", "internationalization", "naïve", "a"]
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    output = tmp_path_factory.mktemp("g2p_smoke")
-    argv = ["train", "g2p", "--output", str(output), "--smoke", "--units", "16"]
-    assert cli.main(argv) == 0
-    return output
+def run_dir(smoke_run):
+    # The same smoke run as tests/test_serving.py's, trained once per session.
+    return smoke_run("g2p", "--units", "16")
 
 
 @pytest.fixture(scope="module")

@@ -36,15 +36,10 @@ NAMES = [
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    output = tmp_path_factory.mktemp("names_smoke")
-    assert (
-        cli.main(
-            ["train", "names", "--output", str(output), "--smoke", "--units", "16"]
-        )
-        == 0
-    )
-    return output
+def run_dir(smoke_run):
+    # The same smoke run as tests/test_cli.py's and tests/test_serving.py's:
+    # trained once per session (tests/conftest.py).
+    return smoke_run("names", "--units", "16")
 
 
 @pytest.fixture(scope="module")
