@@ -301,14 +301,14 @@ def test_an_output_path_that_exists_or_cannot_be_written_is_refused(tmp_path):
 
 def test_a_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
     # The real write is tested above; here it fails half-way (a full disk).
-    from rnn_zoo import export
+    from rnn_zoo.export import _archive
 
     def write_archive(filepath, *args):
         os.makedirs(filepath)
         open(os.path.join(filepath, "saved_model.pb"), "w").close()
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(export, "_write_archive", write_archive)
+    monkeypatch.setattr(_archive, "_write_archive", write_archive)
     model = build_classifier(2, vocab_size=VOCAB, units=UNITS)
     with pytest.raises(OSError, match="No space left"):
         export_streaming(model, tmp_path / "out")

@@ -50,6 +50,7 @@ from collections.abc import Sequence
 import keras
 from keras import ops, tree
 
+from rnn_zoo.export import _archive
 from rnn_zoo.layers import RNN, Bidirectional, StackedRNN
 from rnn_zoo.layers.embedding import TokenEmbedding
 
@@ -520,7 +521,6 @@ def export_streaming(
     """
     import tensorflow as tf
 
-    from rnn_zoo import export as _export
     from rnn_zoo.data.names import FIRST_CHAR_ID, OOV_ID, PAD_ID
 
     streaming = StreamingModel(model)
@@ -533,7 +533,7 @@ def export_streaming(
     track = [model]
     preprocess = None
     if vocabulary is not None:
-        vocabulary = _export._check_strings(vocabulary, "vocabulary")
+        vocabulary = _archive._check_strings(vocabulary, "vocabulary")
         ids = streaming.chunk_inputs
         if len(ids) != 1 or "int" not in str(ids[0].dtype) or len(ids[0].shape) != 2:
             raise ValueError(
@@ -541,7 +541,7 @@ def export_streaming(
                 "token input (batch, steps). Received: a model whose chunk inputs "
                 f"are {[(x.name, tuple(x.shape), str(x.dtype)) for x in ids]}"
             )
-        table = _export._char_table(vocabulary, FIRST_CHAR_ID, OOV_ID)
+        table = _archive._char_table(vocabulary, FIRST_CHAR_ID, OOV_ID)
         track.append(table)
         chunk_specs = [tf.TensorSpec((None,), tf.string, name="chunks")]
 
@@ -554,7 +554,7 @@ def export_streaming(
             return [tf.cast(ids.to_tensor(default_value=PAD_ID, shape=shape), "int32")]
 
     if labels is not None:
-        labels = _export._check_strings(labels, "labels")
+        labels = _archive._check_strings(labels, "labels")
         classes = model.outputs[0].shape[-1]
         if (
             len(model.outputs) != 1
@@ -624,14 +624,14 @@ def export_streaming(
     else:
         initial_specs = [tf.TensorSpec((), tf.int32, name="batch_size")]
     step_specs = chunk_specs + state_specs
-    _export._named(initial, [spec.name for spec in initial_specs])
-    _export._named(step, [spec.name for spec in step_specs])
+    _archive._named(initial, [spec.name for spec in initial_specs])
+    _archive._named(step, [spec.name for spec in step_specs])
     partial = tempfile.mkdtemp(
         prefix=f".{os.path.basename(target)}.partial-", dir=os.path.dirname(target)
     )
     try:
         written = os.path.join(partial, "saved_model")
-        _export._write_archive(
+        _archive._write_archive(
             written,
             track,
             [
