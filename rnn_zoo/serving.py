@@ -7,7 +7,9 @@ it with KServe's Python model server (``pip install "rnn_zoo[serve]"``):
 - ``POST /v1/models/NAME:predict`` with ``{"instances": [...]}`` (row format,
   answered with ``{"predictions": [...]}``) or ``{"inputs": ...}`` (columnar,
   answered with ``{"outputs": ...}``), and optionally ``"signature_name"``
-  (default ``serving_default``);
+  (default ``serving_default``); a scalar input (a streaming export's
+  ``batch_size``, :mod:`rnn_zoo.export.streaming`) is one value for the
+  request, in the columnar format;
 - ``GET /v1/models/NAME``: TensorFlow Serving's ``model_version_status``;
 - ``GET /v1/models/NAME/metadata``: every signature's inputs and outputs
   (names, dtypes, shapes) as TensorFlow Serving's ``signature_def`` JSON;
