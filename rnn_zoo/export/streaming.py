@@ -297,6 +297,7 @@ class StreamingModel:
             generator's condition).
         state_names: ``layer/state_i`` and ``layer/output`` of each state, in order.
         state_sizes: each state's shape without the batch axis.
+        state_dtypes: each state's dtype (its layer's compute dtype).
     """
 
     def __init__(self, model: keras.Model):
@@ -365,6 +366,12 @@ class StreamingModel:
         self._order = [self._streamed[key] for key in self._streamed]
         self.state_names = [n for r in self._order for n in r.names]
         self.state_sizes = [s for r in self._order for s in r.sizes]
+        self.state_dtypes = [
+            part.layer.compute_dtype
+            for r in self._order
+            for part in r.parts
+            for _ in part.sizes
+        ]
 
     def initial_states(self, batch_size=None, context=None) -> list:
         """Every state before the first chunk.
@@ -525,7 +532,6 @@ def export_streaming(
 
     streaming = StreamingModel(model)
     target = _check_target(filepath, bool(overwrite))
-    dtype = model.layers[-1].compute_dtype if model.layers else "float32"
     chunk_specs = [
         tf.TensorSpec((None, None, *x.shape[2:]), x.dtype, name=x.name)
         for x in streaming.chunk_inputs
@@ -569,7 +575,9 @@ def export_streaming(
         label_names = tf.constant(labels)
     state_specs = [
         tf.TensorSpec((None, *size), dtype, name=f"state_{i}")
-        for i, size in enumerate(streaming.state_sizes)
+        for i, (size, dtype) in enumerate(
+            zip(streaming.state_sizes, streaming.state_dtypes)
+        )
     ]
     state_keys = [spec.name for spec in state_specs]
     output_keys = list(model.output_names)
