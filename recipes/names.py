@@ -30,7 +30,7 @@ import keras
 
 from rnn_zoo import baselines, build_classifier, metrics, training
 from rnn_zoo.data import names as names_data
-from rnn_zoo.export import export_char_classifier
+from rnn_zoo.export import export_char_classifier, streaming
 
 RECIPE = "names"
 DESCRIPTION = "surname -> language (14 languages, faker's surname lists)"
@@ -246,6 +246,18 @@ def export(model: keras.Model, info: dict, export_dir: str) -> str:
         max_length=info["max_length"],
         # The training batches' lengths: shapes the model already compiled.
         bucket_lengths=names_data.BUCKET_LENGTHS,
+    )
+
+
+def export_streaming(model: keras.Model, info: dict, export_dir: str) -> str:
+    """``rnn-zoo export DIR --format streaming``: a name read in chunks of characters.
+
+    After each chunk the SavedModel answers for the characters so far
+    (docs/streaming.md); a ``--baseline keras`` model (Keras's own LSTM)
+    cannot stream.
+    """
+    return streaming.export_streaming(
+        model, export_dir, vocabulary=info["vocabulary"], labels=info["languages"]
     )
 
 

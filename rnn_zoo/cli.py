@@ -5,7 +5,7 @@
     rnn-zoo tune names --max-trials 10 --output DIR [recipe flags]
     rnn-zoo tune names --max-trials 10 --output DIR --tuner-id chief --oracle HOST:PORT
     rnn-zoo evaluate DIR
-    rnn-zoo export DIR [--to PATH]
+    rnn-zoo export DIR [--to PATH] [--format savedmodel|streaming]
     rnn-zoo predict DIR Rossi Schmidt Nowak
     rnn-zoo serve DIR --port 8501
 
@@ -389,7 +389,16 @@ def _build_parser(recipes: dict[str, Recipe]) -> argparse.ArgumentParser:
         "--to",
         metavar="PATH",
         default=None,
-        help="the SavedModel directory to write (default DIR/export)",
+        help="the directory to write (default DIR/export for savedmodel, "
+        "DIR/FORMAT for the others)",
+    )
+    export.add_argument(
+        "--format",
+        choices=sorted(EXPORT_FORMATS),
+        default="savedmodel",
+        help="savedmodel: the recipe's SavedModel (raw inputs in); streaming: a "
+        "SavedModel that advances a causal model one chunk at a time, the states "
+        "in its inputs and outputs (docs/streaming.md)",
     )
     export.set_defaults(run=_export, command_parser=export)
 
@@ -715,15 +724,45 @@ def _check_writable(parser: argparse.ArgumentParser, path: str, flag: str) -> No
         parser.error(f"{flag} {path!r} exists and is not a directory")
 
 
+def _export_savedmodel(module, model, info: dict, target: str) -> str:
+    return module.export(model, info, target)
+
+
+def _export_streaming(module, model, info: dict, target: str) -> str:
+    # The recipe's own streaming export where it has one (raw strings in),
+    # else the model's own inputs (ids or features).
+    if hasattr(module, "export_streaming"):
+        return module.export_streaming(model, info, target)
+    from rnn_zoo.export import export_streaming
+
+    return export_streaming(model, target)
+
+
+# `rnn-zoo export --format`: name -> export(module, model, info, target).
+EXPORT_FORMATS = {
+    "savedmodel": _export_savedmodel,
+    "streaming": _export_streaming,
+}
+
+
 def _export(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from rnn_zoo import training
 
     module, _, _, info = _load_run(parser, args, args.run_dir)
-    target = args.to or os.path.join(args.run_dir, training.EXPORT_DIR)
+    folder = training.EXPORT_DIR if args.format == "savedmodel" else args.format
+    target = args.to or os.path.join(args.run_dir, folder)
     _check_writable(parser, target, "--to")
+    if args.format != "savedmodel" and os.path.lexists(target):
+        parser.error(
+            f"--to {target!r} exists; an export in --format {args.format} writes a "
+            "new directory (remove it or give another --to)"
+        )
     model = _load_model(parser, args.run_dir, info)
     try:
-        path = module.export(model, info, target)
+        path = EXPORT_FORMATS[args.format](module, model, info, target)
+    except ValueError as error:
+        # A model the format cannot take (a layer that cannot stream, ...).
+        parser.error(str(error))
     except Exception as error:  # noqa: BLE001 - only a full disk is handled
         _exit_no_room(
             parser, error, "Free space (or raise the file-size limit) and export again."

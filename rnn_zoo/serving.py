@@ -7,7 +7,9 @@ it with KServe's Python model server (``pip install "rnn_zoo[serve]"``):
 - ``POST /v1/models/NAME:predict`` with ``{"instances": [...]}`` (row format,
   answered with ``{"predictions": [...]}``) or ``{"inputs": ...}`` (columnar,
   answered with ``{"outputs": ...}``), and optionally ``"signature_name"``
-  (default ``serving_default``);
+  (default ``serving_default``); a scalar input (a streaming export's
+  ``batch_size``, :mod:`rnn_zoo.export.streaming`) is one value for the
+  request, in the columnar format;
 - ``GET /v1/models/NAME``: TensorFlow Serving's ``model_version_status``;
 - ``GET /v1/models/NAME/metadata``: every signature's inputs and outputs
   (names, dtypes, shapes) as TensorFlow Serving's ``signature_def`` JSON;
@@ -306,6 +308,9 @@ class _Input:
         shape = spec.shape
         # Per instance: the dimensions after the batch axis (None = any length).
         self.dims = tuple(shape.as_list()[1:]) if shape.rank is not None else None
+        # A scalar input (a streaming export's batch_size) has no batch axis:
+        # it is one value for the whole request, in the columnar format only.
+        self.scalar = shape.rank == 0
         self.max_length = max_length
 
     def _leaf(self, value, where: str):
@@ -421,6 +426,12 @@ class _Input:
                     f"entry {i} has {list(item_shape)}"
                 )
         return (len(value), *shape)
+
+    def scalar_array(self, value) -> np.ndarray:
+        """The 0-d array of a scalar input's JSON value."""
+        value = self._leaf(value, f"input {self.name!r}")
+        dtype = object if self.kind == "string" else self.dtype.as_numpy_dtype
+        return np.array(value, dtype=dtype)
 
     def to_array(self, values: list) -> np.ndarray:
         """The batch array of a list of per-instance JSON values."""
@@ -627,6 +638,13 @@ class SavedModelEndpoint:
                 f"signature {signature.name!r} takes no inputs: send "
                 f'{{"signature_name": "{signature.name}", "inputs": {{}}}}'
             )
+        scalars = [name for name in names if signature.inputs[name].scalar]
+        if scalars:
+            raise RequestError(
+                f"signature {signature.name!r} takes the scalar input(s) {scalars}, "
+                'one value per request: send them in the columnar format {"inputs": '
+                "{...}}"
+            )
         self._check_count(len(instances), '"instances"')
         columns: dict = {name: [] for name in names}
         for i, instance in enumerate(instances):
@@ -672,6 +690,8 @@ class SavedModelEndpoint:
         count = None
         for name in names:
             column = inputs[name]
+            if signature.inputs[name].scalar:
+                continue
             if not isinstance(column, list):
                 raise RequestError(
                     f'"inputs" {name!r} must be a list (one entry per instance), '
@@ -725,7 +745,11 @@ class SavedModelEndpoint:
         else:
             columns = self._columnar_columns(body["inputs"], signature)
         arrays = {
-            name: signature.inputs[name].to_array(values)
+            name: (
+                signature.inputs[name].scalar_array(values)
+                if signature.inputs[name].scalar
+                else signature.inputs[name].to_array(values)
+            )
             for name, values in columns.items()
         }
         return signature, arrays, row

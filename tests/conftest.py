@@ -73,6 +73,12 @@ SLOWEST_FIRST = (
     # Added 7 Dec 2026: parses five novels' R data once (~100 s on a 2-core
     # machine at load 15-20, so ~20 s on a quiet one).
     "tests/data/test_janeaustenr.py",
+    # Added 7 Dec 2026 (-n 0 alone on the loaded shared 2-core machine): the
+    # streaming export, 172 s (one export of every cell, ~40 s of it); the
+    # streaming server, 281 s, 235 s of it the names smoke run it shares
+    # with tests/test_serving.py.
+    "tests/test_export_streaming.py",
+    "tests/test_serving_streaming.py",
 )
 
 
