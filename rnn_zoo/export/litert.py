@@ -38,12 +38,12 @@ invocations: call ``interpreter.reset_all_variables()`` before each
 
 Example:
 
->>> import numpy as np, rnn_zoo
+>>> import os, tempfile, numpy as np, rnn_zoo
 >>> model = rnn_zoo.build_classifier(3, vocab_size=20, units=4, max_length=8)
->>> path = export_litert(model, "/tmp/rnn_zoo_doctest.tflite")  # doctest: +SKIP
->>> "UNIDIRECTIONAL_SEQUENCE_LSTM" in litert_ops(path)  # doctest: +SKIP
+>>> path = export_litert(model, os.path.join(tempfile.mkdtemp(), "names.tflite"))
+>>> "UNIDIRECTIONAL_SEQUENCE_LSTM" in litert_ops(path)
 True
->>> litert_predict(path, np.array([[3, 4, 5, 0, 0, 0, 0, 0]])).shape  # doctest: +SKIP
+>>> litert_predict(path, np.array([[3, 4, 5, 0, 0, 0, 0, 0]])).shape  # (batch, classes)
 (1, 3)
 """
 
@@ -108,6 +108,25 @@ def write_atomically(path: str, content: bytes) -> None:
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
+
+
+def check_recurrent(layer, kwargs, format: str, backward: bool = False, why=None):
+    """Raises for a recurrent layer a file export cannot hold, naming it and why."""
+    if why is None and layer.return_state:
+        why = "return_state=True (the exported graph outputs the sequence only)"
+    elif why is None and layer.stateful:
+        why = "stateful=True (an exported file's calls share no state)"
+    elif why is None and layer.go_backwards and not backward:
+        why = "go_backwards=True outside a Bidirectional layer"
+    elif why is None and kwargs.get("initial_state") is not None:
+        why = "an initial_state input"
+    elif why is None and layer.keras_cell:
+        why = f"a Keras cell ({type(layer.cell).__name__}), not an rnn_zoo cell"
+    if why:
+        raise ExportError(
+            f"Layer '{layer.name}' ({type(layer).__name__}) cannot be exported "
+            f"to {format}: {why}."
+        )
 
 
 def _check_quantize(quantize, representative_data):
@@ -295,26 +314,8 @@ class _Graph:
 
     # The layers -----------------------------------------------------------
 
-    def _check_layer(self, layer, kwargs):
-        why = None
-        if layer.return_state:
-            why = "return_state=True (the fused ops output the sequence only)"
-        elif layer.stateful:
-            why = "stateful=True (a file's calls share no state by design)"
-        elif layer.go_backwards:
-            why = "go_backwards=True outside a Bidirectional layer"
-        elif kwargs.get("initial_state") is not None:
-            why = "an initial_state input"
-        elif layer.keras_cell:
-            why = f"a Keras cell ({type(layer.cell).__name__}), not an rnn_zoo cell"
-        if why:
-            raise ExportError(
-                f"Layer '{layer.name}' ({type(layer).__name__}) cannot be exported "
-                f"to LiteRT: it has {why}."
-            )
-
     def _recurrent(self, layer, x, mask, kwargs):
-        self._check_layer(layer, kwargs)
+        check_recurrent(layer, kwargs, "LiteRT")
         lengths = self._lengths(x, mask)
         return self._finish(layer, self._sequence(layer, x, lengths), lengths)
 
@@ -378,7 +379,7 @@ class _Graph:
                 f"Layer '{layer.name}' (Bidirectional) cannot be exported to LiteRT "
                 "with return_state=True or merge_mode=None."
             )
-        self._check_layer(forward, kwargs)
+        check_recurrent(forward, kwargs, "LiteRT")
         lengths = self._lengths(x, mask)
         out_f = self._finish(forward, self._sequence(forward, x, lengths), lengths)
         reverse = tf.reverse_sequence(x, lengths, seq_axis=1, batch_axis=0)

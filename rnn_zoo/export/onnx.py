@@ -15,11 +15,11 @@ dynamic.
 
 Example:
 
->>> import numpy as np, onnxruntime, rnn_zoo
+>>> import os, tempfile, numpy as np, onnxruntime, rnn_zoo
 >>> model = rnn_zoo.build_classifier(3, vocab_size=20, units=4)
->>> path = export_onnx(model, "/tmp/rnn_zoo_doctest.onnx")  # doctest: +SKIP
->>> session = onnxruntime.InferenceSession(path)  # doctest: +SKIP
->>> session.run(None, {"inputs": np.array([[3, 4, 5, 0]])})[0].shape  # doctest: +SKIP
+>>> path = export_onnx(model, os.path.join(tempfile.mkdtemp(), "names.onnx"))
+>>> session = onnxruntime.InferenceSession(path)
+>>> session.run(None, {"inputs": np.array([[3, 4, 5, 0]])})[0].shape  # (batch, classes)
 (1, 3)
 """
 
@@ -28,7 +28,12 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from rnn_zoo.export.litert import ExportError, check_output_path, write_atomically
+from rnn_zoo.export.litert import (
+    ExportError,
+    check_output_path,
+    check_recurrent,
+    write_atomically,
+)
 
 OPSET = 17
 _ACTIVATIONS = {"tanh": "Tanh", "sigmoid": "Sigmoid", "relu": "Relu"}
@@ -150,19 +155,7 @@ class _Graph:
         why = None
         if not isinstance(layer, (LSTM, GRU, SimpleRNN)):
             why = "no ONNX node computes its cell (ONNX has LSTM, GRU and RNN)"
-        elif layer.return_state:
-            why = "return_state=True"
-        elif layer.stateful:
-            why = "stateful=True"
-        elif layer.go_backwards and not backward:
-            why = "go_backwards=True outside a Bidirectional layer"
-        elif kwargs.get("initial_state") is not None:
-            why = "an initial_state input"
-        if why:
-            raise ExportError(
-                f"Layer '{layer.name}' ({type(layer).__name__}) cannot be exported "
-                f"to ONNX: {why}."
-            )
+        check_recurrent(layer, kwargs, "ONNX", backward, why)
 
     def _weights(self, layer):
         """(op, W, R, B, attributes) of one direction in ONNX's layout."""
@@ -181,27 +174,20 @@ class _Graph:
         activation = _activation(cell.activation, layer)
         recurrent_activation = getattr(cell, "recurrent_activation", None)
         attributes = {"hidden_size": units}
+        gated = isinstance(layer, (LSTM, GRU))
+        if gated and (activation, _activation(recurrent_activation, layer)) != (
+            "Tanh",
+            "Sigmoid",
+        ):
+            raise ExportError(
+                f"Layer '{layer.name}' ({type(layer).__name__}) cannot be exported "
+                "to ONNX with activations other than tanh and sigmoid."
+            )
         if isinstance(layer, LSTM):
-            if (activation, _activation(recurrent_activation, layer)) != (
-                "Tanh",
-                "Sigmoid",
-            ):
-                raise ExportError(
-                    f"Layer '{layer.name}' (LSTM) cannot be exported to ONNX with "
-                    "activations other than tanh and sigmoid."
-                )
             # Keras's gate order i, f, c, o -> ONNX's i, o, f, c.
             order = [0, 3, 1, 2]
             op = "LSTM"
         elif isinstance(layer, GRU):
-            if (activation, _activation(recurrent_activation, layer)) != (
-                "Tanh",
-                "Sigmoid",
-            ):
-                raise ExportError(
-                    f"Layer '{layer.name}' (GRU) cannot be exported to ONNX with "
-                    "activations other than tanh and sigmoid."
-                )
             order = [0, 1, 2]  # z, r, h in both
             op = "GRU"
             attributes["linear_before_reset"] = int(cell.reset_after)
