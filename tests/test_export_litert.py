@@ -52,6 +52,7 @@ def _model(cell="lstm", builder=build_classifier, **kwargs):
         ("simple", {"activation": "relu"}, "UNIDIRECTIONAL_SEQUENCE_RNN"),
         ("lstm", {"bidirectional": True}, "UNIDIRECTIONAL_SEQUENCE_LSTM"),
         ("gru", {}, None),
+        ("sru", {}, None),
     ],
 )
 def test_float_file_equals_the_keras_model(cell, kwargs, fused, tmp_path):
@@ -59,7 +60,7 @@ def test_float_file_equals_the_keras_model(cell, kwargs, fused, tmp_path):
     path = export_litert(model, tmp_path / "model.tflite", batch_size=2)
     ops = litert_ops(path)
     assert not [op for op in ops if op.startswith("CUSTOM")], ops  # no Flex op
-    if fused is None:  # GRU: its step unrolled in built-ins, no loop
+    if fused is None:  # GRU, SRU: the cell's step unrolled in built-ins, no loop
         assert "WHILE" not in ops and not any("SEQUENCE" in op for op in ops), ops
     else:
         assert ops.count(fused) == (2 if kwargs.get("bidirectional") else 1), ops

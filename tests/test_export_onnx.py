@@ -68,3 +68,15 @@ def test_cli_exports_onnx(smoke_run, tmp_path, capsys):
     )
     assert "LSTM" in [n.op_type for n in onnx.load(target).graph.node]
     assert str(target) in capsys.readouterr().out
+
+
+def test_cli_names_a_layer_onnx_cannot_hold(smoke_run, tmp_path, capsys):
+    run_dir = smoke_run("names", "--units", "4", "--cell", "sru")
+    target = tmp_path / "names.onnx"
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["export", str(run_dir), "--format", "onnx", "--to", str(target)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "(SRU) cannot be exported to ONNX" in err and "Traceback" not in err, err
+    assert not target.exists()

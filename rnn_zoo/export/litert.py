@@ -326,22 +326,15 @@ class _Graph:
         from rnn_zoo.layers import LSTM, SimpleRNN
 
         cell = layer.cell
-        units = cell.units
-        kernel = tf.convert_to_tensor(cell.kernel.value)
-        recurrent = tf.convert_to_tensor(cell.recurrent_kernel.value)
-        bias = (
-            tf.convert_to_tensor(cell.bias.value)
-            if cell.bias is not None
-            else tf.zeros([kernel.shape[-1]])
-        )
-        zeros = tf.zeros([self.batch_size, units])
         activations = (
-            _activation_name(cell.activation),
+            _activation_name(getattr(cell, "activation", None)),
             _activation_name(getattr(cell, "recurrent_activation", None)),
         )
         if isinstance(layer, LSTM) and activations == ("tanh", "sigmoid"):
+            kernel, recurrent, bias, zeros = self._weights(cell)
             return self._lstm(x, zeros, zeros, kernel, recurrent, bias)[1]
         if isinstance(layer, SimpleRNN) and activations[0] in ("tanh", "relu"):
+            kernel, recurrent, bias, zeros = self._weights(cell)
             function = self._rnn.setdefault(
                 activations[0], _rnn_function(activations[0])
             )
@@ -349,6 +342,19 @@ class _Graph:
                 x, tf.transpose(kernel), tf.transpose(recurrent), bias, zeros
             )
         return self._unrolled(layer, x, lengths)
+
+    def _weights(self, cell):
+        """kernel, recurrent_kernel, bias (zeros without one), zero state."""
+        import tensorflow as tf
+
+        kernel = tf.convert_to_tensor(cell.kernel.value)
+        recurrent = tf.convert_to_tensor(cell.recurrent_kernel.value)
+        bias = (
+            tf.convert_to_tensor(cell.bias.value)
+            if cell.bias is not None
+            else tf.zeros([kernel.shape[-1]])
+        )
+        return kernel, recurrent, bias, tf.zeros([self.batch_size, cell.units])
 
     def _unrolled(self, layer, x, lengths):
         """Any rnn_zoo cell: its step over the fixed length, built-in ops only."""
