@@ -50,83 +50,24 @@ True
 from __future__ import annotations
 
 import os
-import tempfile
 
 import keras
 import numpy as np
 
+from rnn_zoo.export._common import (  # noqa: F401 - ExportError is public here
+    ExportError,
+    check_output_path,
+    check_recurrent,
+    write_atomically,
+)
+from rnn_zoo.export._flatbuffer import RNN_CUSTOM_CODE, fuse_rnn, litert_ops
+
 QUANTIZE_MODES = (None, "dynamic", "int8")
-# The custom op a SimpleRNN becomes before the flatbuffer rewrite.
-_RNN_CUSTOM_CODE = "RnnZooUnidirectionalSequenceRnn"
 # The activation rides in the custom op's options (a flexbuffer map).
 _RNN_IMPLEMENTS = (
     'name: "{name}" attr {{ key: "tfl_fusable_op" value {{ b: true }} }} '
     'attr {{ key: "activation" value {{ s: "{activation}" }} }}'
 )
-_FUSED_OPS = (
-    "UNIDIRECTIONAL_SEQUENCE_LSTM",
-    "UNIDIRECTIONAL_SEQUENCE_RNN",
-    "BIDIRECTIONAL_SEQUENCE_LSTM",
-)
-
-
-class ExportError(ValueError):
-    """A model, or one of its layers, that the chosen format cannot hold."""
-
-
-def check_output_path(path, argument: str = "path") -> str:
-    """``path`` as a string: a file that does not exist, in a writable folder."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(
-            f"`{argument}` must be a file path. Received: {argument}={path!r}"
-        )
-    path = os.fspath(path)
-    if os.path.exists(path):
-        raise ValueError(
-            f"`{argument}` must be a path that does not exist yet (rnn_zoo does not "
-            f"overwrite an export). Received: {argument}={path!r}, which exists"
-        )
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(
-            f"`{argument}` must be in a writable directory. Received: "
-            f"{argument}={path!r} ({parent!r} is not a writable directory)"
-        )
-    return path
-
-
-def write_atomically(path: str, content: bytes) -> None:
-    """Writes ``content`` to ``path`` through a temporary file: all of it or nothing."""
-    handle, temporary = tempfile.mkstemp(
-        dir=os.path.dirname(os.path.abspath(path)), suffix=".partial"
-    )
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(content)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
-def check_recurrent(layer, kwargs, format: str, backward: bool = False, why=None):
-    """Raises for a recurrent layer a file export cannot hold, naming it and why."""
-    if why is None and layer.return_state:
-        why = "return_state=True (the exported graph outputs the sequence only)"
-    elif why is None and layer.stateful:
-        why = "stateful=True (an exported file's calls share no state)"
-    elif why is None and layer.go_backwards and not backward:
-        why = "go_backwards=True outside a Bidirectional layer"
-    elif why is None and kwargs.get("initial_state") is not None:
-        why = "an initial_state input"
-    elif why is None and layer.keras_cell:
-        why = f"a Keras cell ({type(layer.cell).__name__}), not an rnn_zoo cell"
-    if why:
-        raise ExportError(
-            f"Layer '{layer.name}' ({type(layer).__name__}) cannot be exported "
-            f"to {format}: {why}."
-        )
 
 
 def _check_quantize(quantize, representative_data):
@@ -236,7 +177,7 @@ def _rnn_function(activation: str):
         sequence_rnn,
         autograph=False,
         experimental_implements=_RNN_IMPLEMENTS.format(
-            name=_RNN_CUSTOM_CODE, activation=activation
+            name=RNN_CUSTOM_CODE, activation=activation
         ),
     )
 
@@ -400,87 +341,6 @@ class _Graph:
         return _merge(out_f, out_b, layer.merge_mode)
 
 
-# The flatbuffer -----------------------------------------------------------
-
-
-def _schema():
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    return schema, flatbuffer_utils
-
-
-def _op_names(model_object) -> list[str]:
-    schema, _ = _schema()
-    builtin = {v: k for k, v in vars(schema.BuiltinOperator).items() if k.isupper()}
-    names = []
-    for subgraph in model_object.subgraphs:
-        for operator in subgraph.operators:
-            code = model_object.operatorCodes[operator.opcodeIndex]
-            number = max(code.builtinCode, code.deprecatedBuiltinCode)
-            if number == schema.BuiltinOperator.CUSTOM:
-                names.append(f"CUSTOM:{code.customCode.decode()}")
-            else:
-                names.append(builtin[number])
-    return names
-
-
-def litert_ops(path_or_content) -> list[str]:
-    """The operator of every node of a ``.tflite`` file, in order (custom ops as
-    ``CUSTOM:name``; Flex ops are ``CUSTOM:Flex...``)."""
-    _, flatbuffer_utils = _schema()
-    if isinstance(path_or_content, (bytes, bytearray)):
-        content = path_or_content
-    else:
-        with open(path_or_content, "rb") as file:
-            content = file.read()
-    return _op_names(flatbuffer_utils.convert_bytearray_to_object(content))
-
-
-def _fuse_rnn(content: bytes) -> bytes:
-    """The custom RNN ops rewritten as built-in UNIDIRECTIONAL_SEQUENCE_RNN."""
-    schema, flatbuffer_utils = _schema()
-    model = flatbuffer_utils.convert_bytearray_to_object(content)
-    codes = [
-        i
-        for i, code in enumerate(model.operatorCodes)
-        if code.customCode is not None and code.customCode.decode() == _RNN_CUSTOM_CODE
-    ]
-    if not codes:
-        return content
-    builtin = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_RNN
-    for i in codes:
-        code = model.operatorCodes[i]
-        code.builtinCode, code.deprecatedBuiltinCode = builtin, min(builtin, 127)
-        code.customCode, code.version = None, 1
-    empty_buffer = 0  # buffer 0 is the flatbuffer's empty sentinel
-    for subgraph in model.subgraphs:
-        for operator in subgraph.operators:
-            if operator.opcodeIndex not in codes:
-                continue
-            options = schema.SequenceRNNOptionsT()
-            options.timeMajor = False
-            options.fusedActivationFunction = _activation_of(operator)
-            operator.builtinOptionsType = schema.BuiltinOptions.SequenceRNNOptions
-            operator.builtinOptions = options
-            operator.customOptions = None
-            operator.customOptionsFormat = 0
-            state = subgraph.tensors[operator.inputs[4]]
-            state.isVariable = True
-            state.buffer = empty_buffer
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
-
-
-def _activation_of(operator):
-    schema, _ = _schema()
-    if operator.customOptions is None:
-        return schema.ActivationFunctionType.TANH
-    options = np.asarray(operator.customOptions, dtype=np.uint8).tobytes()
-    if b"relu" in options:
-        return schema.ActivationFunctionType.RELU
-    return schema.ActivationFunctionType.TANH
-
-
 # The export -----------------------------------------------------------------
 
 
@@ -563,7 +423,7 @@ def export_litert(
             f"`model` {model.name!r} cannot be converted to LiteRT built-in ops: "
             f"{str(error).strip().splitlines()[-1]}"
         ) from None
-    content = _fuse_rnn(content)
+    content = fuse_rnn(content)
     foreign = sorted({op for op in litert_ops(content) if op.startswith("CUSTOM:")})
     if foreign:
         raise ExportError(

@@ -28,7 +28,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from rnn_zoo.export.litert import (
+from rnn_zoo.export._common import (
     ExportError,
     check_output_path,
     check_recurrent,
