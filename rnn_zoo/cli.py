@@ -5,7 +5,8 @@
     rnn-zoo tune names --max-trials 10 --output DIR [recipe flags]
     rnn-zoo tune names --max-trials 10 --output DIR --tuner-id chief --oracle HOST:PORT
     rnn-zoo evaluate DIR
-    rnn-zoo export DIR [--to PATH] [--format savedmodel|streaming]
+    rnn-zoo export DIR [--to PATH] [--format savedmodel|streaming|litert|onnx]
+        [--quantize dynamic|int8]
     rnn-zoo predict DIR Rossi Schmidt Nowak
     rnn-zoo serve DIR --port 8501
 
@@ -389,8 +390,8 @@ def _build_parser(recipes: dict[str, Recipe]) -> argparse.ArgumentParser:
         "--to",
         metavar="PATH",
         default=None,
-        help="the directory to write (default DIR/export for savedmodel, "
-        "DIR/FORMAT for the others)",
+        help="the directory or file to write (default DIR/export, DIR/streaming, "
+        "DIR/model.tflite, DIR/model.onnx)",
     )
     export.add_argument(
         "--format",
@@ -398,7 +399,15 @@ def _build_parser(recipes: dict[str, Recipe]) -> argparse.ArgumentParser:
         default="savedmodel",
         help="savedmodel: the recipe's SavedModel (raw inputs in); streaming: a "
         "SavedModel that advances a causal model one chunk at a time, the states "
-        "in its inputs and outputs (docs/streaming.md)",
+        "in its inputs and outputs (docs/streaming.md); litert: a .tflite file of "
+        "LiteRT built-in ops (docs/edge.md); onnx: an ONNX model",
+    )
+    export.add_argument(
+        "--quantize",
+        choices=["dynamic", "int8"],
+        default=None,
+        help="--format litert only: int8 weights (dynamic), or weights and "
+        "activations calibrated on training data (int8)",
     )
     export.set_defaults(run=_export, command_parser=export)
 
@@ -724,11 +733,11 @@ def _check_writable(parser: argparse.ArgumentParser, path: str, flag: str) -> No
         parser.error(f"{flag} {path!r} exists and is not a directory")
 
 
-def _export_savedmodel(module, model, info: dict, target: str) -> str:
+def _export_savedmodel(module, model, info, target, args, run_args):
     return module.export(model, info, target)
 
 
-def _export_streaming(module, model, info: dict, target: str) -> str:
+def _export_streaming(module, model, info, target, args, run_args):
     # The recipe's own streaming export where it has one (raw strings in),
     # else the model's own inputs (ids or features).
     if hasattr(module, "export_streaming"):
@@ -738,31 +747,78 @@ def _export_streaming(module, model, info: dict, target: str) -> str:
     return export_streaming(model, target)
 
 
-# `rnn-zoo export --format`: name -> export(module, model, info, target).
+def _export_litert(module, model, info, target, args, run_args):
+    from rnn_zoo.export import export_litert
+
+    sample = None
+    if args.quantize == "int8":
+        sample = _calibration_sample(module, run_args)
+    return export_litert(
+        model,
+        target,
+        quantize=args.quantize,
+        representative_data=sample,
+        max_length=None if model.inputs[0].shape[1] else info.get("max_length"),
+    )
+
+
+def _export_onnx(module, model, info, target, args, run_args):
+    from rnn_zoo.export import export_onnx
+
+    return export_onnx(model, target)
+
+
+def _calibration_sample(module, run_args, rows: int = 256):
+    """Inputs of the run's training split, for int8 calibration."""
+    import numpy as np
+
+    data = module.load_data(run_args)
+    batches, total = [], 0
+    for inputs, _ in data.train:
+        batches.append(np.asarray(inputs))
+        total += len(batches[-1])
+        if total >= rows:
+            break
+    length = max(b.shape[1] for b in batches)
+    padded = [
+        np.pad(b, [(0, 0), (0, length - b.shape[1])] + [(0, 0)] * (b.ndim - 2))
+        for b in batches
+    ]
+    return np.concatenate(padded)[:rows]
+
+
+# --format: (the writer, the default target in the run directory); a new
+# format adds one row here.
 EXPORT_FORMATS = {
-    "savedmodel": _export_savedmodel,
-    "streaming": _export_streaming,
+    "savedmodel": (_export_savedmodel, "export"),
+    "streaming": (_export_streaming, "streaming"),
+    "litert": (_export_litert, "model.tflite"),
+    "onnx": (_export_onnx, "model.onnx"),
 }
 
 
 def _export(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from rnn_zoo import training
-
-    module, _, _, info = _load_run(parser, args, args.run_dir)
-    folder = training.EXPORT_DIR if args.format == "savedmodel" else args.format
-    target = args.to or os.path.join(args.run_dir, folder)
+    writer, default_target = EXPORT_FORMATS[args.format]
+    if args.quantize is not None and args.format != "litert":
+        parser.error(
+            f"--quantize {args.quantize} quantizes a LiteRT file: give --format "
+            f"litert (received --format {args.format})"
+        )
+    module, _, run_args, info = _load_run(parser, args, args.run_dir)
+    target = args.to or os.path.join(args.run_dir, default_target)
     _check_writable(parser, target, "--to")
     if args.format != "savedmodel" and os.path.lexists(target):
         parser.error(
             f"--to {target!r} exists; an export in --format {args.format} writes a "
-            "new directory (remove it or give another --to)"
+            "new one (remove it or give another --to; nothing was written)"
         )
     model = _load_model(parser, args.run_dir, info)
     try:
-        path = EXPORT_FORMATS[args.format](module, model, info, target)
-    except ValueError as error:
-        # A model the format cannot take (a layer that cannot stream, ...).
-        parser.error(str(error))
+        path = writer(module, model, info, target, args, run_args)
+    except (ValueError, TypeError) as error:
+        if args.format == "savedmodel":
+            raise
+        parser.error(f"cannot export {args.run_dir!r} as {args.format}: {error}")
     except Exception as error:  # noqa: BLE001 - only a full disk is handled
         _exit_no_room(
             parser, error, "Free space (or raise the file-size limit) and export again."

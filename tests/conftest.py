@@ -59,6 +59,10 @@ SLOWEST_FIRST = (
     "tests/recipes/test_sentiment_recipe.py",
     "tests/recipes/test_truecase_recipe.py",
     "tests/recipes/test_co2_recipe.py",
+    # Added 7 Dec 2026: the edge exports (340 s and 180 s with -n 0 on a
+    # loaded machine; each conversion is a trace and a converter run).
+    "tests/test_export_litert.py",
+    "tests/test_export_onnx.py",
     "tests/test_cli.py",
     # Added 2 Dec 2026 (not yet measured in a full run): the new recipes'
     # smoke runs (20-60 s each here) and the CRF file.

@@ -23,16 +23,16 @@ import pytest
 LIMIT = 64 * 1024
 
 
-def _limited():
-    resource.setrlimit(resource.RLIMIT_FSIZE, (LIMIT, LIMIT))
+def _limited(limit=LIMIT):
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
-def _run_limited(argv, timeout=300):
+def _run_limited(argv, timeout=300, limit=LIMIT):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run(
         [sys.executable, *argv],
-        preexec_fn=_limited,
+        preexec_fn=lambda: _limited(limit),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -103,3 +103,22 @@ def test_export_past_the_size_limit_is_a_clear_error(smoke_run, tmp_path):
     assert "rnn-zoo export: error: cannot write" in result.stderr
     assert "File too large" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("format", ["litert", "onnx"])
+def test_a_file_export_past_the_size_limit_leaves_nothing(format, smoke_run, tmp_path):
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the LiteRT converter is TensorFlow's")
+    run_dir = smoke_run("names", "--units", "16")
+    target = tmp_path / f"model.{format}"
+    result = _run_limited(
+        ["-m", "rnn_zoo.cli", "export", str(run_dir), "--format", format]
+        + ["--to", str(target)],
+        limit=8 * 1024,  # the smoke model's file is larger
+    )
+    assert result.returncode == 1, result.stderr
+    assert "rnn-zoo export: error: cannot write" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no partial file

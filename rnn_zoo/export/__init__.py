@@ -34,6 +34,8 @@ import keras
 from rnn_zoo import _checks
 from rnn_zoo.data.names import DEFAULT_MAX_LENGTH, FIRST_CHAR_ID, OOV_ID, PAD_ID
 from rnn_zoo.export._archive import _char_table, _check_strings, _named, _write_archive
+from rnn_zoo.export.litert import export_litert, litert_ops, litert_predict  # noqa: F401
+from rnn_zoo.export.onnx import export_onnx  # noqa: F401
 from rnn_zoo.export.streaming import StreamingError, export_streaming  # noqa: F401
 from rnn_zoo.serving import write_export_info
 
