@@ -1,0 +1,90 @@
+"""The physics-inspired cells of issue 16 (CoRNN, HamiltonianRNN) wherever a
+cell name is taken: the registry, every builder, decoding step by step, the
+hypermodels' search space and the recipes' --cell flag."""
+
+import keras
+import keras_tuner
+import numpy as np
+import pytest
+
+import rnn_zoo
+from rnn_zoo.decoding import step_decoder
+from rnn_zoo.layers import CoRNN, HamiltonianRNN, get_sequence_layer
+from rnn_zoo.models.hypermodels import ClassifierHyperModel
+from rnn_zoo.training.run import base_parser
+
+CELLS = {"cornn": CoRNN, "hamiltonian": HamiltonianRNN}
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    keras.utils.set_random_seed(0)
+
+
+@pytest.mark.parametrize("name", list(CELLS))
+def test_registered_under_its_name(name):
+    assert get_sequence_layer(name) is CELLS[name]
+    assert name in rnn_zoo.layers.cell_names()
+
+
+def test_recipes_and_hypermodels_offer_every_cell():
+    parser = base_parser(
+        "names",
+        "test",
+        {
+            "epochs": 1,
+            "batch_size": 2,
+            "cell": "gru",
+            "units": 4,
+            "num_layers": 1,
+            "dropout": 0.0,
+            "learning_rate": 0.01,
+            "seed": 0,
+        },
+    )
+    for name in CELLS:
+        assert parser.parse_args(["--output", "/tmp/x", "--cell", name]).cell == name
+    hp = keras_tuner.HyperParameters()
+    ClassifierHyperModel(
+        num_classes=3, vocab_size=20, units=4, loss="sparse_categorical_crossentropy"
+    ).build(hp)
+    assert set(CELLS) <= set(hp.get_config()["space"][0]["config"]["values"])
+
+
+@pytest.mark.parametrize("name", list(CELLS))
+def test_every_builder_builds_and_runs_the_cell(name):
+    ids = np.array([[3, 4, 5, 0], [6, 7, 0, 0]], "int32")
+    series = np.random.default_rng(0).random((2, 4, 1)).astype("float32")
+    models = [
+        (rnn_zoo.build_classifier(3, vocab_size=10, cell=name, units=4, num_layers=2,
+                                  bidirectional=True, attention=True), ids, (2, 3)),
+        (rnn_zoo.build_tagger(3, vocab_size=10, cell=name, units=4), ids, (2, 4, 3)),
+        (rnn_zoo.build_forecaster(2, window=4, mode="autoregressive", cell=name,
+                                  units=4), series, (2, 2, 1)),
+        (rnn_zoo.build_generator(12, cell=name, units=4), ids, (2, 4, 12)),
+    ]  # fmt: skip
+    for model, x, shape in models:
+        out = model(x)
+        assert tuple(out.shape) == shape
+        assert np.isfinite(keras.ops.convert_to_numpy(out)).all()
+
+
+@pytest.mark.parametrize("name", list(CELLS))
+def test_bidirectional_seq2seq_steps_give_the_teacher_forced_logits(name):
+    model = rnn_zoo.build_seq2seq(
+        10, 12, cell=name, units=4, num_layers=2, bidirectional=True, attention="luong"
+    )
+    source = np.array([[3, 4, 5, 0], [6, 7, 0, 0]], "int32")
+    target = np.array([[1, 4, 5, 6], [1, 7, 8, 0]], "int32")
+    logits = keras.ops.convert_to_numpy(
+        model({"source_ids": source, "target_ids": target})
+    )
+    steps = step_decoder(model)
+    states = steps.initial_states(source)
+    stepped = []
+    for t in range(4):
+        step_logits, states = steps.step(target[:, t], states)
+        stepped.append(step_logits)
+    stepped = np.stack(stepped, axis=1)
+    np.testing.assert_allclose(stepped[0], logits[0], atol=1e-5)
+    np.testing.assert_allclose(stepped[1, :3], logits[1, :3], atol=1e-5)
