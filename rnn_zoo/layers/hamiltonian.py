@@ -59,7 +59,8 @@ class HamiltonianRNNCell(RecurrentCell):
     back from ``(q, -p)`` returns to the start. Leapfrog is stable while
     ``h`` times the highest frequency of the learned dynamics stays below 2;
     the defaults (orthogonal matrices, unit scales: frequencies 1 to 2) give
-    room up to ``h`` of about 1. The output is ``q``.
+    room up to ``h`` of about 1. The output is ``q`` (or ``[q, p]``, see
+    ``output_momentum``).
 
     Weights, in ``get_weights()`` order: ``kernel`` ``W`` ``(features,
     units)``; ``potential_quadratic`` ``K``, ``kinetic_quadratic`` ``M``
@@ -76,6 +77,8 @@ class HamiltonianRNNCell(RecurrentCell):
             step (default 1).
         energy_units: positive integer, hidden width of ``T`` and ``V``
             (default ``units``).
+        output_momentum: output ``[q, p]`` ``(2 * units,)`` instead of ``q``
+            (the whole phase-space trajectory with ``return_sequences``).
         use_bias: whether to have the constant force ``b`` (in ``V``).
         kernel_initializer: initializer of ``W`` (``"glorot_uniform"``).
         recurrent_initializer: initializer of ``K``, ``M``, ``C`` and ``A``
@@ -118,6 +121,7 @@ class HamiltonianRNNCell(RecurrentCell):
         dt=0.1,
         integration_steps=1,
         energy_units=None,
+        output_momentum=False,
         use_bias=True,
         kernel_initializer="glorot_uniform",
         recurrent_initializer="orthogonal",
@@ -153,6 +157,16 @@ class HamiltonianRNNCell(RecurrentCell):
         self.energy_units = _checks.check_positive_int(
             self.units if energy_units is None else energy_units, "energy_units"
         )
+        if not isinstance(output_momentum, bool):
+            raise TypeError(
+                "`output_momentum` must be True or False. Received: "
+                f"output_momentum={output_momentum!r}"
+            )
+        self.output_momentum = output_momentum
+
+    @property
+    def output_size(self) -> int:
+        return 2 * self.units if self.output_momentum else self.units
 
     def _add_weight(self, name, shape, kind):
         initializer, regularizer, constraint = {
@@ -289,7 +303,8 @@ class HamiltonianRNNCell(RecurrentCell):
             p = p - (0.5 * h) * (self._potential_gradient(q, weights) - force)
             q = q + h * self._kinetic_gradient(p, weights)
             p = p - (0.5 * h) * (self._potential_gradient(q, weights) - force)
-        return q, [q, p]
+        output = ops.concatenate([q, p], axis=-1) if self.output_momentum else q
+        return output, [q, p]
 
     def get_config(self):
         config = super().get_config()
@@ -300,6 +315,7 @@ class HamiltonianRNNCell(RecurrentCell):
                 "dt": self.dt,
                 "integration_steps": self.integration_steps,
                 "energy_units": self.energy_units,
+                "output_momentum": self.output_momentum,
             }
         )
         return config
@@ -330,7 +346,7 @@ class HamiltonianRNN(CellSequenceLayer):
         a
         for a in CellSequenceLayer.cell_attributes
         if a not in ("activation", "recurrent_dropout")
-    ) + ("dt", "integration_steps", "energy_units")
+    ) + ("dt", "integration_steps", "energy_units", "output_momentum")
 
     def energy(self, q, p, inputs=None):
         """The cell's learned energy ``H(q, p)``, ``(batch,)``; see ``HamiltonianRNNCell.energy``."""

@@ -377,3 +377,18 @@ def test_non_positive_units_are_refused(units):
 def test_energy_of_an_unbuilt_cell_says_to_build_it():
     with pytest.raises(ValueError, match="has no weights yet: call it"):
         HamiltonianRNNCell(U).energy(np.zeros((1, U)), np.zeros((1, U)))
+
+
+def test_output_momentum_gives_the_phase_space_trajectory_under_any_mask():
+    layer = HamiltonianRNN(U, dt=0.3, return_sequences=True, return_state=True)
+    both = HamiltonianRNN.from_config({**layer.get_config(), "output_momentum": True})
+    x = random_inputs((B, T, F))
+    mask = checks.MASKS["left"]
+    q_seq, q, p = layer(x, mask=mask)
+    both.build(x.shape)
+    both.set_weights(layer.get_weights())
+    qp_seq, q2, p2 = both(x, mask=mask)
+    assert tuple(qp_seq.shape) == (B, T, 2 * U)
+    checks.assert_close([qp_seq[..., :U], q2, p2], [q_seq, q, p])
+    checks.assert_close(qp_seq[:, -1, U:], p)
+    assert both.compute_output_shape((B, T, F))[0] == (B, T, 2 * U)
