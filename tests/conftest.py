@@ -65,9 +65,8 @@ SLOWEST_FIRST = (
     "tests/decoding/test_decoding_layer.py",
     "tests/recipes/test_charlm_recipe.py",
     # Added 7 Dec 2026 (issue 16; one run each on the loaded 2-core machine):
-    # the physics recipe's smoke run 126 s, the physics cells in every
-    # builder 127 s, HamiltonianRNN 108 s (its 10,000-step rollouts), CoRNN 77 s.
-    "tests/models/test_physics_cells.py",
+    # the physics recipe's smoke run 126 s, HamiltonianRNN 108 s (its
+    # 10,000-step rollouts), CoRNN 77 s.
     "tests/recipes/test_physics_recipe.py",
     "tests/layers/test_hamiltonian.py",
     "tests/layers/test_cornn.py",

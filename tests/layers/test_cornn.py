@@ -1,11 +1,13 @@
 """CoRNN (Rusch & Mishra, 2021): the paper's IMEX equations and the authors'
 explicit variant in NumPy, finite differences, the layer contract and behaviour."""
 
+import inspect
+
 import keras
 import numpy as np
 import pytest
 
-from rnn_zoo.layers import Bidirectional, CoRNN, CoRNNCell, StackedRNN
+from rnn_zoo.layers import RNN, Bidirectional, CoRNN, CoRNNCell, StackedRNN
 from tests.layers import _family_checks as checks
 from tests.layers.contract import (
     check_cell_contract,
@@ -227,3 +229,13 @@ def test_non_positive_units_are_refused(units):
         match=rf"`units` must be a positive integer. Received: units={units}",
     ):
         CoRNN(units)
+
+
+@pytest.mark.skipif(
+    "timespans" not in inspect.signature(RNN.call).parameters,
+    reason="the sequence layers take no timespans yet (issue 16's liquid part)",
+)
+def test_timespans_are_refused_as_by_every_cell_that_does_not_use_time():
+    x = random_inputs((B, T, F))
+    with pytest.raises(ValueError, match="does not use time"):
+        CoRNN(U)(x, timespans=np.ones((B, T), "float32"))

@@ -2,6 +2,7 @@
 step; its energy and closed-form gradients; energy conservation and time
 reversal over 10,000 free steps; finite differences, the contract, behaviour."""
 
+import inspect
 import os
 
 import keras
@@ -395,3 +396,13 @@ def test_output_momentum_gives_the_phase_space_trajectory_under_any_mask():
     checks.assert_close([qp_seq[..., :U], q2, p2], [q_seq, q, p])
     checks.assert_close(qp_seq[:, -1, U:], p)
     assert both.compute_output_shape((B, T, F))[0] == (B, T, 2 * U)
+
+
+@pytest.mark.skipif(
+    "timespans" not in inspect.signature(RNN.call).parameters,
+    reason="the sequence layers take no timespans yet (issue 16's liquid part)",
+)
+def test_timespans_are_refused_as_by_every_cell_that_does_not_use_time():
+    x = random_inputs((B, T, F))
+    with pytest.raises(ValueError, match="does not use time"):
+        HamiltonianRNN(U)(x, timespans=np.ones((B, T), "float32"))
