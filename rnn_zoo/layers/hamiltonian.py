@@ -191,13 +191,7 @@ class HamiltonianRNNCell(RecurrentCell):
         )
 
     def build(self, input_shape):
-        input_dim = input_shape[-1]
-        if input_dim is None:
-            raise ValueError(
-                f"Cell '{self.name}' needs a known input feature size. "
-                f"Received: input_shape={tuple(input_shape)}"
-            )
-        self.input_dim = int(input_dim)
+        self._set_input_dim(input_shape)
         units, hidden = self.units, self.energy_units
         self.kernel = self.add_weight(
             shape=(self.input_dim, units),
