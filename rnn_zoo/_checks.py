@@ -29,6 +29,27 @@ def check_units(units, name: str = "units") -> int:
     return check_positive_int(units, name)
 
 
+def check_real(value, name: str, *, minimum: float = 0.0, strict: bool = True) -> float:
+    """A finite float above ``minimum`` (``strict``) or at least ``minimum``.
+
+    >>> check_real(0.1, "dt")
+    0.1
+    """
+    bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"`{name}` must be a finite float {bound}. Received: {name}={value!r} "
+            f"of type {type(value).__name__}"
+        )
+    value = float(value)
+    below = value <= minimum if strict else value < minimum
+    if below or value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(
+            f"`{name}` must be a finite float {bound}. Received: {name}={value}"
+        )
+    return value
+
+
 def check_rate(rate, name: str) -> float:
     if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
         raise TypeError(

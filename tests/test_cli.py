@@ -82,6 +82,7 @@ OWN_RECIPES = [
     "generate_names",
     "names",
     "ner_zh",
+    "physics",
     "pos_zh",
     "sentiment",
     "sentiment_zh",

@@ -18,9 +18,11 @@ from rnn_zoo.layers.attention import (
 from rnn_zoo.layers.bidirectional import Bidirectional
 from rnn_zoo.layers.cell import RecurrentCell
 from rnn_zoo.layers.convert import from_torch_state_dict, to_torch_state_dict
+from rnn_zoo.layers.cornn import CoRNN, CoRNNCell
 from rnn_zoo.layers.crf import CRF, CRFModel
 from rnn_zoo.layers.embedding import TokenEmbedding
 from rnn_zoo.layers.gru import GRU, GRUCell
+from rnn_zoo.layers.hamiltonian import HamiltonianRNN, HamiltonianRNNCell
 from rnn_zoo.layers.indrnn import IndRNN, IndRNNCell
 from rnn_zoo.layers.layernorm_lstm import LayerNormLSTM, LayerNormLSTMCell
 from rnn_zoo.layers.lstm import LSTM, LSTMCell
@@ -83,4 +85,9 @@ __all__ = [
     "MinLSTMCell",
     "RGLRU",
     "RGLRUCell",
+    # Physics-inspired cells (issue 16).
+    "CoRNN",
+    "CoRNNCell",
+    "HamiltonianRNN",
+    "HamiltonianRNNCell",
 ]

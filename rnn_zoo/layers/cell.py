@@ -122,7 +122,8 @@ class RecurrentCell(keras.layers.Layer):
                 constraint=self.bias_constraint,
             )
 
-    def build(self, input_shape):
+    def _set_input_dim(self, input_shape) -> int:
+        """Sets and returns ``input_dim``, the input's (known) feature size."""
         input_dim = input_shape[-1]
         if input_dim is None:
             raise ValueError(
@@ -130,6 +131,10 @@ class RecurrentCell(keras.layers.Layer):
                 f"Received: input_shape={tuple(input_shape)}"
             )
         self.input_dim = int(input_dim)
+        return self.input_dim
+
+    def build(self, input_shape):
+        self._set_input_dim(input_shape)
         self._add_kernels(self.input_dim)
         self._add_bias((self.gates * self.units,))
 

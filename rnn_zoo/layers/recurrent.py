@@ -557,10 +557,18 @@ class RNN(keras.layers.Layer):
         def step(x_t, states):
             return self.cell.step(x_t, states, weights, recurrent_mask)
 
+        initial_output = None
+        if self.cell.output_size != self.cell.state_size[0]:
+            # An output wider than the first state (HamiltonianRNN's [q, p]).
+            initial_output = ops.zeros(
+                (ops.shape(sequences)[0], self.cell.output_size),
+                dtype=initial_state[0].dtype,
+            )
         return run_reference(
             step,
             projected,
             initial_state,
+            initial_output=initial_output,
             mask=mask,
             go_backwards=self.go_backwards,
             return_sequences=self.return_sequences,

@@ -1,5 +1,5 @@
-"""The cells of issue 15 (SRU, QRNN, IndRNN, LayerNormLSTM) wherever a cell name
-is taken: the registry, every builder, decoding step by step, the hypermodels'
+"""The cells of issue 15 (SRU, QRNN, IndRNN, LayerNormLSTM) and the physics
+cells of issue 16 (CoRNN, HamiltonianRNN) wherever a cell name is taken: the registry, every builder, decoding step by step, the hypermodels'
 search space and the recipes' --cell flag."""
 
 import keras
@@ -9,11 +9,26 @@ import pytest
 
 import rnn_zoo
 from rnn_zoo.decoding import step_decoder
-from rnn_zoo.layers import QRNN, SRU, IndRNN, LayerNormLSTM, get_sequence_layer
+from rnn_zoo.layers import (
+    QRNN,
+    SRU,
+    CoRNN,
+    HamiltonianRNN,
+    IndRNN,
+    LayerNormLSTM,
+    get_sequence_layer,
+)
 from rnn_zoo.models.hypermodels import ClassifierHyperModel
 from rnn_zoo.training.run import base_parser
 
-CELLS = {"sru": SRU, "qrnn": QRNN, "indrnn": IndRNN, "layernorm_lstm": LayerNormLSTM}
+CELLS = {
+    "sru": SRU,
+    "qrnn": QRNN,
+    "indrnn": IndRNN,
+    "layernorm_lstm": LayerNormLSTM,
+    "cornn": CoRNN,
+    "hamiltonian": HamiltonianRNN,
+}
 
 
 @pytest.fixture(autouse=True)
