@@ -273,6 +273,13 @@ class LTCCell(RecurrentCell):
         )
         if self.mixed_memory:
             weights.update(_liquid.memory_weights(self, dtype))
+        else:
+            # The input mapping as a diagonal kernel: a product like every
+            # cell's, whose rows the attention decoder can split.
+            scale = weights["input_w"]
+            if scale is None:
+                scale = ops.ones((self.sensory_size,), dtype=dtype)
+            weights.update(kernel=ops.diag(scale), bias=weights["input_b"])
         return weights
 
     def _map_inputs(self, inputs, weights):
@@ -281,12 +288,6 @@ class LTCCell(RecurrentCell):
         if weights["input_b"] is not None:
             inputs = inputs + weights["input_b"]
         return inputs
-
-    def project_inputs(self, inputs, weights):
-        """The mapped inputs (or, with the memory, its input product)."""
-        if self.mixed_memory:
-            return super().project_inputs(inputs, weights)
-        return self._map_inputs(inputs, weights)
 
     def step(self, projected, states, weights, recurrent_mask=None, timespans=None):
         v = states[-1]

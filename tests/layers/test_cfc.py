@@ -44,7 +44,7 @@ def _ncps_cfc(**kwargs):
     theirs = ncps_keras.CfC(
         U, backbone_units=BACKBONE, return_sequences=True, return_state=True, **kwargs
     )
-    theirs(random_inputs((B, T, F)))
+    theirs.build((B, T, F))  # not a call: ncps's mixed memory does not run on JAX
     liquid.randomize_weights(theirs)
     return theirs
 
@@ -104,9 +104,11 @@ def test_to_ncps_gives_the_same_layer(config):
     theirs = to_ncps(ours)
     assert isinstance(theirs, ncps_keras.CfC)
     # The whole ncps layer (regular time), and its cell with irregular time.
-    np.testing.assert_allclose(
-        ops.convert_to_numpy(theirs(x)), ops.convert_to_numpy(ours(x)), atol=1e-5
-    )
+    # On JAX, Keras's scan refuses the nested states of ncps's MixedMemoryRNN.
+    if not (BACKEND == "jax" and CONFIGS[config].get("mixed_memory")):
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(theirs(x)), ops.convert_to_numpy(ours(x)), atol=1e-5
+        )
     ts = liquid.irregular_timespans()
     expected, _ = ncps_steps(theirs, x, ts)
     np.testing.assert_allclose(
