@@ -59,6 +59,23 @@ def check_mixed_memory(value) -> bool:
     return value
 
 
+def build_inputs(cell, input_shape) -> int:
+    """Checks the input size, adds the memory's weights with ``mixed_memory``,
+    and returns the size the continuous-time part reads (the memory's output
+    or the features themselves)."""
+    input_dim = input_shape[-1]
+    if input_dim is None:
+        raise ValueError(
+            f"Cell '{cell.name}' needs a known input feature size. "
+            f"Received: input_shape={tuple(input_shape)}"
+        )
+    cell.input_dim = int(input_dim)
+    if cell.mixed_memory:
+        add_memory_weights(cell, cell.input_dim, cell.units)
+        return cell.units
+    return cell.input_dim
+
+
 def add_memory_weights(cell, input_dim: int, units: int) -> None:
     """The memory's ``memory_kernel``, ``memory_recurrent_kernel`` and ``memory_bias``."""
     cell.memory_kernel = cell.add_weight(

@@ -166,18 +166,8 @@ class CfCCell(RecurrentCell):
         return kernel, bias
 
     def build(self, input_shape):
-        input_dim = input_shape[-1]
-        if input_dim is None:
-            raise ValueError(
-                f"Cell '{self.name}' needs a known input feature size. "
-                f"Received: input_shape={tuple(input_shape)}"
-            )
-        self.input_dim = int(input_dim)
+        cell_input = _liquid.build_inputs(self, input_shape)
         units = self.units
-        if self.mixed_memory:
-            _liquid.add_memory_weights(self, self.input_dim, units)
-        # What the continuous-time part reads: the memory's output or the input.
-        cell_input = units if self.mixed_memory else self.input_dim
         width = cell_input + units
         self.backbone = []
         for i in range(self.backbone_layers):

@@ -204,18 +204,8 @@ class LTCCell(RecurrentCell):
         )
 
     def build(self, input_shape):
-        input_dim = input_shape[-1]
-        if input_dim is None:
-            raise ValueError(
-                f"Cell '{self.name}' needs a known input feature size. "
-                f"Received: input_shape={tuple(input_shape)}"
-            )
-        self.input_dim = int(input_dim)
         units = self.units
-        if self.mixed_memory:
-            _liquid.add_memory_weights(self, self.input_dim, units)
-        # The neurons' inputs: the memory's output or the features themselves.
-        sensory_size = units if self.mixed_memory else self.input_dim
+        sensory_size = _liquid.build_inputs(self, input_shape)
         self.sensory_size = sensory_size
         if self.wiring is None:
             adjacency = np.ones((units, units), np.int8)

@@ -150,6 +150,14 @@ TIMESPANS_ERRORS = [
 ]  # fmt: skip
 
 
+# The parametrization of each family's bad-timespans test.
+bad_timespans = pytest.mark.parametrize(
+    "timespans, error, message",
+    TIMESPANS_ERRORS,
+    ids=["features", "rank", "batch", "length", "zero", "nan", "inf", "bool"],
+)
+
+
 def check_timespans_errors(make_layer, timespans, error, message) -> None:
     layer = make_layer()
     with pytest.raises(error) as info:

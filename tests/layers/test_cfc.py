@@ -293,10 +293,6 @@ def test_bad_arguments_name_the_argument(kwargs, error, message):
     assert str(info.value).startswith("CfC: ")
 
 
-@pytest.mark.parametrize(
-    "timespans, error, message",
-    liquid.TIMESPANS_ERRORS,
-    ids=["features", "rank", "batch", "length", "zero", "nan", "inf", "bool"],
-)
+@liquid.bad_timespans
 def test_bad_timespans_name_the_argument(timespans, error, message):
     liquid.check_timespans_errors(_cfc, timespans, error, message)

@@ -349,10 +349,6 @@ def test_bad_wirings_name_the_argument(make, error, message):
     assert message in str(info.value)
 
 
-@pytest.mark.parametrize(
-    "timespans, error, message",
-    liquid.TIMESPANS_ERRORS,
-    ids=["features", "rank", "batch", "length", "zero", "nan", "inf", "bool"],
-)
+@liquid.bad_timespans
 def test_bad_timespans_name_the_argument(timespans, error, message):
     liquid.check_timespans_errors(_ltc, timespans, error, message)
