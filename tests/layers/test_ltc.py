@@ -58,7 +58,9 @@ def ncps_steps(theirs, x, timespans):
     to call them.
     """
     cell = theirs.cell
-    v, outputs = np.zeros((x.shape[0], cell.state_size), "float32"), []
+    # Backend tensors throughout: torch's operators do not take NumPy arrays.
+    x, timespans = ops.convert_to_tensor(x), ops.convert_to_tensor(timespans)
+    v, outputs = ops.zeros((x.shape[0], cell.state_size)), []
     for t in range(x.shape[1]):
         v = cell._ode_solver(cell._map_inputs(x[:, t]), v, timespans[:, t : t + 1])
         outputs.append(ops.convert_to_numpy(cell._map_outputs(v)))
