@@ -7,9 +7,10 @@ what was expected and what was received (DESIGN.md, house rule 2).
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from keras import backend
+import numpy as np
+from keras import backend, ops
 
 
 def check_positive_int(value, name: str) -> int:
@@ -64,7 +65,7 @@ def check_rate(rate, name: str) -> float:
 def check_choice(value, name: str, choices) -> str:
     if value not in choices:
         raise ValueError(
-            f"Unknown `{name}`: expected one of {sorted(choices)!r}. "
+            f"Unknown `{name}`: expected one of {sorted(choices, key=str)!r}. "
             f"Received: {name}={value!r}"
         )
     return value
@@ -193,3 +194,40 @@ def check_fractions(fractions, name: str = "fractions") -> tuple[float, float, f
             f"and test that sum to 1. Received: {name}={fractions!r}"
         )
     return tuple(float(f) for f in fractions)
+
+
+def check_at_run_time(
+    tensor,
+    numpy_check: Callable[[np.ndarray], None],
+    tf_valid: Callable,
+    tf_message: Callable[..., list],
+):
+    """Returns ``tensor`` after checking its values wherever they become known.
+
+    - concrete values (eager calls, ``run_eagerly``, PyTorch): ``numpy_check``
+      raises its ``ValueError`` before any use;
+    - a TensorFlow graph (``fit``/``predict`` under ``tf.function``, an
+      exported SavedModel): an ``Assert`` op on ``tf_valid(tensor)`` with
+      ``tf_message(tensor)`` (a list of strings and tensors), so the step
+      fails with ``InvalidArgumentError``;
+    - a JAX trace (``jit``): a host callback that runs ``numpy_check`` when
+      the compiled step runs.
+    """
+    try:
+        values = ops.convert_to_numpy(tensor)
+    except Exception:  # symbolic: a TensorFlow graph or a JAX trace
+        values = None
+    if values is not None:
+        numpy_check(values)
+        return tensor
+    if backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        check = tf.debugging.Assert(tf_valid(tensor), tf_message(tensor))
+        with tf.control_dependencies([check]):
+            return tf.identity(tensor)
+    if backend.backend() == "jax":
+        import jax
+
+        jax.debug.callback(lambda v: numpy_check(np.asarray(v)), tensor)
+    return tensor

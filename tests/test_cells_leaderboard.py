@@ -74,11 +74,20 @@ def test_quick_defaults_are_two_cells_and_the_tasks_without_a_debian_package():
 def test_matched_units_give_parameter_counts_within_3_percent_of_the_lstm(cell):
     # 3 %: half a width step of the narrowest cell (a GRU of 37 units over
     # one input is 2.0 % above the 32-unit LSTM, 36 units 3.2 % below).
+    # A cell whose count grows in coarser steps (a CfC's fixed 128-unit
+    # backbone adds ~650 parameters per unit) gets half its own step.
     for task in cells.TASKS.values():
         target = cells.recurrent_params("lstm", task.base_units, task.input_dim)
         units = cells.matched_units(cell, task.base_units, task.input_dim)
         count = cells.recurrent_params(cell, units, task.input_dim)
-        assert abs(count - target) / target < 0.03, (task.name, units, count, target)
+        step = cells.recurrent_params(cell, units + 1, task.input_dim) - count
+        tolerance = max(0.03, 0.5 * step / target)
+        assert abs(count - target) / target <= tolerance, (
+            task.name,
+            units,
+            count,
+            target,
+        )
         # Closest: neither neighbour is nearer the LSTM's count.
         for other in (units - 1, units + 1):
             if other >= 1:

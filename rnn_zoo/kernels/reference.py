@@ -19,6 +19,7 @@ def run_reference(
     initial_output=None,
     zero_output_for_mask: bool = False,
     unroll: bool = False,
+    timespans=None,
 ):
     """Runs ``step`` over the time axis of ``inputs``.
 
@@ -50,37 +51,35 @@ def run_reference(
         ``(batch, timesteps, units)`` or ``None``.
     """
     xs = ops.transpose(inputs, (1, 0, 2))  # (T, B, F): scan runs over axis 0
-    if mask is not None:
-        ms = ops.expand_dims(ops.transpose(mask, (1, 0)), -1)  # (T, B, 1)
+    # What the scan reads per step: the inputs, then the timespans and the
+    # mask where given.
+    per_step = [xs]
+    timed, masked = timespans is not None, mask is not None
+    if timed:
+        per_step.append(ops.transpose(timespans, (1, 0, 2)))  # (T, B, 1)
+    if masked:
+        per_step.append(ops.expand_dims(ops.transpose(mask, (1, 0)), -1))  # (T, B, 1)
     if go_backwards:
-        xs = ops.flip(xs, axis=0)
-        if mask is not None:
-            ms = ops.flip(ms, axis=0)
+        per_step = [ops.flip(x, axis=0) for x in per_step]
 
     initial_states = list(initial_states)
     if initial_output is None:
         initial_output = ops.zeros_like(initial_states[0])
 
-    def run_step(x_t, states):
-        out, new_states = step(x_t, states)
+    def run_step(x, states):
+        x_t = x[0]
+        out, new_states = step(x_t, states, x[1]) if timed else step(x_t, states)
         # The carry keeps its dtype: off TensorFlow, Keras's type promotion can
         # return float32 from float64 ops, which a scan's carry refuses.
         out = ops.cast(out, initial_output.dtype)
         return out, [ops.cast(n, s.dtype) for n, s in zip(new_states, states)]
 
-    if mask is None:
-
-        def body(carry, x_t):
-            out, new_states = run_step(x_t, list(carry[1:]))
-            return (out, *new_states), out
-
-        scan_xs = xs
-    else:
-
-        def body(carry, x):
-            x_t, m_t = x
-            prev_out, states = carry[0], list(carry[1:])
-            out, new_states = run_step(x_t, states)
+    def body(carry, x):
+        x = tuple(x) if isinstance(x, (tuple, list)) else (x,)
+        prev_out, states = carry[0], list(carry[1:])
+        out, new_states = run_step(x, states)
+        if masked:
+            m_t = x[-1]
             out = ops.where(
                 _like(m_t, out),
                 out,
@@ -89,9 +88,9 @@ def run_reference(
             new_states = [
                 ops.where(_like(m_t, s), n, s) for n, s in zip(new_states, states)
             ]
-            return (out, *new_states), out
+        return (out, *new_states), out
 
-        scan_xs = (xs, ms)
+    scan_xs = tuple(per_step) if len(per_step) > 1 else per_step[0]
 
     init = (initial_output, *initial_states)
     if unroll:

@@ -17,6 +17,7 @@ from rnn_zoo.layers.attention import (
 )
 from rnn_zoo.layers.bidirectional import Bidirectional
 from rnn_zoo.layers.cell import RecurrentCell
+from rnn_zoo.layers.cfc import CfC, CfCCell
 from rnn_zoo.layers.convert import from_torch_state_dict, to_torch_state_dict
 from rnn_zoo.layers.cornn import CoRNN, CoRNNCell
 from rnn_zoo.layers.crf import CRF, CRFModel
@@ -26,7 +27,9 @@ from rnn_zoo.layers.hamiltonian import HamiltonianRNN, HamiltonianRNNCell
 from rnn_zoo.layers.indrnn import IndRNN, IndRNNCell
 from rnn_zoo.layers.layernorm_lstm import LayerNormLSTM, LayerNormLSTMCell
 from rnn_zoo.layers.lstm import LSTM, LSTMCell
+from rnn_zoo.layers.ltc import LTC, LTCCell
 from rnn_zoo.layers.min_rnn import MinGRU, MinGRUCell, MinLSTM, MinLSTMCell
+from rnn_zoo.layers.ncps_convert import from_ncps, to_ncps
 from rnn_zoo.layers.qrnn import QRNN, QRNNCell
 from rnn_zoo.layers.recurrent import (
     RNN,
@@ -39,6 +42,7 @@ from rnn_zoo.layers.rollout import AutoregressiveRollout
 from rnn_zoo.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 from rnn_zoo.layers.sru import SRU, SRUCell
 from rnn_zoo.layers.stack import StackedRNN
+from rnn_zoo.layers.wirings import NCP, AutoNCP, CustomWiring, FullyConnected, Wiring
 
 _keras_patches.install()
 
@@ -90,4 +94,16 @@ __all__ = [
     "CoRNNCell",
     "HamiltonianRNN",
     "HamiltonianRNNCell",
+    # Liquid (continuous-time) cells (issue 16).
+    "CfC",
+    "CfCCell",
+    "LTC",
+    "LTCCell",
+    "Wiring",
+    "FullyConnected",
+    "NCP",
+    "AutoNCP",
+    "CustomWiring",
+    "from_ncps",
+    "to_ncps",
 ]

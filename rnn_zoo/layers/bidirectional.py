@@ -124,7 +124,7 @@ class Bidirectional(keras.layers.Layer):
     def layer(self):
         return self.forward_layer
 
-    def build(self, sequences_shape, initial_state_shape=None):
+    def build(self, sequences_shape, initial_state_shape=None, timespans_shape=None):
         _checks.check_sequence_shape(sequences_shape, self.name, "sequences")
         self.forward_layer.build(sequences_shape)
         self.backward_layer.build(sequences_shape)
@@ -135,8 +135,13 @@ class Bidirectional(keras.layers.Layer):
             self.initial_weights = None
         self.built = True
 
-    def call(self, sequences, initial_state=None, mask=None, training=False):
+    def call(
+        self, sequences, initial_state=None, mask=None, training=False, timespans=None
+    ):
         forward_state = backward_state = None
+        # Both directions read the same elapsed times (the backward layer
+        # reverses them with its steps).
+        time = {} if timespans is None else {"timespans": timespans}
         if initial_state is not None:
             initial_state = list(initial_state)
             n_forward = len(self.forward_layer.state_size)
@@ -150,10 +155,18 @@ class Bidirectional(keras.layers.Layer):
             forward_state = initial_state[:n_forward]
             backward_state = initial_state[n_forward:]
         forward = self.forward_layer(
-            sequences, initial_state=forward_state, mask=mask, training=training
+            sequences,
+            initial_state=forward_state,
+            mask=mask,
+            training=training,
+            **time,
         )
         backward = self.backward_layer(
-            sequences, initial_state=backward_state, mask=mask, training=training
+            sequences,
+            initial_state=backward_state,
+            mask=mask,
+            training=training,
+            **time,
         )
         if self.return_state:
             forward, *forward_states = forward
@@ -185,7 +198,9 @@ class Bidirectional(keras.layers.Layer):
             output = forward
         return output, [tuple(s) for s in states]
 
-    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+    def compute_output_shape(
+        self, sequences_shape, initial_state_shape=None, timespans_shape=None
+    ):
         output, states = self._output_shapes(sequences_shape)
         outputs = [output, output] if self.merge_mode is None else [output]
         if self.return_state:

@@ -14,6 +14,7 @@ from keras import constraints, initializers, ops, regularizers
 
 from rnn_zoo import _checks
 from rnn_zoo.kernels import CellSpec
+from rnn_zoo.layers import _timespans
 
 
 def check_cell_implementation(value, owner: str) -> int:
@@ -39,12 +40,19 @@ class RecurrentCell(keras.layers.Layer):
     ``fused_family`` (a family of :mod:`rnn_zoo.kernels`) and, where its
     configuration matters, ``fused_params``; a cell without one runs the
     reference loop.
+
+    A cell whose state follows continuous time sets ``uses_time = True``: its
+    ``step`` then takes ``timespans``, the ``(batch, 1)`` time elapsed at the
+    step (``None`` for 1.0), and the sequence layers accept ``timespans``.
+    Every other cell refuses them.
     """
 
     gates = 1
     num_states = 1
     # The kernel family whose math ``step`` computes exactly, or None.
     fused_family: str | None = None
+    # Whether ``step`` reads the elapsed time (``timespans=``).
+    uses_time: bool = False
 
     def __init__(
         self,
@@ -171,7 +179,10 @@ class RecurrentCell(keras.layers.Layer):
         return projected
 
     def step(self, projected, states, weights, recurrent_mask=None):
-        """One timestep from the projected input; returns ``(output, new_states)``."""
+        """One timestep from the projected input; returns ``(output, new_states)``.
+
+        A cell with ``uses_time`` takes ``timespans=`` too.
+        """
         raise NotImplementedError
 
     def dropout_masks(self, batch_size, input_dim, dtype, training):
@@ -260,8 +271,11 @@ class RecurrentCell(keras.layers.Layer):
             for size in self.state_size
         ]
 
-    def call(self, inputs, states, training=False):
+    def call(self, inputs, states, training=False, timespans=None):
         states = list(states) if isinstance(states, (list, tuple)) else [states]
+        time = {}
+        if timespans is not None:
+            time = {"timespans": self._step_timespans(timespans, inputs)}
         weights = self.step_weights(self.compute_dtype)
         input_mask, recurrent_mask = self.dropout_masks(
             ops.shape(inputs)[0], ops.shape(inputs)[-1], self.compute_dtype, training
@@ -269,9 +283,31 @@ class RecurrentCell(keras.layers.Layer):
         if input_mask is not None:
             inputs = inputs * input_mask
         output, new_states = self.step(
-            self.project_inputs(inputs, weights), states, weights, recurrent_mask
+            self.project_inputs(inputs, weights),
+            states,
+            weights,
+            recurrent_mask,
+            **time,
         )
         return output, new_states
+
+    def _step_timespans(self, timespans, inputs):
+        """One step's ``timespans`` (``(batch,)`` or ``(batch, 1)``) as ``(batch, 1)``, checked."""
+        if not self.uses_time:
+            _timespans.refuse_timespans(self.name, self)
+        if not hasattr(timespans, "shape"):
+            timespans = ops.convert_to_tensor(timespans)
+        if len(timespans.shape) == 1:
+            timespans = ops.expand_dims(timespans, -1)
+        # One step is a sequence of one timestep to the shared check.
+        checked = _timespans.prepare_timespans(
+            ops.expand_dims(timespans, 1),
+            (inputs.shape[0], 1, inputs.shape[-1]),
+            None,
+            self.compute_dtype,
+            self.name,
+        )
+        return checked[:, 0]
 
     def get_config(self):
         config = super().get_config()

@@ -25,6 +25,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from rnn_zoo import _checks
+
 
 def _message(where: str, vocab_size: int) -> str:
     return (
@@ -51,39 +53,28 @@ def check_token_ids(ids, vocab_size: int, where: str):
         tensorflow.errors.InvalidArgumentError: the same message, when a
             TensorFlow graph runs with a bad id.
     """
-    try:
-        values = ops.convert_to_numpy(ids)
-    except Exception:  # symbolic: a TensorFlow graph or a JAX trace
-        values = None
-    if values is not None:
-        _check_values(values, where, vocab_size)
-        return ids
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
+
+    def valid(ids):  # the graph check: TensorFlow only
         import tensorflow as tf
 
-        valid = tf.logical_and(
+        return tf.logical_and(
             tf.reduce_all(tf.greater_equal(ids, 0)),
             tf.reduce_all(tf.less(ids, tf.cast(vocab_size, ids.dtype))),
         )
-        check = tf.debugging.Assert(
-            valid,
-            [
-                _message(where, vocab_size) + " Received: ids from",
-                tf.reduce_min(ids),
-                "to",
-                tf.reduce_max(ids),
-            ],
-        )
-        with tf.control_dependencies([check]):
-            return tf.identity(ids)
-    if backend == "jax":
-        import jax
 
-        jax.debug.callback(
-            lambda v: _check_values(np.asarray(v), where, vocab_size), ids
-        )
-    return ids
+    def message(ids):
+        import tensorflow as tf
+
+        return [
+            _message(where, vocab_size) + " Received: ids from",
+            tf.reduce_min(ids),
+            "to",
+            tf.reduce_max(ids),
+        ]
+
+    return _checks.check_at_run_time(
+        ids, lambda v: _check_values(v, where, vocab_size), valid, message
+    )
 
 
 @keras.saving.register_keras_serializable(package="rnn_zoo")

@@ -20,6 +20,7 @@ from keras import ops, regularizers, tree
 
 from rnn_zoo import _checks
 from rnn_zoo.kernels import CellSpec, run_reference, select
+from rnn_zoo.layers import _timespans
 from rnn_zoo.layers.cell import RecurrentCell
 
 _SEQUENCE_LAYERS: dict[str, type] = {}
@@ -229,6 +230,12 @@ class RNN(keras.layers.Layer):
             layer is picked up automatically and passed on when
             ``return_sequences=True``.
         training: enables dropout and recurrent dropout.
+        timespans: for a cell that uses time (``cell.uses_time``: ``CfC``,
+            ``LTC``), the time elapsed at every step, ``(batch, timesteps)``
+            or ``(batch, timesteps, 1)``, positive and finite; 1.0 at every
+            step when not given. A masked step's timespan is not read (give
+            the time since the last real step at the next real one). Any
+            other cell refuses them.
 
     Example:
 
@@ -352,9 +359,16 @@ class RNN(keras.layers.Layer):
             for s in tree.flatten(self._keras_initial_state(batch_size))
         ]
 
-    def build(self, sequences_shape, initial_state_shape=None):
+    @property
+    def uses_time(self) -> bool:
+        """Whether the cell reads ``timespans``."""
+        return _timespans.uses_time(self.cell)
+
+    def build(self, sequences_shape, initial_state_shape=None, timespans_shape=None):
         _checks.check_sequence_shape(sequences_shape, self.name, "sequences")
         self._check_unroll(sequences_shape)
+        if timespans_shape is not None:
+            self._check_timespans_shape(timespans_shape, sequences_shape)
         step_shape = tuple(sequences_shape[:1]) + tuple(sequences_shape[2:])
         if isinstance(self.cell, keras.layers.Layer) and not self.cell.built:
             self.cell.build(step_shape)
@@ -390,6 +404,11 @@ class RNN(keras.layers.Layer):
 
     def reset_states(self):
         self.reset_state()
+
+    def _check_timespans_shape(self, timespans_shape, sequences_shape):
+        if not self.uses_time:
+            _timespans.refuse_timespans(self.name, self.cell)
+        _timespans.check_timespans_shape(timespans_shape, sequences_shape, self.name)
 
     def _check_call_inputs(self, sequences, initial_state, mask):
         _checks.check_sequence_shape(sequences.shape, self.name, "sequences")
@@ -443,10 +462,21 @@ class RNN(keras.layers.Layer):
             )
         return states
 
-    def call(self, sequences, initial_state=None, mask=None, training=False):
+    def call(
+        self, sequences, initial_state=None, mask=None, training=False, timespans=None
+    ):
         initial_state = self._check_call_inputs(sequences, initial_state, mask)
+        if timespans is not None:
+            if not hasattr(timespans, "shape"):
+                timespans = ops.convert_to_tensor(timespans)
+            self._check_timespans_shape(timespans.shape, sequences.shape)
+            timespans = _timespans.prepare_timespans(
+                timespans, sequences.shape, mask, self._time_dtype(), self.name
+            )
         if self.keras_cell:
-            return self._call_keras_cell(sequences, initial_state, mask, training)
+            return self._call_keras_cell(
+                sequences, initial_state, mask, training, timespans
+            )
         dtype = self.compute_dtype
         batch_size = ops.shape(sequences)[0]
         if initial_state is None:
@@ -466,7 +496,7 @@ class RNN(keras.layers.Layer):
 
         def reference():
             return self._run_reference(
-                sequences, initial_state, weights, recurrent_mask, mask
+                sequences, initial_state, weights, recurrent_mask, mask, timespans
             )
 
         last_output, outputs, states = select.run(
@@ -490,7 +520,10 @@ class RNN(keras.layers.Layer):
             return [output, *states]
         return output
 
-    def _call_keras_cell(self, sequences, initial_state, mask, training):
+    def _time_dtype(self):
+        return getattr(self.cell, "compute_dtype", None) or self.compute_dtype
+
+    def _call_keras_cell(self, sequences, initial_state, mask, training, timespans):
         cell = self.cell
         dtype = getattr(cell, "compute_dtype", None) or self.compute_dtype
         batch_size = ops.shape(sequences)[0]
@@ -513,9 +546,13 @@ class RNN(keras.layers.Layer):
             )
             initial_output = ops.zeros((batch_size, *shape), dtype=dtype)
 
-        def step(x_t, states):
+        def step(x_t, states, dt_t=None):
+            time = {} if dt_t is None else {"timespans": dt_t}
             output, new_states = cell(
-                x_t, tree.pack_sequence_as(structure, list(states)), **cell_kwargs
+                x_t,
+                tree.pack_sequence_as(structure, list(states)),
+                **cell_kwargs,
+                **time,
             )
             new_states = new_states if tree.is_nested(new_states) else [new_states]
             return output, tree.flatten(new_states)
@@ -533,6 +570,7 @@ class RNN(keras.layers.Layer):
                     initial_output=initial_output,
                     zero_output_for_mask=self.zero_output_for_mask,
                     unroll=self.unroll,
+                    timespans=timespans,
                 )
             finally:
                 _dropout_masks(cell, None, None, reset=True)
@@ -551,29 +589,35 @@ class RNN(keras.layers.Layer):
             last_output, outputs, tree.pack_sequence_as(structure, list(states))
         )
 
-    def _run_reference(self, sequences, initial_state, weights, recurrent_mask, mask):
+    def _run_reference(
+        self, sequences, initial_state, weights, recurrent_mask, mask, timespans=None
+    ):
         projected = self.cell.project_inputs(sequences, weights)
-
-        def step(x_t, states):
-            return self.cell.step(x_t, states, weights, recurrent_mask)
-
         initial_output = None
-        if self.cell.output_size != self.cell.state_size[0]:
-            # An output wider than the first state (HamiltonianRNN's [q, p]).
+        if self._output_size() != tuple(initial_state[0].shape[1:]):
+            # What a leading masked step repeats, when the output is not the
+            # first state's size (an LTC's motor neurons, HamiltonianRNN's [q, p]).
             initial_output = ops.zeros(
-                (ops.shape(sequences)[0], self.cell.output_size),
+                (ops.shape(sequences)[0], *self._output_size()),
                 dtype=initial_state[0].dtype,
             )
+
+        def step(x_t, states, dt_t=None):
+            if dt_t is None:
+                return self.cell.step(x_t, states, weights, recurrent_mask)
+            return self.cell.step(x_t, states, weights, recurrent_mask, timespans=dt_t)
+
         return run_reference(
             step,
             projected,
             initial_state,
-            initial_output=initial_output,
             mask=mask,
             go_backwards=self.go_backwards,
             return_sequences=self.return_sequences,
+            initial_output=initial_output,
             zero_output_for_mask=self.zero_output_for_mask,
             unroll=self.unroll,
+            timespans=timespans,
         )
 
     def _output_size(self):
@@ -582,7 +626,9 @@ class RNN(keras.layers.Layer):
             size = tree.flatten(self.state_size)[0]
         return (size,) if isinstance(size, int) else tuple(size)
 
-    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+    def compute_output_shape(
+        self, sequences_shape, initial_state_shape=None, timespans_shape=None
+    ):
         batch = sequences_shape[0]
         if self.return_sequences:
             output_shape = (batch, sequences_shape[1], *self._output_size())
@@ -594,7 +640,7 @@ class RNN(keras.layers.Layer):
             )
         return output_shape
 
-    def compute_mask(self, sequences, mask=None):
+    def compute_mask(self, sequences, mask=None, **kwargs):
         output_mask = None
         if self.return_sequences and mask is not None:
             # The outputs of a backward layer run in reversed time; so does its mask.

@@ -152,7 +152,7 @@ class StackedRNN(keras.layers.Layer):
         last = index == self.num_layers - 1
         return self.residual and index > 0 and (not last or self.return_sequences)
 
-    def build(self, sequences_shape, initial_state_shape=None):
+    def build(self, sequences_shape, initial_state_shape=None, timespans_shape=None):
         _checks.check_sequence_shape(sequences_shape, self.name, "sequences")
         shape = tuple(sequences_shape)
         for i, layer in enumerate(self.rnn_layers):
@@ -168,8 +168,12 @@ class StackedRNN(keras.layers.Layer):
             shape = out_shape
         self.built = True
 
-    def call(self, sequences, initial_state=None, mask=None, training=False):
+    def call(
+        self, sequences, initial_state=None, mask=None, training=False, timespans=None
+    ):
         per_layer_states = [None] * self.num_layers
+        # Every layer reads the same elapsed times.
+        time = {} if timespans is None else {"timespans": timespans}
         if initial_state is not None:
             initial_state = list(initial_state)
             expected = len(self.state_size)
@@ -190,7 +194,11 @@ class StackedRNN(keras.layers.Layer):
             if i > 0:
                 x = self.dropout_layers[i - 1](x, training=training)
             output, *states = layer(
-                x, initial_state=per_layer_states[i], mask=mask, training=training
+                x,
+                initial_state=per_layer_states[i],
+                mask=mask,
+                training=training,
+                **time,
             )
             if self._residual_applies(i):
                 output = output + x
@@ -200,7 +208,7 @@ class StackedRNN(keras.layers.Layer):
             return [x, *final_states]
         return x
 
-    def step(self, inputs, states, training=False):
+    def step(self, inputs, states, training=False, timespans=None):
         """Advances every layer by one timestep: for decoders and generators.
 
         The same weights as :meth:`call`, one step at a time: layer ``i``'s
@@ -212,6 +220,8 @@ class StackedRNN(keras.layers.Layer):
             inputs: ``(batch, features)``, one timestep.
             states: every layer's states, in the order of ``state_size``.
             training: enables dropout.
+            timespans: for cells that use time, the ``(batch,)`` or
+                ``(batch, 1)`` time elapsed at this step (1.0 if not given).
 
         Returns:
             ``(output, new_states)``: the last layer's ``(batch, units)``
@@ -248,8 +258,9 @@ class StackedRNN(keras.layers.Layer):
             if i > 0:
                 x = self.dropout_layers[i - 1](x, training=training)
             count = len(layer.state_size)
+            time = {} if timespans is None else {"timespans": timespans}
             output, layer_states = layer.cell(
-                x, states[offset : offset + count], training=training
+                x, states[offset : offset + count], training=training, **time
             )
             offset += count
             if self.residual and i > 0:
@@ -258,7 +269,9 @@ class StackedRNN(keras.layers.Layer):
             x = output
         return x, new_states
 
-    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+    def compute_output_shape(
+        self, sequences_shape, initial_state_shape=None, timespans_shape=None
+    ):
         shape = tuple(sequences_shape)
         for layer in self.rnn_layers:
             shape = tuple(layer.compute_output_shape(shape)[0])

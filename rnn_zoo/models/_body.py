@@ -161,6 +161,26 @@ def sequence_input(
     return inputs, x
 
 
+def timespans_input(timespans, *, cell: str, length: int | None, name="timespans"):
+    """The ``keras.Input`` of the elapsed times (``(batch, length)``) or ``None``.
+
+    Only a cell that uses time (``uses_time``: ``"cfc"``, ``"ltc"``) reads them.
+    """
+    if not isinstance(timespans, bool):
+        raise TypeError(
+            f"`timespans` must be True or False. Received: timespans={timespans!r}"
+        )
+    if not timespans:
+        return None
+    if not getattr(get_sequence_layer(cell).cell_class, "uses_time", False):
+        raise ValueError(
+            "`timespans=True` adds an input of elapsed times, which only a cell "
+            "that uses time reads (such as 'cfc' or 'ltc'). Received: "
+            f"cell={cell!r}, timespans=True"
+        )
+    return keras.Input(shape=(length,), name=name)
+
+
 def recurrent_body(
     x,
     *,
@@ -172,9 +192,11 @@ def recurrent_body(
     recurrent_dropout: float,
     residual: bool,
     return_sequences: bool,
+    timespans=None,
     **cell_kwargs,
 ):
-    """One recurrent layer (optionally bidirectional) or a ``StackedRNN``."""
+    """One recurrent layer (optionally bidirectional) or a ``StackedRNN``,
+    reading ``timespans`` (a ``timespans_input``) where given."""
     if num_layers == 1:
         rnn = get_sequence_layer(cell)(
             units,
@@ -198,4 +220,6 @@ def recurrent_body(
             name="stacked_" + cell,
             **cell_kwargs,
         )
+    if timespans is not None:
+        return rnn(x, timespans=timespans)
     return rnn(x)

@@ -28,6 +28,7 @@ def build_classifier(
     mask_value: float | None = None,
     attention: bool = False,
     return_attention: bool = False,
+    timespans: bool = False,
     name: str | None = None,
     **cell_kwargs,
 ) -> keras.Model:
@@ -66,6 +67,10 @@ def build_classifier(
         return_attention: with ``attention``, the model also outputs the
             ``(batch, timesteps)`` attention weights: outputs are
             ``[probabilities, attention_weights]``.
+        timespans: add a second input ``timespans`` ``(batch, timesteps)``,
+            the time elapsed at every step (irregularly sampled series), read
+            by a cell that uses time (``"cfc"``, ``"ltc"``); the model's inputs
+            are then ``[sequences, timespans]``.
         name: the model's name.
         **cell_kwargs: passed to every recurrent layer (initializers,
             ``reset_after``, ``activation``, ...).
@@ -91,6 +96,7 @@ def build_classifier(
             "`return_attention=True` needs `attention=True`. Received: "
             f"attention={attention}, return_attention={return_attention}"
         )
+    time = _body.timespans_input(timespans, cell=cell, length=max_length)
     inputs, x = _body.sequence_input(
         vocab_size=vocab_size,
         input_features=input_features,
@@ -111,6 +117,7 @@ def build_classifier(
         dropout=dropout,
         recurrent_dropout=recurrent_dropout,
         residual=residual,
+        timespans=time,
         return_sequences=attention,
         **cell_kwargs,
     )
@@ -125,4 +132,6 @@ def build_classifier(
     )(x)
     if return_attention:
         outputs = [outputs, weights]
+    if time is not None:
+        inputs = [inputs, time]
     return keras.Model(inputs, outputs, name=name or f"{cell}_classifier")

@@ -25,6 +25,7 @@ def build_forecaster(
     dropout: float = 0.0,
     recurrent_dropout: float = 0.0,
     residual: bool = False,
+    timespans: bool = False,
     name: str | None = None,
     **cell_kwargs,
 ) -> keras.Model:
@@ -56,6 +57,10 @@ def build_forecaster(
         dropout: in ``[0, 1)``, between layers and before the output.
         recurrent_dropout: in ``[0, 1)``, dropout on the recurrent state.
         residual: residual connections between stacked layers (direct mode).
+        timespans: direct mode only: add a second input ``timespans``
+            ``(batch, window)``, the time elapsed at every history row
+            (irregularly sampled series), read by a cell that uses time
+            (``"cfc"``, ``"ltc"``); the inputs are then ``[history, timespans]``.
         name: the model's name.
         **cell_kwargs: passed to every recurrent layer.
 
@@ -88,6 +93,13 @@ def build_forecaster(
             "An autoregressive forecaster reads forwards, one step at a time: "
             "use mode='direct' for a bidirectional body. Received: "
             "mode='autoregressive', bidirectional=True"
+        )
+    time = _body.timespans_input(timespans, cell=cell, length=window)
+    if time is not None and mode == "autoregressive":
+        raise ValueError(
+            "`timespans=True` needs mode='direct': an autoregressive forecaster "
+            "steps at a fixed interval past the history. Received: "
+            "mode='autoregressive', timespans=True"
         )
     features = num_targets + num_covariates
     history = keras.Input(shape=(window, features), name="history")
@@ -128,10 +140,12 @@ def build_forecaster(
         recurrent_dropout=recurrent_dropout,
         residual=residual,
         return_sequences=False,
+        timespans=time,
         **cell_kwargs,
     )
     if dropout:
         x = keras.layers.Dropout(dropout, name="output_dropout")(x)
     x = keras.layers.Dense(horizon * num_targets, name="projection")(x)
     outputs = keras.layers.Reshape((horizon, num_targets), name="forecast")(x)
-    return keras.Model(history, outputs, name=name)
+    inputs = history if time is None else [history, time]
+    return keras.Model(inputs, outputs, name=name)

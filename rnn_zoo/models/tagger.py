@@ -27,6 +27,7 @@ def build_tagger(
     max_length: int | None = None,
     mask_value: float | None = None,
     crf: bool = False,
+    timespans: bool = False,
     name: str | None = None,
     **cell_kwargs,
 ) -> keras.Model:
@@ -68,6 +69,10 @@ def build_tagger(
         max_length: fixed number of timesteps, or ``None`` for any length.
         mask_value: float input only: the padding value to mask.
         crf: end in a linear-chain CRF instead of a softmax per step.
+        timespans: add a second input ``timespans`` ``(batch, timesteps)``,
+            the time elapsed at every step (irregularly sampled series), read
+            by a cell that uses time (``"cfc"``, ``"ltc"``); the model's inputs
+            are then ``[sequences, timespans]``.
         name: the model's name.
         **cell_kwargs: passed to every recurrent layer.
 
@@ -92,6 +97,7 @@ def build_tagger(
             f"`num_tags` must be at least 2. Received: num_tags={num_tags}"
         )
     dropout = _body.check_common(cell=cell, num_layers=num_layers, dropout=dropout)
+    time = _body.timespans_input(timespans, cell=cell, length=max_length)
     inputs, x = _body.sequence_input(
         vocab_size=vocab_size,
         input_features=input_features,
@@ -112,11 +118,14 @@ def build_tagger(
         dropout=dropout,
         recurrent_dropout=recurrent_dropout,
         residual=residual,
+        timespans=time,
         return_sequences=True,
         **cell_kwargs,
     )
     if dropout:
         x = keras.layers.Dropout(dropout, name="output_dropout")(x)
+    if time is not None:
+        inputs = [inputs, time]
     if crf:
         potentials = keras.layers.Dense(num_tags, name="tag_potentials")(x)
         outputs = CRF(num_tags, name="crf")(potentials)

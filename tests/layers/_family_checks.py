@@ -147,9 +147,17 @@ def check_dropout_only_in_training(make_layer, **dropout) -> None:
     assert not np.allclose(ops.convert_to_numpy(layer(x, training=True)), training)
 
 
-def check_finite_differences(make_layer, weights_scale: float = 0.8) -> None:
+def check_finite_differences(
+    make_layer,
+    weights_scale: float = 0.8,
+    timespans: bool = False,
+    weights_low: float | None = None,
+) -> None:
     """float64 gradients of outputs and states, with a holed mask, match central
-    differences for the inputs, the initial states and every weight."""
+    differences for the inputs, the initial states and every weight (and, with
+    ``timespans``, for irregular elapsed times given at the call). Weights are
+    uniform in ``[weights_low, weights_scale]`` (``weights_low`` defaults to
+    ``-weights_scale``)."""
     import tensorflow as tf
 
     batch, timesteps, features = 2, 4, FEATURES
@@ -161,29 +169,41 @@ def check_finite_differences(make_layer, weights_scale: float = 0.8) -> None:
     layer(x)
     layer.set_weights(
         [
-            rng.uniform(-weights_scale, weights_scale, w.shape)
+            rng.uniform(
+                -weights_scale if weights_low is None else weights_low,
+                weights_scale,
+                w.shape,
+            )
             for w in layer.get_weights()
         ]
     )
     states = [rng.standard_normal((batch, size)) for size in layer.state_size]
     assert all(v.dtype == "float64" for v in layer.weights)
+    # The arrays differentiated: x, then the timespans where given, then the states.
+    sequences = [x, rng.uniform(0.2, 2.0, (batch, timesteps))] if timespans else [x]
 
-    def forward(call, x, *states):
-        return call(x, initial_state=list(states), mask=ops.convert_to_tensor(mask))
+    def call_kwargs(inputs):
+        time = {"timespans": inputs[1]} if timespans else {}
+        return {"initial_state": list(inputs[len(sequences) :]), "mask": mask, **time}
 
-    _, input_grads, weight_grads = value_and_grads(layer, forward, [x] + states)
+    def forward(call, *inputs):
+        kwargs = call_kwargs(inputs)
+        return call(inputs[0], **{**kwargs, "mask": ops.convert_to_tensor(mask)})
+
+    inputs = sequences + states
+    _, input_grads, weight_grads = value_and_grads(layer, forward, inputs)
     assert all(g.dtype == np.float64 for g in input_grads + weight_grads)
     non_trainable = [v.value for v in layer.non_trainable_variables]
 
     @tf.function
-    def outputs_of(weights, x, states):
+    def outputs_of(weights, inputs):
         outputs, _ = layer.stateless_call(
-            weights, non_trainable, x, initial_state=states, mask=mask
+            weights, non_trainable, inputs[0], **call_kwargs(inputs)
         )
         return outputs
 
     def loss(weights, inputs):
-        outputs = outputs_of(weights, inputs[0], inputs[1:])
+        outputs = outputs_of(weights, inputs)
         return sum(
             np.sum(o.numpy() * cotangent(i, o.shape)) for i, o in enumerate(outputs)
         )
@@ -192,7 +212,6 @@ def check_finite_differences(make_layer, weights_scale: float = 0.8) -> None:
         return finite_differences(lambda: loss(weights, inputs), arrays, eps)
 
     weights = [ops.convert_to_numpy(v) for v in layer.trainable_variables]
-    inputs = [x] + states
     numeric = central_differences(inputs, weights, inputs) + central_differences(
         weights, weights, inputs
     )

@@ -100,10 +100,10 @@ def check_saving_round_trip(model, x, expected) -> None:
 
 
 def check_fit_step(model, x, jit_compile) -> None:
-    """One ``model.fit`` step gives a finite loss and moves every trainable weight."""
-    targets = [
-        np.ones((x.shape[0],) + tuple(o.shape[1:]), "float32") for o in model.outputs
-    ]
+    """One ``model.fit`` step gives a finite loss and moves every trainable weight
+    (``x``: one array, or a list of them for a model of several inputs)."""
+    batch = tree.flatten(x)[0].shape[0]
+    targets = [np.ones((batch,) + tuple(o.shape[1:]), "float32") for o in model.outputs]
     if len(targets) == 1:
         targets = targets[0]
     model.compile(
@@ -113,7 +113,7 @@ def check_fit_step(model, x, jit_compile) -> None:
     )
     before = numpy_list(model.trainable_weights)
     assert before, "the model has no trainable weights"
-    history = model.fit(x, targets, batch_size=x.shape[0], epochs=1, verbose=0)
+    history = model.fit(x, targets, batch_size=batch, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
     after = numpy_list(model.trainable_weights)
     unchanged = [
