@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 import keras
 
 from rnn_zoo import _checks
@@ -177,6 +179,22 @@ def best_tags(model: keras.Model, outputs, mask, *, pad_tag: int = 0):
     return ops.where(mask, ops.cast(tags, "int32"), ops.cast(pad_tag, "int32"))
 
 
+# CRFModel -> a functional model on its layers that predicts the potentials
+# (CRFModel.predict gives Viterbi tags); kept so that its compiled predict
+# step is reused from split to split.
+_POTENTIALS = weakref.WeakKeyDictionary()
+
+
+def _predictor(model: keras.Model) -> keras.Model:
+    if not isinstance(model, CRFModel):
+        return model
+    if model not in _POTENTIALS:
+        _POTENTIALS[model] = keras.Model(
+            model.inputs, model.outputs, name=f"{model.name}_potentials"
+        )
+    return _POTENTIALS[model]
+
+
 def predict_tags(
     model: keras.Model,
     dataset,
@@ -227,9 +245,11 @@ def predict_tags(
             for b in batches
         ]
     )
-    predictor = model
-    if isinstance(model, CRFModel):
-        predictor = keras.Model(model.inputs, model.outputs, name=f"{model.name}_out")
-    outputs = predictor.predict(ids, batch_size=batch_size, verbose=0)
+    # Whole steps of batch_size rows (padding rows decode to pad_tag): every
+    # split of a recipe's fixed-width data then runs one compiled step.
+    rows = len(ids)
+    steps = -(-rows // batch_size)
+    ids = np.pad(ids, [(0, steps * batch_size - rows), (0, 0)], constant_values=pad_id)
+    outputs = _predictor(model).predict(ids, batch_size=batch_size, verbose=0)
     tags = best_tags(model, outputs, ids != pad_id, pad_tag=pad_tag)
-    return list(np.asarray(tags, np.int32))
+    return list(np.asarray(tags, np.int32)[:rows])

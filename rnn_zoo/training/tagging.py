@@ -9,6 +9,7 @@ own metric. What they share is here::
     models, data = tagging.train_softmax_and_crf(run, load_data, build_model)
     results = tagging.compare(models, score, "f1")  # score(model, split)
     tagging.print_table({"crf": results["models"]["crf"]["test"], ...}, COLUMNS)
+    tagging.print_choice(results, "f1", "word F1")  # Exported: crf (...)
     model = models[results["best"]]
 
 ``build_model(args, info, crf=...)`` builds and compiles either model; the
@@ -144,6 +145,30 @@ def compare(
     ]
     best = max(order, key=lambda n: (scores[n]["validation"][metric], order.index(n)))
     return {"models": scores, "best": best}
+
+
+def print_choice(results: dict, metric: str, label: str) -> None:
+    """Prints which model :func:`compare` chose and on what, when it had a choice.
+
+    Example:
+
+    >>> print_choice({"best": "crf", "models": {
+    ...     "softmax": {"validation": {"f1": 0.9}}, "crf": {"validation": {"f1": 0.92}}}},
+    ...     "f1", "word F1")
+    Exported: crf (validation word F1 0.9200; softmax 0.9000)
+    """
+    models, best = results["models"], results["best"]
+    if len(models) < 2:
+        return
+    others = "; ".join(
+        f"{name} {scores['validation'][metric]:.4f}"
+        for name, scores in models.items()
+        if name != best
+    )
+    print(
+        f"Exported: {best} (validation {label} "
+        f"{models[best]['validation'][metric]:.4f}; {others})"
+    )
 
 
 def print_table(rows: Mapping[str, Mapping], columns: Mapping[str, str]) -> None:
