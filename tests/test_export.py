@@ -1,12 +1,15 @@
-"""rnn_zoo.export: the classifier and forecaster SavedModels, on tiny models."""
+"""rnn_zoo.export: the classifier, forecaster and CRF tagger SavedModels, on tiny models."""
+
+import itertools
 
 import keras
 import numpy as np
 import pytest
 
-from rnn_zoo import build_classifier, build_forecaster, build_tagger
+from rnn_zoo import build_classifier, build_forecaster, build_tagger, cli
 from rnn_zoo.export import (
     export_char_classifier,
+    export_char_tagger,
     export_forecaster,
     export_frames_classifier,
     export_text_classifier,
@@ -215,3 +218,180 @@ def test_truecaser_capitalises_above_its_threshold(tmp_path):
             export_truecaser(
                 model, tmp_path / "u", vocabulary=["a", "b", " "], upper_threshold=bad
             )
+
+
+# B/M/E/S after the padding tag 0, as in cws_zh.
+BMES = ["B", "M", "E", "S"]
+
+
+def _brute_viterbi(potentials, transitions, start, end):
+    """The best sequence of tags 1..4 (never padding) by scoring all 4**T, in NumPy."""
+    best, best_score = None, -np.inf
+    for path in itertools.product(range(1, 5), repeat=len(potentials)):
+        score = start[path[0]] + end[path[-1]]
+        score += sum(potentials[t, tag] for t, tag in enumerate(path))
+        score += sum(transitions[a, b] for a, b in zip(path, path[1:]))
+        if score > best_score:
+            best, best_score = path, score
+    return list(best)
+
+
+@pytest.fixture(scope="module")
+def crf_export(tmp_path_factory):
+    model = build_tagger(5, vocab_size=5, units=3, crf=True)
+    crf = model.crf
+    rng = np.random.default_rng(0)
+    # Transitions strong enough that the path differs from each step's argmax.
+    crf.transitions.assign(rng.normal(0, 3, (5, 5)).astype("float32"))
+    crf.start_transitions.assign(rng.normal(0, 1, 5).astype("float32"))
+    crf.end_transitions.assign(rng.normal(0, 1, 5).astype("float32"))
+    # The padding tag's own potential the highest everywhere: it must still never win.
+    dense = model.get_layer("tag_potentials")
+    kernel, bias = dense.get_weights()
+    dense.set_weights([kernel, bias + np.array([50, 0, 0, 0, 0], "float32")])
+    path = export_char_tagger(
+        model,
+        tmp_path_factory.mktemp("crf") / "export",
+        vocabulary=["中", "国", "人"],
+        tags=BMES,
+        first_id=2,
+        unknown_id=1,
+        word_end_tags=["E", "S"],
+        require_chinese=True,
+    )
+    return model, path
+
+
+def test_char_tagger_serves_the_crf_viterbi_path_in_the_graph(crf_export):
+    import tensorflow as tf
+
+    model, path = crf_export
+    served = tf.saved_model.load(path)
+    texts = ["中国人中国", "国人", "中x"]  # x: an unknown character
+    out = served.tag(tf.constant(texts))
+    potentials = served.potentials(tf.constant(texts))["potentials"].numpy()
+    assert not hasattr(served, "probabilities")
+    ids = np.array([[2, 3, 4, 2, 3], [3, 4, 0, 0, 0], [2, 1, 0, 0, 0]])
+    np.testing.assert_allclose(potentials, np.asarray(model(ids)), atol=1e-5)
+    crf = model.crf
+    weights = [
+        np.asarray(w)
+        for w in (crf.transitions, crf.start_transitions, crf.end_transitions)
+    ]
+    differs = False
+    for text, row, tags, words in zip(
+        texts, potentials, out["tags"].numpy(), out["words"].numpy()
+    ):
+        expected = _brute_viterbi(row[: len(text)], *weights)
+        names = [BMES[tag - 1] for tag in expected]
+        assert [t.decode() for t in tags[: len(text)]] == names
+        assert all(t == b"" for t in tags[len(text) :])  # padding
+        spaced = "".join(
+            c + (" " if n in ("E", "S") else "") for c, n in zip(text, names)
+        )
+        assert words.decode() == spaced.strip()
+        differs |= expected != (1 + np.argmax(row[: len(text), 1:], axis=-1)).tolist()
+    assert differs, (
+        "the transitions should change some path: the test would not see them"
+    )
+
+
+def test_predict_prints_the_crf_tags_and_words(crf_export, capsys):
+    import tensorflow as tf
+
+    _, path = crf_export
+    served = tf.saved_model.load(path)  # kept: its functions need its variables
+    expected = served.tag(tf.constant(["中国人"]))
+    assert cli.main(["predict", path, "中国人"]) == 0
+    out = capsys.readouterr().out
+    tags = " ".join(t.decode() for t in expected["tags"].numpy()[0])
+    assert out.startswith("中国人") and f"tags: {tags}" in out
+    assert f"words: {expected['words'].numpy()[0].decode()}" in out
+
+
+NER = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+JOINT = ["B-n", "I-n", "B-v", "I-v"]
+
+
+def _python_entities(text, tags):
+    """conlleval's reading, written out: a chunk starts at B-X or at I-X after non-X."""
+    found, kind, start = [], None, 0
+    for i, tag in enumerate([*tags, "O"]):
+        this = None if tag == "O" else tag[2:]
+        if kind and (this != kind or tag.startswith("B-")):
+            found.append(f"{text[start:i]}/{kind}")
+            kind = None
+        if this and kind is None:
+            kind, start = this, i
+    return " ".join(found)
+
+
+def _python_words(text, tags):
+    """A word starts at each B- (and at the first character), typed by its first character."""
+    words = []
+    for i, (char, tag) in enumerate(zip(text, tags)):
+        if tag.startswith("B-") or i == 0:
+            words.append([char, tag[2:]])
+        else:
+            words[-1][0] += char
+    return " ".join(f"{word}/{kind}" for word, kind in words)
+
+
+@pytest.mark.parametrize(
+    "chunks, tags, read",
+    [("entities", NER, _python_entities), ("words", JOINT, _python_words)],
+)
+def test_char_tagger_reads_bio_chunks_in_the_graph(tmp_path, chunks, tags, read):
+    import tensorflow as tf
+
+    model = build_tagger(len(tags) + 1, vocab_size=6, units=3)
+    dense = model.get_layer("tag_probabilities")
+    kernel, bias = dense.get_weights()
+    # Large random weights: the tags change from character to character.
+    rng = np.random.default_rng(1)
+    dense.set_weights([rng.normal(0, 8, kernel.shape).astype("float32"), bias])
+    path = export_char_tagger(
+        model,
+        tmp_path / "export",
+        vocabulary=["中", "国", "人", "民"],
+        tags=tags,
+        first_id=2,
+        unknown_id=1,
+        chunks=chunks,
+    )
+    served = tf.saved_model.load(path)
+    texts = ["中国人民中国人民人民中国", "民", "国人x中"]
+    out = served.tag(tf.constant(texts))
+    assert sorted(out) == sorted(["tags", chunks])
+    kinds = set()
+    for text, row, got in zip(texts, out["tags"].numpy(), out[chunks].numpy()):
+        names = [t.decode() for t in row[: len(text)]]
+        kinds |= set(names)
+        assert got.decode() == read(text, names)
+    # The weights give varied tags: chunks that begin, go on and change type.
+    assert {k[:2] for k in kinds} >= {"B-", "I-"} and len({k[2:] for k in kinds}) >= 2
+
+
+def test_char_tagger_refuses_chunks_it_cannot_read():
+    model = build_tagger(5, vocab_size=4, units=2)
+    common = dict(vocabulary=["中", "国"], first_id=2, unknown_id=1)
+    with pytest.raises(ValueError, match=r"`chunks` must be None, \"entities\" or"):
+        export_char_tagger(model, "/tmp/x", tags=BMES, chunks="spans", **common)
+    with pytest.raises(
+        ValueError,
+        match=r"must each be O, B-X or I-X\. Received: \['B', 'E', 'M', 'S'\]",
+    ):
+        export_char_tagger(model, "/tmp/x", tags=BMES, chunks="entities", **common)
+    with pytest.raises(
+        ValueError, match=r"must each be B-X or I-X\. Received: \['O'\]"
+    ):
+        export_char_tagger(model, "/tmp/x", tags=NER[:4], chunks="words", **common)
+    with pytest.raises(ValueError, match="`chunks` and `word_end_tags` both"):
+        export_char_tagger(
+            model,
+            "/tmp/x",
+            tags=NER[:4],
+            chunks="entities",
+            word_end_tags=["O"],
+            **common,
+        )

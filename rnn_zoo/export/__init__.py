@@ -496,6 +496,62 @@ def export_truecaser(
     )
 
 
+# export_char_tagger's `chunks`: each names the reading and the output it fills.
+CHUNKS = ("entities", "words")
+
+
+def _check_chunk_tags(tags: Sequence[str], chunks: str) -> list[str]:
+    """The chunk types of BIO ``tags`` (``O``, ``B-X``, ``I-X``), in order."""
+    bad = [t for t in tags if t != "O" and not t.startswith(("B-", "I-"))]
+    if chunks == "words":
+        bad += [t for t in tags if t == "O"]
+    if bad:
+        allowed = "B-X or I-X" if chunks == "words" else "O, B-X or I-X"
+        raise ValueError(
+            f"`chunks={chunks!r}` reads BIO tags: `tags` must each be {allowed}. "
+            f"Received: {sorted(set(bad))}"
+        )
+    return sorted({t[2:] for t in tags if t != "O"})
+
+
+def _chunks(best, real, chars, tags: Sequence[str], chunks: str):
+    """``(batch,)`` strings ``"span/TYPE span/TYPE ..."`` of the BIO chunks of tag ids ``best``.
+
+    ``chunks="entities"`` reads as CoNLL's conlleval does: a chunk starts at
+    ``B-X``, or at ``I-X`` after anything but ``X``, and ``O`` characters
+    are left out. ``chunks="words"``: every character is in a word, a word
+    starts at each ``B-`` (and at the text's first character) and takes its
+    first character's type.
+    """
+    import tensorflow as tf
+
+    kinds = _check_chunk_tags(tags, chunks)
+    kind_of = tf.constant(
+        [0, *(0 if t == "O" else 1 + kinds.index(t[2:]) for t in tags)]
+    )
+    begins = tf.constant([False, *(t.startswith("B-") for t in tags)])
+    kind, begin = tf.gather(kind_of, best), tf.gather(begins, best)
+    if chunks == "entities":
+        previous = tf.pad(kind[:, :-1], [[0, 0], [1, 0]])
+        inside = kind > 0
+        start = inside & (begin | (previous != kind))
+    else:
+        inside = real
+        first = tf.range(tf.shape(best)[1])[None] == 0
+        start = real & (begin | first)
+        # Each character takes the type of its word's first character.
+        number = tf.cumsum(tf.cast(start, tf.int32), axis=1)
+        starts = tf.ragged.boolean_mask(kind, start).to_tensor()
+        kind = tf.gather(starts, tf.maximum(number - 1, 0), batch_dims=1)
+    after = tf.pad(start[:, 1:], [[0, 0], [0, 1]], constant_values=True)
+    still = tf.pad(inside[:, 1:], [[0, 0], [0, 1]], constant_values=False)
+    end = inside & (after | ~still)
+    padded = chars.to_tensor(default_value="", shape=tf.shape(best, out_type=tf.int64))
+    labels = "/" + tf.gather(tf.constant(["", *kinds]), kind) + " "
+    pieces = tf.where(inside, padded, "") + tf.where(end, labels, "")
+    return tf.strings.strip(tf.strings.reduce_join(pieces, axis=1))
+
+
 def export_char_tagger(
     model: keras.Model,
     filepath: str | os.PathLike,
@@ -506,22 +562,33 @@ def export_char_tagger(
     unknown_id: int,
     pad_id: int = 0,
     word_end_tags: Sequence[str] = (),
+    chunks: str | None = None,
     require_chinese: bool = False,
     verbose: bool = False,
 ) -> str:
-    """Writes a character tagger as a SavedModel over raw strings.
+    """Writes a character tagger, softmax or CRF, as a SavedModel over raw strings.
 
-    The model reads character ids and gives probabilities over ``pad_id``
-    (0) and the tags (``tags[j]`` has id ``j + 1``). Signatures, each with
+    The model reads character ids and gives, for the padding tag (id 0) and
+    the tags (``tags[j]`` has id ``j + 1``), probabilities (a softmax
+    :func:`rnn_zoo.build_tagger`) or potentials (``build_tagger(...,
+    crf=True)``, a :class:`rnn_zoo.layers.CRFModel`). Signatures, each with
     the input ``texts``, tf.string ``(batch,)`` UTF-8:
 
     - ``tag`` (also ``serving_default``): output ``tags`` (tf.string
-      ``(batch, longest text)``: the likeliest tag of each character, ``""``
-      on padding); with ``word_end_tags`` also ``words`` (tf.string
+      ``(batch, longest text)``, ``""`` on padding): each character's
+      likeliest tag, or for a CRF its tag on the Viterbi path, run in the
+      graph (:func:`rnn_zoo.models.tagger.best_tags`: the padding tag is
+      never chosen); with ``word_end_tags`` also ``words`` (tf.string
       ``(batch,)``: the text with a space after each character whose tag ends
-      a word, as B/M/E/S segmentation reads ``E`` and ``S``);
-    - ``probabilities``: output ``probabilities``, float32 ``(batch, longest
-      text, len(tags) + 1)``, the model's.
+      a word, as B/M/E/S segmentation reads ``E`` and ``S``); with ``chunks``
+      also the chunks of BIO tags, tf.string ``(batch,)`` ``"span/TYPE"``
+      separated by spaces: ``chunks="entities"`` outputs ``entities`` read as
+      CoNLL's conlleval reads them (``江泽民/PER 北京/LOC``; ``O`` characters
+      left out), ``chunks="words"`` outputs ``words`` where a word starts at
+      each ``B-`` tag and takes its first character's type (joint
+      segmentation and part of speech: ``迈向/v 新/a 世纪/n``);
+    - ``probabilities`` (softmax) or ``potentials`` (CRF): the model's
+      float32 ``(batch, longest text, len(tags) + 1)`` output of that name.
 
     Unknown characters read as
     ``unknown_id``; texts are not truncated. With ``require_chinese`` a text
@@ -529,14 +596,16 @@ def export_char_tagger(
     refused with ``InvalidArgumentError`` naming ``texts``.
 
     Args:
-        model: a trained :func:`rnn_zoo.build_tagger` model with
-            ``len(tags) + 1`` outputs.
+        model: a trained :func:`rnn_zoo.build_tagger` model (softmax or
+            CRF) with ``len(tags) + 1`` outputs.
         filepath: the SavedModel directory to write.
         vocabulary: the characters; ``vocabulary[i]`` has id ``first_id + i``.
         tags: the tag names.
         first_id, unknown_id, pad_id: the ids of ``vocabulary[0]``, of an
             unknown character and of padding.
         word_end_tags: the tags after which a word ends (``("E", "S")``).
+        chunks: ``None``, ``"entities"`` or ``"words"``: read the BIO
+            ``tags`` as chunks into the output of that name (see above).
         require_chinese: refuse texts without a Chinese character.
         verbose: print ExportArchive's summary.
 
@@ -557,8 +626,18 @@ def export_char_tagger(
     (TensorShape([2, 2]), ['tags', 'words'])
     >>> served.probabilities(tf.constant(["中国"]))["probabilities"].shape
     TensorShape([1, 2, 5])
+    >>> crf = build_tagger(5, vocab_size=4, units=4, crf=True)  # Viterbi in the graph
+    >>> path = export_char_tagger(crf, "/tmp/rnn_zoo_crf_tagger",
+    ...     vocabulary=["中", "国"], tags=["B", "M", "E", "S"], first_id=2,
+    ...     unknown_id=1, word_end_tags=["E", "S"])
+    >>> served = tf.saved_model.load(path)
+    >>> served.tag(tf.constant(["中国"]))["tags"].shape, hasattr(served, "potentials")
+    (TensorShape([1, 2]), True)
     """
     import tensorflow as tf
+
+    from rnn_zoo.layers.crf import CRFModel
+    from rnn_zoo.models.tagger import best_tags
 
     vocabulary = _check_strings(vocabulary, "vocabulary")
     tags = _check_strings(tags, "tags")
@@ -572,6 +651,17 @@ def export_char_tagger(
         raise ValueError(
             f"`word_end_tags` must be among `tags` {tags}. Received: {list(word_end_tags)}"
         )
+    if chunks is not None:
+        if chunks not in CHUNKS:
+            raise ValueError(
+                f'`chunks` must be None, "entities" or "words". Received: chunks={chunks!r}'
+            )
+        if word_end_tags:
+            raise ValueError(
+                "`chunks` and `word_end_tags` both fill a text output: give one. "
+                f"Received: chunks={chunks!r}, word_end_tags={list(word_end_tags)}"
+            )
+        _check_chunk_tags(tags, chunks)
     table = _char_table(vocabulary, first_id, unknown_id)
     names = tf.constant(["", *tags])
     is_end = tf.constant([False, *(tag in word_end_tags for tag in tags)])
@@ -593,9 +683,8 @@ def export_char_tagger(
         return chars, ids, model(ids, training=False)
 
     def tag(texts):
-        chars, ids, probabilities = read(texts)
-        best = 1 + tf.argmax(probabilities[..., 1:], axis=-1, output_type=tf.int32)
-        best = tf.where(ids == pad_id, 0, best)
+        chars, ids, outputs = read(texts)
+        best = best_tags(model, outputs, ids != pad_id)
         outputs = {"tags": tf.gather(names, best)}
         if word_end_tags:
             ends = tf.RaggedTensor.from_tensor(
@@ -606,13 +695,18 @@ def export_char_tagger(
             )
             words = tf.strings.reduce_join(chars.with_flat_values(spaced), axis=1)
             outputs["words"] = tf.strings.strip(words)
+        if chunks:
+            real = ids != pad_id
+            outputs[chunks] = _chunks(best, real, chars, tags, chunks)
         return outputs
 
-    def probabilities(texts):
-        return {"probabilities": read(texts)[2]}
+    output = "potentials" if isinstance(model, CRFModel) else "probabilities"
+
+    def scores(texts):
+        return {output: read(texts)[2]}
 
     signature = [tf.TensorSpec(shape=(None,), dtype=tf.string, name="texts")]
-    endpoints = [("tag", tag, signature), ("probabilities", probabilities, signature)]
+    endpoints = [("tag", tag, signature), (output, scores, signature)]
     return _write_archive(filepath, [model, table], endpoints, verbose)
 
 

@@ -13,6 +13,8 @@ same way; recipes only call them. ``rnn_zoo.training`` never imports a recipe.
 - :mod:`rnn_zoo.training.recipe`: the skeleton every recipe's ``main()``
   shares (:class:`RecipeRun`: seed, clock, build, fit, save;
   :func:`recipe_parser`: flags from the recipe's constants).
+- :mod:`rnn_zoo.training.tagging`: a softmax tagger against a CRF tagger in
+  one recipe (train both alike, score both, export the better on validation).
 
 The names below are imported from those modules on first use (PEP 562): the
 ``rnn-zoo`` command reads the run-directory constants without importing Keras.

@@ -223,6 +223,9 @@ class RecipeRun:
         self.epochs_run: int | None = None
         self.best_epoch: int | None = None
         self.train_seconds: float | None = None
+        # name -> its fit's record, for runs that train several models.
+        self.trainings: dict[str, dict] = {}
+        self._names: dict[int, str] = {}
 
     def build(
         self,
@@ -249,16 +252,31 @@ class RecipeRun:
         *,
         patience: int,
         smoke_epochs: int = 1,
+        name: str | None = None,
     ) -> None:
         """Trains with :func:`rnn_zoo.training.fit` and records how it went.
 
         Early stopping on the validation loss after ``patience`` epochs
         without improvement (the best weights restored); ``--smoke`` runs
-        ``smoke_epochs``; checkpointed and resumable.
+        ``smoke_epochs``; checkpointed and resumable. With ``name`` (a run
+        that trains several models) the checkpoints go to
+        ``OUTPUT/NAME/checkpoints`` and the record to ``trainings[name]``.
         """
+        args = self.args
+        if name is not None:
+            args = argparse.Namespace(
+                **{**vars(args), "output": os.path.join(args.output, name)}
+            )
         self.epochs_run, self.best_epoch, self.train_seconds = _run.fit(
-            model, data, self.args, patience=patience, smoke_epochs=smoke_epochs
+            model, data, args, patience=patience, smoke_epochs=smoke_epochs
         )
+        if name is not None:
+            self.trainings[name] = {
+                "epochs_run": self.epochs_run,
+                "best_epoch": self.best_epoch,
+                "train_seconds": round(self.train_seconds, 1),
+            }
+            self._names[id(model)] = name
 
     def train(
         self,
@@ -268,11 +286,15 @@ class RecipeRun:
         patience: int | None = None,
         smoke_epochs: int | None = None,
         summary: bool = True,
+        name: str | None = None,
     ) -> keras.Model:
         """Prints ``data.summary``, then :meth:`build`, then :meth:`fit`; returns the model.
 
         ``patience`` and ``smoke_epochs`` default to the recipe's
-        ``PATIENCE`` and ``SMOKE_EPOCHS`` (1 when it has none).
+        ``PATIENCE`` and ``SMOKE_EPOCHS`` (1 when it has none). ``name``
+        names one of several models a run trains: Keras is seeded again
+        with ``--seed`` before it is built (every model starts from the same
+        seed), and :meth:`fit` keeps its checkpoints and record apart.
 
         Raises:
             ValueError: when neither ``patience`` nor ``PATIENCE`` is given.
@@ -288,8 +310,10 @@ class RecipeRun:
             smoke_epochs = self.constants.get("SMOKE_EPOCHS", 1)
         if data.summary:
             print(data.summary)
+        if name is not None:
+            keras.utils.set_random_seed(self.args.seed)
         model = self.build(build_model, data.info, summary=summary)
-        self.fit(model, data, patience=patience, smoke_epochs=smoke_epochs)
+        self.fit(model, data, patience=patience, smoke_epochs=smoke_epochs, name=name)
         return model
 
     def train_and_evaluate(
@@ -327,7 +351,9 @@ class RecipeRun:
         ``epochs_run``, ``best_epoch``, ``train_seconds``,
         ``total_seconds`` and ``config`` (the flags, the recipe's fixed
         settings, the replicas, the Keras version and backend; see
-        :func:`rnn_zoo.training.run_record`); then ``model.keras``,
+        :func:`rnn_zoo.training.run_record`); in a run of several named
+        models, the epochs are ``model``'s, ``train_seconds`` sums them all
+        and ``trainings`` holds each one's record. Then ``model.keras``,
         ``run.json`` (recipe, flags, ``info``) and ``metrics.json`` are
         written to ``OUTPUT``.
 
@@ -360,14 +386,20 @@ class RecipeRun:
         for key, value in info.items():
             if key.startswith("num_") and isinstance(value, dict):
                 metrics.setdefault(key, value)
+        epochs_run, best_epoch, seconds = (
+            self.epochs_run,
+            self.best_epoch,
+            self.train_seconds,
+        )
+        if self.trainings:
+            record = self.trainings.get(self._names.get(id(model)), {})
+            epochs_run = record.get("epochs_run", epochs_run)
+            best_epoch = record.get("best_epoch", best_epoch)
+            seconds = sum(t["train_seconds"] for t in self.trainings.values())
+            metrics["trainings"] = self.trainings
         metrics.update(
             _run.run_record(
-                self.args,
-                self.start,
-                self.epochs_run,
-                self.best_epoch,
-                self.train_seconds,
-                **config,
+                self.args, self.start, epochs_run, best_epoch, seconds, **config
             )
         )
         _run.save_run(self.recipe, self.args, model, info, metrics)

@@ -1,8 +1,10 @@
 """The ner_zh recipe end to end through the rnn-zoo command, in smoke mode.
 
-One smoke run (the first lines of each split of People's Daily, one epoch)
-writes model.keras, export/, metrics.json and run.json; the tests then check
-what a user of each artifact relies on.
+One smoke run (the first lines of each split of People's Daily, one epoch
+of the softmax tagger and one of the CRF tagger) writes model.keras (the
+better on validation), softmax/ and crf/, export/, metrics.json and run.json;
+the tests then check what a user of each artifact relies on. Exporting the
+model that lost is tested in test_cws_zh_recipe.py (the same exporter).
 """
 
 import importlib.util
@@ -14,6 +16,8 @@ import pytest
 
 from rnn_zoo import cli
 from rnn_zoo.data import peoples_daily
+from rnn_zoo.metrics import bio_entities
+from tests.recipes import _taggers
 
 pytestmark = [
     pytest.mark.tensorflow_only,
@@ -35,14 +39,24 @@ def run_dir(smoke_run):
     return smoke_run("ner_zh", "--units", "8")
 
 
-def test_metrics_hold_entity_f1_per_type_and_both_baselines(run_dir):
+def test_metrics_hold_both_models_entity_f1_per_type_and_both_baselines(run_dir):
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     for key in ("test_entity_f1", "test_entity_precision", "test_entity_recall"):
         assert 0.0 <= metrics[key] <= 1.0, key
+    _taggers.check_both_models(
+        metrics,
+        "f1",
+        {
+            "test_entity_f1": "f1",
+            "test_entity_precision": "precision",
+            "test_per_type": "per_type",
+        },
+    )
     baselines = metrics["baselines"]
     assert set(baselines) == {"entity_dictionary", "most_frequent_tag"}
     assert metrics["baseline_entity_f1"] == max(b["f1"] for b in baselines.values())
-    for scores in baselines.values():
+    models = [m["test"] for m in metrics["models"].values()]
+    for scores in [*baselines.values(), *models]:
         assert scores["true_entities"] == metrics["test_entities"] > 50
         assert set(scores["per_type"]) <= {"PER", "LOC", "ORG"}
     # Dictionary matches are precise even with 60 training lines.
@@ -55,23 +69,30 @@ def test_metrics_hold_entity_f1_per_type_and_both_baselines(run_dir):
 def test_saved_model_tags_each_character_as_model_keras(run_dir):
     import tensorflow as tf
 
+    models = _taggers.check_saved_models(run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    model = models[metrics["model"]]
     served = tf.saved_model.load(str(run_dir / "export"))
-    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
-    vocabulary = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["info"][
-        "vocabulary"
-    ]
-    padded = np.zeros((len(TEXTS), max(map(len, TEXTS))), "int32")
-    for row, text in zip(padded, TEXTS):
-        row[: len(text)] = peoples_daily.encode(text, vocabulary)
-    expected = model.predict(padded, verbose=0)
     out = served.signatures["serving_default"](texts=tf.constant(TEXTS))
     assert "words" not in out
-    probabilities = served.probabilities(tf.constant(TEXTS))["probabilities"]
-    np.testing.assert_allclose(probabilities.numpy(), expected, atol=1e-5)
-    for text, probabilities, tags in zip(TEXTS, expected, out["tags"].numpy()):
-        best = 1 + np.argmax(probabilities[: len(text), 1:], axis=-1)
-        names = peoples_daily.tag_names_of(best, peoples_daily.NER_TAGS)
-        assert [t.decode() for t in tags[: len(text)]] == names
+    # Both models' tags are NER tags, one per character (Viterbi for the CRF).
+    for kind, each in models.items():
+        expected = _taggers.expected_tags(each, run_dir, TEXTS, peoples_daily.NER_TAGS)
+        assert [len(tags) for tags in expected] == [len(t) for t in TEXTS], kind
+        if kind == metrics["model"]:
+            answers = zip(TEXTS, expected, out["tags"].numpy(), out["entities"].numpy())
+            for text, names, tags, entities in answers:
+                assert [t.decode() for t in tags[: len(text)]] == names
+                # The entities in the graph are evaluate's reading of the tags.
+                found = [f"{text[a:b]}/{k}" for a, b, k in bio_entities(names)]
+                assert entities.decode() == " ".join(found)
+    name = "potentials" if metrics["model"] == "crf" else "probabilities"
+    ids = _taggers.encode(run_dir, TEXTS)
+    np.testing.assert_allclose(
+        getattr(served, name)(tf.constant(TEXTS))[name].numpy(),
+        np.asarray(model(ids, training=False)),
+        atol=1e-5,
+    )
 
 
 def test_predict_refuses_text_without_chinese(run_dir, capsys):

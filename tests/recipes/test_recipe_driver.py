@@ -255,3 +255,23 @@ def test_classifier_scores_agree_with_keras_accuracy(tmp_path):
     assert scores["balanced_accuracy"] == pytest.approx(
         np.mean(list(scores["accuracy_per_class"].values()))
     )
+
+
+def test_named_models_train_from_the_same_seed_apart_and_are_recorded(tmp_path):
+    constants = {**CONSTANTS, "EPOCHS": 1, "PATIENCE": 1}
+    run = training.RecipeRun("tiny", _parse(tmp_path, constants), constants)
+    first = run.train(_build_model, _data(), name="first", summary=False)
+    keras.random.uniform((5,))  # draws between the two do not change the second
+    second = run.train(_build_model, _data(), name="second", summary=False)
+    # Reseeded before each build: the same initial weights, so the same training.
+    for a, b in zip(first.get_weights(), second.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    for name in ("first", "second"):
+        assert (tmp_path / name / "checkpoints").is_dir()  # each its own checkpoints
+    assert not (tmp_path / "checkpoints").exists()
+    assert set(run.trainings) == {"first", "second"}
+    metrics = run.save(second, {}, {})
+    seconds = [t["train_seconds"] for t in run.trainings.values()]
+    assert metrics["trainings"] == run.trainings
+    assert metrics["epochs_run"] == run.trainings["second"]["epochs_run"] == 1
+    assert metrics["train_seconds"] == round(sum(seconds), 1)
