@@ -463,6 +463,16 @@ class AttentionDecoderCell(keras.layers.Layer):
                 "`cells` must be an rnn_zoo RecurrentCell or a non-empty list of "
                 f"them. Received: cells={cells!r}"
             )
+        for i, cell in enumerate(cells):
+            if cell.step_noise_reason:
+                # Its per-step noise comes from a sequence layer's call
+                # (RecurrentCell.step_noise); this cell's loop draws none.
+                raise ValueError(
+                    f"`cells[{i}]` ({type(cell).__name__}) draws noise at every "
+                    "step, which the sequence layers (RNN and the named layers) "
+                    "do and an attention decoder does not: expected a cell "
+                    f"without it. Received: {cell.step_noise_reason}"
+                )
         if isinstance(attention, dict):
             attention = keras.saving.deserialize_keras_object(attention)
         if not isinstance(attention, AttentionMechanism):
