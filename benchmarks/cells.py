@@ -511,13 +511,21 @@ def run_cell(task: Task, prepared: Prepared, cell: str, settings) -> dict:
     return row
 
 
-def run(settings: argparse.Namespace) -> tuple[list[dict], dict, dict]:
-    """Every selected task x cell: (rows, skipped tasks and why, task infos)."""
+def run(
+    settings: argparse.Namespace, on_row: Callable | None = None
+) -> tuple[list[dict], dict, dict]:
+    """Every selected task x cell: (rows, skipped tasks and why, task infos).
+
+    ``on_row(rows, skipped, infos)``, if given, is called after each row (the
+    command writes a partial results.json there).
+    """
     with tempfile.TemporaryDirectory(prefix="cells_") as scratch:
-        return _run(settings, scratch)
+        return _run(settings, scratch, on_row or (lambda *_: None))
 
 
-def _run(settings: argparse.Namespace, scratch: str) -> tuple[list[dict], dict, dict]:
+def _run(
+    settings: argparse.Namespace, scratch: str, on_row: Callable
+) -> tuple[list[dict], dict, dict]:
     rows, skipped, infos = [], {}, {}
     for name in settings.tasks:
         task = TASKS[name]
@@ -544,6 +552,7 @@ def _run(settings: argparse.Namespace, scratch: str) -> tuple[list[dict], dict, 
                     flush=True,
                 )
             rows.append(row)
+            on_row(rows, skipped, infos)
     return rows, skipped, infos
 
 
@@ -631,6 +640,8 @@ def markdown(result: dict) -> str:
 
 def _run_line(run: dict, merged: bool) -> str:
     line = f"Run {run['started']} to {run['finished']}"
+    if run.get("partial"):
+        line += " (cut short: the rows it finished)"
     if merged:
         line += f" ({', '.join(run['tasks'])}; cells {', '.join(run['cells'])})"
     return (
@@ -711,6 +722,7 @@ def merge(results: list[dict]) -> dict:
                 for key in ("started", "finished", "load_before", "load_after")
             }
             | {"tasks": settings["tasks"], "cells": settings["cells"]}
+            | {"partial": bool(result.get("partial"))}
         )
     for task in list(skipped):
         if any(key[0] == task for key in rows):
@@ -922,7 +934,6 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(str(error))
     started = datetime.datetime.now().isoformat(timespec="seconds")
     load_before = [round(x, 2) for x in os.getloadavg()]
-    rows, skipped, infos = run(args)
     settings = {k: v for k, v in vars(args).items() if k != "output"}
     settings.update(
         seed=SEED,
@@ -931,19 +942,37 @@ def main(argv: list[str] | None = None) -> dict:
         budget_rule="units whose recurrent parameter count is closest to an LSTM "
         "of the task's base width on the same input (ties: the smaller)",
     )
-    result = {
-        "settings": settings,
-        "machine": machine_info(),
-        "started": started,
-        "finished": datetime.datetime.now().isoformat(timespec="seconds"),
-        "load_before": load_before,
-        "load_after": [round(x, 2) for x in os.getloadavg()],
-        "task_info": infos,
-        "skipped": skipped,
-        "rows": rows,
-    }
+    machine = machine_info()
+
+    def result_of(rows, skipped, infos) -> dict:
+        return {
+            "settings": settings,
+            "machine": machine,
+            "started": started,
+            "finished": datetime.datetime.now().isoformat(timespec="seconds"),
+            "load_before": load_before,
+            "load_after": [round(x, 2) for x in os.getloadavg()],
+            "task_info": infos,
+            "skipped": skipped,
+            "rows": rows,
+        }
+
+    def checkpoint(rows, skipped, infos):
+        # The rows so far, so that a run cut short can be merged (--merge)
+        # with a run of the rest (--cells).
+        _write_json({**result_of(rows, skipped, infos), "partial": True}, args.output)
+
+    result = result_of(*run(args, on_row=checkpoint))
     write_results(result, args.output, markdown, plot)
     return result
+
+
+def _write_json(result: dict, output: str) -> None:
+    os.makedirs(output, exist_ok=True)
+    path = os.path.join(output, "results.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(result, f, indent=1, default=str)
+    os.replace(path + ".tmp", path)
 
 
 def _merge_command(parser, args) -> dict:

@@ -137,6 +137,26 @@ def test_merge_names_a_missing_file_and_takes_no_training_flags(tmp_path, capsys
     assert "expected no other flags. Received: --tasks" in capsys.readouterr().err
 
 
+def test_a_run_cut_short_leaves_its_finished_rows_to_merge(tmp_path, monkeypatch):
+    real, calls = cells.run_cell, []
+
+    def run_cell(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the run is stopped during the second cell
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cells, "run_cell", run_cell)
+    output = tmp_path / "cut"
+    with pytest.raises(KeyboardInterrupt):
+        cells.main(["--quick", "--tasks", "adding", "--output", str(output)])
+    partial = json.loads((output / "results.json").read_text())
+    assert partial["partial"] is True
+    assert [(r["task"], r["cell"]) for r in partial["rows"]] == [("adding", "lstm")]
+    merged = cells.merge([partial])
+    assert "cut short" in cells.markdown(merged)
+
+
 def test_quick_defaults_are_two_cells_and_the_tasks_without_a_debian_package():
     args = cells._resolve(cells._parser().parse_args(["--quick"]))
     assert args.cells == ["lstm", "mingru"]
