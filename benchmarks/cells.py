@@ -84,7 +84,7 @@ import keras
 import numpy as np
 
 import rnn_zoo
-from benchmarks.rnn_benchmark import machine_info, write_results
+from benchmarks.rnn_benchmark import machine_info, run_window, write_results
 from rnn_zoo.layers import cell_names, get_sequence_layer
 
 SEED = 1337
@@ -948,10 +948,7 @@ def main(argv: list[str] | None = None) -> dict:
         return {
             "settings": settings,
             "machine": machine,
-            "started": started,
-            "finished": datetime.datetime.now().isoformat(timespec="seconds"),
-            "load_before": load_before,
-            "load_after": [round(x, 2) for x in os.getloadavg()],
+            **run_window(started, load_before),
             "task_info": infos,
             "skipped": skipped,
             "rows": rows,
