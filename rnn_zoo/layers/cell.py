@@ -186,6 +186,12 @@ class RecurrentCell(keras.layers.Layer):
             )
         return input_mask, recurrent_mask
 
+    # Whether project_inputs(concat([x, y])) is x @ kernel[:n] + y @ kernel[n:]
+    # + the input bias (n = x's width), so that a caller may project x for
+    # all steps at once and add y's share at each step (the attention
+    # decoder's fed-back attention); False where the projection is more.
+    projection_splits_by_rows = True
+
     # The argument that makes the cell draw per-step noise in training, as
     # "name=value" (say "zoneout=0.1"), or "" for a cell that draws none.
     step_noise_reason = ""
