@@ -3,6 +3,7 @@
     python -m benchmarks.cells                         # the standard budget (see below)
     python -m benchmarks.cells --quick                 # CI smoke run: seconds
     python -m benchmarks.cells --tasks adding names --cells lstm mingru sru
+    python -m benchmarks.cells --merge runs/co2 runs/charlm --output runs/all  # one table
 
 Every cell that rnn_zoo's sequence-layer registry holds at run time (the
 classic ``simple``, ``lstm``, ``gru`` and the modern ones; a newly registered
@@ -41,7 +42,9 @@ recipe's evaluation has traced it), the recurrent and total parameter counts,
 and the kernel ``rnn_zoo.explain(model)`` reports for training and inference.
 Results go to ``--output``: results.json (machine, settings, every row),
 results.md (cells x tasks, then one table per task) and results.png (metric
-against training time, one panel per task). Nothing here asserts anything
+against training time, one panel per task). ``--merge`` trains nothing: it
+combines the results.json of runs of parts (``--tasks``/``--cells``) into
+one such table, PNG and JSON (:func:`merge`). Nothing here asserts anything
 about time: run it on a quiet machine and say when it was not.
 
 The standard budget (``TASKS`` below, ``python -m benchmarks.cells``) is
@@ -68,6 +71,7 @@ import argparse
 import dataclasses
 import datetime
 import importlib
+import json
 import os
 import statistics
 import sys
@@ -80,7 +84,7 @@ import keras
 import numpy as np
 
 import rnn_zoo
-from benchmarks.rnn_benchmark import machine_info, write_results
+from benchmarks.rnn_benchmark import machine_info, run_window, write_results
 from rnn_zoo.layers import cell_names, get_sequence_layer
 
 SEED = 1337
@@ -507,13 +511,21 @@ def run_cell(task: Task, prepared: Prepared, cell: str, settings) -> dict:
     return row
 
 
-def run(settings: argparse.Namespace) -> tuple[list[dict], dict, dict]:
-    """Every selected task x cell: (rows, skipped tasks and why, task infos)."""
+def run(
+    settings: argparse.Namespace, on_row: Callable | None = None
+) -> tuple[list[dict], dict, dict]:
+    """Every selected task x cell: (rows, skipped tasks and why, task infos).
+
+    ``on_row(rows, skipped, infos)``, if given, is called after each row (the
+    command writes a partial results.json there).
+    """
     with tempfile.TemporaryDirectory(prefix="cells_") as scratch:
-        return _run(settings, scratch)
+        return _run(settings, scratch, on_row or (lambda *_: None))
 
 
-def _run(settings: argparse.Namespace, scratch: str) -> tuple[list[dict], dict, dict]:
+def _run(
+    settings: argparse.Namespace, scratch: str, on_row: Callable
+) -> tuple[list[dict], dict, dict]:
     rows, skipped, infos = [], {}, {}
     for name in settings.tasks:
         task = TASKS[name]
@@ -540,6 +552,7 @@ def _run(settings: argparse.Namespace, scratch: str) -> tuple[list[dict], dict, 
                     flush=True,
                 )
             rows.append(row)
+            on_row(rows, skipped, infos)
     return rows, skipped, infos
 
 
@@ -560,8 +573,7 @@ def markdown(result: dict) -> str:
         "",
         f"{machine['cpu']}, {machine['cores']} cores; Keras backend "
         f"{machine['keras_backend']}; {versions}.",
-        f"Run {result['started']} to {result['finished']}; load average "
-        f"{result['load_before']} before, {result['load_after']} after.",
+        *[_run_line(run, "runs" in result) for run in result.get("runs", [result])],
         "",
         "Each entry: the metric (seconds per training epoch, median). Units "
         "per cell: the width whose recurrent parameters are closest to an "
@@ -624,6 +636,132 @@ def markdown(result: dict) -> str:
         lines += ["", "## Skipped tasks", ""]
         lines += [f"- {task}: {why}" for task, why in result["skipped"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _run_line(run: dict, merged: bool) -> str:
+    line = f"Run {run['started']} to {run['finished']}"
+    if run.get("partial"):
+        line += " (cut short: the rows it finished)"
+    if merged:
+        line += f" ({', '.join(run['tasks'])}; cells {', '.join(run['cells'])})"
+    return (
+        f"{line}; load average {run['load_before']} before, {run['load_after']} after."
+    )
+
+
+def merge(results: list[dict]) -> dict:
+    """One leaderboard from the results of several runs (say ``--tasks``
+    runs of parts of the standard budget), as ``main`` returns them.
+
+    Tasks and cells keep the order in which they first appear; a row of the
+    same task and cell in a later result replaces the earlier one. A task
+    in more than one result must have run with the same epochs and task
+    settings (data sizes, optimizer) in each, and the results must agree on
+    ``--quick``: one table compares equal budgets. ``runs`` records each
+    run's time, load, tasks and cells; ``machine`` is the first result's.
+
+    >>> a = {"settings": {"tasks": ["co2"], "cells": ["lstm"], "epochs": {"co2": 10},
+    ...      "quick": False, "base_units": {"co2": 64}, "input_dim": {"co2": 1}},
+    ...      "machine": {"cpu": "x"}, "started": "s", "finished": "f",
+    ...      "load_before": [1], "load_after": [2], "task_info": {"co2": {}},
+    ...      "skipped": {}, "rows": [{"task": "co2", "cell": "lstm", "metric": 0.5}]}
+    >>> b = {**a, "settings": {**a["settings"], "cells": ["gru"]},
+    ...      "rows": [{"task": "co2", "cell": "gru", "metric": 0.6}]}
+    >>> merged = merge([a, b])
+    >>> merged["settings"]["cells"], [r["cell"] for r in merged["rows"]]
+    (['lstm', 'gru'], ['lstm', 'gru'])
+    """
+    if not results:
+        raise ValueError(
+            "`results` must hold at least one leaderboard result. Received: []"
+        )
+    quick = {bool(r["settings"].get("quick")) for r in results}
+    if len(quick) > 1:
+        raise ValueError(
+            "`results` mix --quick runs and full runs: expected one or the "
+            "other in one table. Received: quick="
+            + str([bool(r["settings"].get("quick")) for r in results])
+        )
+    tasks, cell_list, rows, runs = [], [], {}, []
+    per_task: dict[str, dict] = {}  # epochs, base_units, input_dim, info
+    skipped: dict[str, str] = {}
+    for index, result in enumerate(results):
+        settings = result["settings"]
+        for task in settings["tasks"]:
+            own = {
+                "epochs": settings["epochs"][task],
+                "info": result["task_info"].get(task),
+            }
+            seen = per_task.get(task)
+            if seen is not None and own["info"] is not None:
+                for key in ("epochs", "info"):
+                    if seen["info"] is not None and seen[key] != own[key]:
+                        raise ValueError(
+                            f"Task '{task}' ran with {key} {seen[key]!r} in "
+                            f"results[{seen['index']}] and {own[key]!r} in "
+                            f"results[{index}]: expected the same budget in one "
+                            "table"
+                        )
+            if seen is None or seen["info"] is None:
+                per_task[task] = {
+                    **own,
+                    "index": index,
+                    "base_units": settings["base_units"][task],
+                    "input_dim": settings["input_dim"][task],
+                }
+            if task not in tasks:
+                tasks.append(task)
+            if task in result["skipped"]:
+                skipped.setdefault(task, result["skipped"][task])
+        cell_list += [c for c in settings["cells"] if c not in cell_list]
+        for row in result["rows"]:
+            rows[(row["task"], row["cell"])] = row
+        runs.append(
+            {
+                key: result[key]
+                for key in ("started", "finished", "load_before", "load_after")
+            }
+            | {"tasks": settings["tasks"], "cells": settings["cells"]}
+            | {"partial": bool(result.get("partial"))}
+        )
+    for task in list(skipped):
+        if any(key[0] == task for key in rows):
+            del skipped[task]  # another run had the data
+    settings = dict(results[0]["settings"])
+    settings.update(
+        tasks=tasks,
+        cells=cell_list,
+        epochs={t: per_task[t]["epochs"] for t in tasks},
+        base_units={t: per_task[t]["base_units"] for t in tasks},
+        input_dim={t: per_task[t]["input_dim"] for t in tasks},
+    )
+    return {
+        "settings": settings,
+        "machine": results[0]["machine"],
+        "started": min(r["started"] for r in results),
+        "finished": max(r["finished"] for r in results),
+        "load_before": results[0]["load_before"],
+        "load_after": results[-1]["load_after"],
+        "task_info": {
+            t: per_task[t]["info"] for t in tasks if per_task[t]["info"] is not None
+        },
+        "skipped": skipped,
+        "runs": runs,
+        "rows": [rows[(t, c)] for t in tasks for c in cell_list if (t, c) in rows],
+    }
+
+
+def read_results(path: str) -> dict:
+    """A run's results.json, from its path or from the directory holding it."""
+    if os.path.isdir(path):
+        path = os.path.join(path, "results.json")
+    if not os.path.isfile(path):
+        raise ValueError(
+            f"`--merge` takes results.json files or the directories holding "
+            f"them. Received: {path!r}, which does not exist"
+        )
+    with open(path) as f:
+        return json.load(f)
 
 
 def plot(result: dict, path: str) -> bool:
@@ -728,6 +866,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--adding-test", type=int, default=None)
     parser.add_argument("--fashion-train", type=int, default=None)
     parser.add_argument("--fashion-test", type=int, default=None)
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        default=None,
+        metavar="RESULTS",
+        help="train nothing: merge earlier runs' results.json (files or their "
+        "directories) into one table, PNG and JSON in --output",
+    )
     parser.add_argument("--output", default="benchmarks/results/cells")
     return parser
 
@@ -780,13 +926,14 @@ def main(argv: list[str] | None = None) -> dict:
     """Runs the selected cells x tasks, writes the results; returns what results.json holds."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.merge is not None:
+        return _merge_command(parser, args)
     try:
         args = _resolve(args)
     except ValueError as error:
         parser.error(str(error))
     started = datetime.datetime.now().isoformat(timespec="seconds")
     load_before = [round(x, 2) for x in os.getloadavg()]
-    rows, skipped, infos = run(args)
     settings = {k: v for k, v in vars(args).items() if k != "output"}
     settings.update(
         seed=SEED,
@@ -795,17 +942,51 @@ def main(argv: list[str] | None = None) -> dict:
         budget_rule="units whose recurrent parameter count is closest to an LSTM "
         "of the task's base width on the same input (ties: the smaller)",
     )
-    result = {
-        "settings": settings,
-        "machine": machine_info(),
-        "started": started,
-        "finished": datetime.datetime.now().isoformat(timespec="seconds"),
-        "load_before": load_before,
-        "load_after": [round(x, 2) for x in os.getloadavg()],
-        "task_info": infos,
-        "skipped": skipped,
-        "rows": rows,
-    }
+    machine = machine_info()
+
+    def result_of(rows, skipped, infos) -> dict:
+        return {
+            "settings": settings,
+            "machine": machine,
+            **run_window(started, load_before),
+            "task_info": infos,
+            "skipped": skipped,
+            "rows": rows,
+        }
+
+    def checkpoint(rows, skipped, infos):
+        # The rows so far, so that a run cut short can be merged (--merge)
+        # with a run of the rest (--cells).
+        _write_json({**result_of(rows, skipped, infos), "partial": True}, args.output)
+
+    result = result_of(*run(args, on_row=checkpoint))
+    write_results(result, args.output, markdown, plot)
+    return result
+
+
+def _write_json(result: dict, output: str) -> None:
+    os.makedirs(output, exist_ok=True)
+    path = os.path.join(output, "results.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(result, f, indent=1, default=str)
+    os.replace(path + ".tmp", path)
+
+
+def _merge_command(parser, args) -> dict:
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name, value in vars(args).items()
+        if name not in ("merge", "output") and value not in (None, False)
+    ]
+    if given:
+        parser.error(
+            "`--merge` trains nothing, so it takes only --output: expected no "
+            f"other flags. Received: {' '.join(given)}"
+        )
+    try:
+        result = merge([read_results(path) for path in args.merge])
+    except (ValueError, KeyError) as error:
+        parser.error(f"--merge: {error}")
     write_results(result, args.output, markdown, plot)
     return result
 

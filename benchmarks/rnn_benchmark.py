@@ -491,6 +491,16 @@ def _gpu_name() -> str | None:
     return None
 
 
+def run_window(started: str, load_before: list) -> dict:
+    """When a run started and ended (now), and the load average at both ends."""
+    return {
+        "started": started,
+        "finished": datetime.datetime.now().isoformat(timespec="seconds"),
+        "load_before": load_before,
+        "load_after": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
 def machine_info() -> dict:
     """CPU model, cores, load and library versions, for the record."""
     cpu = platform.processor() or platform.machine()
@@ -891,10 +901,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "config": config,
         "machine": machine_info(),
-        "started": started,
-        "finished": datetime.datetime.now().isoformat(timespec="seconds"),
-        "load_before": load_before,
-        "load_after": [round(x, 2) for x in os.getloadavg()],
+        **run_window(started, load_before),
         "matmul_rates": rates,
         "matmul_rates_start": rates_before,
         "matmul_rates_end": rates_after,

@@ -58,6 +58,105 @@ def test_quick_run_writes_a_row_for_every_requested_cell_and_task(quick_run):
     assert "## names (accuracy" in table and "## adding (MSE" in table
 
 
+def _part(result, tasks, cells_=None):
+    """The result of a run of ``tasks`` (and ``cells_``) only, cut from a real run."""
+    cells_ = cells_ or result["settings"]["cells"]
+    part = json.loads(json.dumps(result, default=str))
+    part["settings"].update(tasks=list(tasks), cells=list(cells_))
+    part["task_info"] = {t: part["task_info"][t] for t in tasks}
+    part["rows"] = [
+        r for r in part["rows"] if r["task"] in tasks and r["cell"] in cells_
+    ]
+    return part
+
+
+def _write(result, directory):
+    directory.mkdir(parents=True)
+    (directory / "results.json").write_text(json.dumps(result))
+    return str(directory)
+
+
+def test_merge_makes_one_table_png_and_json_of_runs_of_parts(quick_run, tmp_path):
+    result, _ = quick_run
+    # Two --tasks runs, the second with only one of the cells.
+    first = _write(_part(result, ["names"]), tmp_path / "names")
+    second = _write(_part(result, ["adding"], ["mingru"]), tmp_path / "adding")
+    output = tmp_path / "merged"
+    merged = cells.main(["--merge", first, second, "--output", str(output)])
+    for name in ("results.json", "results.md", "results.png"):
+        assert os.path.getsize(output / name) > 0, name
+    assert merged["settings"]["tasks"] == QUICK_TASKS
+    assert merged["settings"]["cells"] == QUICK_CELLS
+    keys = [(r["task"], r["cell"]) for r in merged["rows"]]
+    assert keys == [("names", "lstm"), ("names", "mingru"), ("adding", "mingru")]
+    assert [run["tasks"] for run in merged["runs"]] == [["names"], ["adding"]]
+    table = (output / "results.md").read_text()
+    assert "## names (accuracy" in table and "## adding (MSE" in table
+    header = next(line for line in table.splitlines() if line.startswith("| cell |"))
+    assert "names (accuracy" in header and "adding (MSE" in header
+    lstm = next(line for line in table.splitlines() if line.startswith("| lstm | "))
+    assert lstm.endswith(" |  |")  # no adding row for the LSTM: an empty entry
+    assert table.count("Run ") == 2  # one line per run, with its load
+    assert json.loads((output / "results.json").read_text())["rows"] == merged["rows"]
+
+
+def test_merge_takes_the_later_row_of_a_task_and_cell(quick_run):
+    result, _ = quick_run
+    again = _part(result, ["names"], ["lstm"])
+    again["rows"][0]["metric"] = 0.123
+    merged = cells.merge([_part(result, ["names"]), again])
+    rows = {(r["task"], r["cell"]): r for r in merged["rows"]}
+    assert rows[("names", "lstm")]["metric"] == 0.123
+    assert ("names", "mingru") in rows
+
+
+def test_merge_refuses_a_task_run_at_another_budget(quick_run):
+    result, _ = quick_run
+    other = _part(result, ["names"])
+    other["settings"]["epochs"]["names"] = 7
+    with pytest.raises(ValueError) as info:
+        cells.merge([_part(result, ["names"]), other])
+    assert (
+        "Task 'names' ran with epochs 1 in results[0] and 7 in results[1]: "
+        "expected the same budget in one table"
+    ) in str(info.value)
+    full = _part(result, ["adding"])
+    full["settings"]["quick"] = False
+    with pytest.raises(
+        ValueError, match=r"mix --quick runs and full runs.*\[True, False\]"
+    ):
+        cells.merge([_part(result, ["names"]), full])
+
+
+def test_merge_names_a_missing_file_and_takes_no_training_flags(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cells.main(["--merge", str(tmp_path / "nothing")])
+    assert "which does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cells.main(["--merge", str(tmp_path), "--tasks", "co2"])
+    assert "expected no other flags. Received: --tasks" in capsys.readouterr().err
+
+
+def test_a_run_cut_short_leaves_its_finished_rows_to_merge(tmp_path, monkeypatch):
+    real, calls = cells.run_cell, []
+
+    def run_cell(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the run is stopped during the second cell
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cells, "run_cell", run_cell)
+    output = tmp_path / "cut"
+    with pytest.raises(KeyboardInterrupt):
+        cells.main(["--quick", "--tasks", "adding", "--output", str(output)])
+    partial = json.loads((output / "results.json").read_text())
+    assert partial["partial"] is True
+    assert [(r["task"], r["cell"]) for r in partial["rows"]] == [("adding", "lstm")]
+    merged = cells.merge([partial])
+    assert "cut short" in cells.markdown(merged)
+
+
 def test_quick_defaults_are_two_cells_and_the_tasks_without_a_debian_package():
     args = cells._resolve(cells._parser().parse_args(["--quick"]))
     assert args.cells == ["lstm", "mingru"]

@@ -17,7 +17,11 @@ module here imports a layer).
   ``(batch, timesteps, features)`` with input dropout applied,
   ``initial_state`` the list of ``(batch, units)`` states, ``weights`` the
   cell's weights in Keras's layout (``kernel``, ``recurrent_kernel``,
-  ``bias``), ``mask`` a boolean ``(batch, timesteps)`` or None. A kernel that
+  ``bias``), ``mask`` a boolean ``(batch, timesteps)`` or None. In training
+  ``weights`` may also hold ``"step_noise"``, random numbers the cell draws
+  for every step at once, ``(batch, timesteps, n)`` in input order (QRNN's
+  zoneout masks, ``RecurrentCell.step_noise``): a kernel applies them as the
+  cell's step does, or raises :class:`KernelUnavailable`. A kernel that
   cannot run a case raises :class:`KernelUnavailable`; it never falls back
   itself.
 - :mod:`rnn_zoo.kernels.select` picks the kernel, falls back to the

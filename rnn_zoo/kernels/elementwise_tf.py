@@ -470,6 +470,9 @@ def _qrnn(spec, x, states, weights, mask):
     # The gates before the loop, then h = a * h + b. (Their activations
     # inside the loop, as minGRU's, measured 5-8% more CPU time.)
     z, f = act(blocks[0]), gate(blocks[1])
+    keep = weights.get("step_noise")  # zoneout's masks, time-major
+    if keep is not None:
+        f = 1.0 - (1.0 - f) * keep
     b = gate(blocks[3]) * z if pooling == "ifo" else (1.0 - f) * z
     c = linear_recurrence(f, b, states[0], mask)
     h = c if pooling == "f" else gate(blocks[2]) * c
@@ -564,9 +567,19 @@ def run(spec, sequences, initial_state, weights, mask, *, training):
     m = None
     if mask is not None:
         m = tf.cast(tf.transpose(mask, (1, 0)), x.dtype)[..., None]
+    if weights.get("step_noise") is not None:
+        # Per-step noise (QRNN's zoneout), read like the sequence.
+        weights["step_noise"] = tf.transpose(weights["step_noise"], (1, 0, 2))
     if spec.go_backwards:
         x = tf.reverse(x, [0])
         m = None if m is None else tf.reverse(m, [0])
+        if weights.get("step_noise") is not None:
+            weights["step_noise"] = tf.reverse(weights["step_noise"], [0])
+    if weights.get("step_noise") is not None and spec.family != "qrnn":
+        raise KernelUnavailable(
+            f"tf-elementwise applies per-step noise to the qrnn family only, "
+            f"not to {spec.family}"
+        )
     h, finals, output_is_state = _FAMILIES[spec.family](spec, x, states, weights, m)
     finals = [tf.cast(s, dtype) for s in finals]
     if h.shape.rank == 2:  # the last state only (no mask, no sequence asked for)

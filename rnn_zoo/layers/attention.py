@@ -463,6 +463,16 @@ class AttentionDecoderCell(keras.layers.Layer):
                 "`cells` must be an rnn_zoo RecurrentCell or a non-empty list of "
                 f"them. Received: cells={cells!r}"
             )
+        for i, cell in enumerate(cells):
+            if cell.step_noise_reason:
+                # Its per-step noise comes from a sequence layer's call
+                # (RecurrentCell.step_noise); this cell's loop draws none.
+                raise ValueError(
+                    f"`cells[{i}]` ({type(cell).__name__}) draws noise at every "
+                    "step, which the sequence layers (RNN and the named layers) "
+                    "do and an attention decoder does not: expected a cell "
+                    f"without it. Received: {cell.step_noise_reason}"
+                )
         if isinstance(attention, dict):
             attention = keras.saving.deserialize_keras_object(attention)
         if not isinstance(attention, AttentionMechanism):
@@ -521,6 +531,14 @@ class AttentionDecoderCell(keras.layers.Layer):
         weights[0] = first
         return weights
 
+    @property
+    def hoists_projection(self) -> bool:
+        """Whether the inputs' share of the first cell's projection can be
+        computed for all steps at once and the fed-back attention's added at
+        each step (``RecurrentCell.projection_splits_by_rows``); otherwise
+        each step projects ``[inputs, attention]`` whole."""
+        return self.cells[0].projection_splits_by_rows
+
     def project_inputs(self, inputs, weights):
         """The first cell's input projection of ``inputs`` (any leading axes)."""
         return self.cells[0].project_inputs(
@@ -566,16 +584,27 @@ class AttentionDecoderCell(keras.layers.Layer):
             masks = [(None, None)] * len(self.cells)
         feed = states[-1]
         input_mask, recurrent_mask = masks[0]
-        if projected is None:
+        if input_mask is not None:
+            feed = feed * input_mask[:, self.input_dim :]
+        if not self.hoists_projection:
+            # [inputs, fed-back attention] through the cell's own projection.
             x = (
                 inputs
                 if input_mask is None
                 else inputs * input_mask[:, : self.input_dim]
             )
-            projected = self.project_inputs(x, weights)
-        if input_mask is not None:
-            feed = feed * input_mask[:, self.input_dim :]
-        projected = projected + ops.matmul(feed, weights[0]["feed_kernel"])
+            projected = self.cells[0].project_inputs(
+                ops.concatenate([x, feed], axis=-1), weights[0]
+            )
+        else:
+            if projected is None:
+                x = (
+                    inputs
+                    if input_mask is None
+                    else inputs * input_mask[:, : self.input_dim]
+                )
+                projected = self.project_inputs(x, weights)
+            projected = projected + ops.matmul(feed, weights[0]["feed_kernel"])
         new_states = []
         offset = 0
         x = None
@@ -748,12 +777,14 @@ class AttentionDecoder(keras.layers.Layer):
         masks = cell.dropout_masks(batch, dtype, training)
         input_mask = masks[0][0]
         x = inputs
-        if input_mask is not None:
-            x = x * input_mask[:, None, : cell.input_dim]
-        projected = cell.project_inputs(x, weights)  # (batch, time, gates*units)
+        hoisted = cell.hoists_projection
+        if hoisted:
+            if input_mask is not None:
+                x = x * input_mask[:, None, : cell.input_dim]
+            x = cell.project_inputs(x, weights)  # (batch, time, gates*units)
         keys = cell.attention.prepare(memory)
 
-        xs = ops.transpose(projected, (1, 0, 2))
+        xs = ops.transpose(x, (1, 0, 2))
         if inputs_mask is not None:
             xs = (xs, ops.transpose(ops.cast(inputs_mask, "bool"), (1, 0))[:, :, None])
         memory_time = ops.shape(memory)[1]
@@ -762,14 +793,14 @@ class AttentionDecoder(keras.layers.Layer):
             if inputs_mask is not None:
                 x_t, m_t = x_t
             out, new_states, alignments = cell.step(
-                None,
+                None if hoisted else x_t,
                 carry,
                 memory,
                 keys,
                 memory_mask,
                 training=training,
                 weights=weights,
-                projected=x_t,
+                projected=x_t if hoisted else None,
                 masks=masks,
             )
             new_states = [ops.cast(n, s.dtype) for n, s in zip(new_states, carry)]

@@ -202,6 +202,30 @@ class RecurrentCell(keras.layers.Layer):
             )
         return input_mask, recurrent_mask
 
+    # Whether project_inputs(concat([x, y])) is x @ kernel[:n] + y @ kernel[n:]
+    # + the input bias (n = x's width), so that a caller may project x for
+    # all steps at once and add y's share at each step (the attention
+    # decoder's fed-back attention); False where the projection is more.
+    projection_splits_by_rows = True
+
+    # The argument that makes the cell draw per-step noise in training, as
+    # "name=value" (say "zoneout=0.1"), or "" for a cell that draws none.
+    step_noise_reason = ""
+
+    def step_noise(self, batch_size, timesteps, dtype, training):
+        """Random numbers the step reads afresh at every timestep, or None.
+
+        Dropout masks (:meth:`dropout_masks`) are drawn once per sequence; a
+        regulariser that draws anew at every step (``QRNN``'s zoneout) draws
+        here, for all ``timesteps`` at once: ``(batch_size, timesteps, n)``,
+        or ``(batch_size, n)`` for one step (``timesteps=None``). The caller
+        puts it in the step weights as ``weights["step_noise"]``, where
+        ``project_inputs`` and ``step`` (the reference loop) and the kernels
+        read it; a random draw inside the time loop would not work on every
+        backend (a JAX scan cannot advance a seed generator).
+        """
+        return None
+
     # What the kernels may run ---------------------------------------------
 
     def fused_params(self) -> tuple[dict, list[str]]:
@@ -282,6 +306,11 @@ class RecurrentCell(keras.layers.Layer):
         )
         if input_mask is not None:
             inputs = inputs * input_mask
+        noise = self.step_noise(
+            ops.shape(inputs)[0], None, self.compute_dtype, training
+        )
+        if noise is not None:
+            weights = dict(weights, step_noise=noise)
         output, new_states = self.step(
             self.project_inputs(inputs, weights),
             states,

@@ -48,10 +48,16 @@ class QRNNCell(RecurrentCell):
     in processing order. It starts at zeros (the convolution's zero padding).
     States are ``[c]`` or ``[c, previous]``.
 
-    Not here: zoneout. The paper drops the forget gate at random at every
-    timestep; rnn_zoo's cells draw their dropout masks once per sequence,
-    which would make it a different regulariser, so ``QRNN`` leaves it out
-    rather than offer that under the paper's name.
+    Zoneout, the paper's regulariser (its section 2.1): in training, with
+    ``zoneout=p``, ``f_t = 1 - dropout(1 - f_t)`` with a fresh dropout mask
+    at every timestep, so that each channel keeps its previous ``c`` with
+    probability ``p`` at each step. Dropout scales the entries it keeps by
+    ``1 / (1 - p)`` (as the paper's Chainer ``dropout`` does), which keeps
+    ``f``'s expectation, so inference uses ``f`` unchanged; where
+    ``f < p`` the scaled gate of a channel not zoned out is below 0. The
+    masks of all the steps are drawn at once (:meth:`step_noise`) and read
+    like the gates, by the reference loop and by the ``tf-elementwise``
+    kernel alike.
 
     Args:
         units: positive integer, size of the output and of ``c``.
@@ -66,12 +72,16 @@ class QRNNCell(RecurrentCell):
         dropout: in ``[0, 1)``, fraction of the inputs dropped in training
             (one mask per sequence), as the paper's dropout between layers.
         recurrent_dropout: must be 0: there is no recurrent weight to drop.
+        zoneout: in ``[0, 1)`` (default 0), the probability that a channel
+            keeps its previous state at a training step (see above). Not
+            with ``pooling="ifo"``, whose input gate would still add
+            ``i_t * z_t`` to a zoned channel.
         seed: seed of the dropout mask.
 
     Call arguments:
         inputs: ``(batch, features)``, one timestep.
         states: ``[c]`` (``window=1``) or ``[c, previous]`` (``window=2``).
-        training: enables dropout.
+        training: enables dropout and zoneout.
 
     Example:
 
@@ -92,6 +102,7 @@ class QRNNCell(RecurrentCell):
         activation="tanh",
         recurrent_activation="sigmoid",
         use_bias=True,
+        zoneout=0.0,
         **kwargs,
     ):
         for name in _NO_RECURRENT_WEIGHTS:
@@ -111,6 +122,14 @@ class QRNNCell(RecurrentCell):
             raise ValueError(
                 "QRNN has no recurrent weights to drop: expected "
                 f"`recurrent_dropout=0`. Received: recurrent_dropout={self.recurrent_dropout}"
+            )
+        self.zoneout = _checks.check_rate(zoneout, "zoneout")
+        if self.zoneout and self.pooling == "ifo":
+            raise ValueError(
+                "`zoneout` keeps a channel's state by setting its forget gate "
+                "to 1, which pooling='ifo' (c = f * c + i * z) does not: "
+                "expected zoneout=0 with pooling='ifo', or pooling 'f' or "
+                f"'fo'. Received: zoneout={self.zoneout}, pooling='ifo'"
             )
 
     fused_family = "qrnn"
@@ -168,8 +187,39 @@ class QRNNCell(RecurrentCell):
                 bias = ops.pad(bias, [(0, self.gates * self.units)])
         return {"kernel": kernel, "bias": bias}
 
+    @property
+    def step_noise_reason(self) -> str:
+        return f"zoneout={self.zoneout}" if self.zoneout else ""
+
+    def step_noise(self, batch_size, timesteps, dtype, training):
+        """Zoneout's masks in training: the dropout of ones ``(batch, [time,] units)``."""
+        if not (training and self.zoneout > 0):
+            return None
+        leading = (batch_size,) if timesteps is None else (batch_size, timesteps)
+        return keras.random.dropout(
+            ops.ones((*leading, self.units), dtype=dtype),
+            self.zoneout,
+            seed=self.seed_generator,
+        )
+
+    def project_inputs(self, inputs, weights):
+        """The gates' share of ``inputs``, then zoneout's masks (when drawn)
+        as ``units`` more columns, so that the reference loop reads each
+        step's mask with its gates."""
+        projected = super().project_inputs(inputs, weights)
+        noise = weights.get("step_noise")
+        if noise is None:
+            return projected
+        return ops.concatenate([projected, ops.cast(noise, projected.dtype)], -1)
+
     def step(self, projected, states, weights, recurrent_mask=None):
         c_prev = states[0]
+        keep = None
+        if weights.get("step_noise") is not None:
+            projected, keep = (
+                projected[..., : -self.units],
+                projected[..., -self.units :],
+            )
         if self.window == 2:
             current, own_share = ops.split(projected, 2, axis=-1)
             gates = current + states[1]
@@ -178,6 +228,8 @@ class QRNNCell(RecurrentCell):
         blocks = ops.split(gates, self.gates, axis=-1)
         z = self.activation(blocks[0])
         f = self.recurrent_activation(blocks[1])
+        if keep is not None:  # zoneout: f = 1 - dropout(1 - f)
+            f = 1.0 - (1.0 - f) * keep
         if self.pooling == "ifo":
             c = f * c_prev + self.recurrent_activation(blocks[3]) * z
         else:
@@ -194,6 +246,7 @@ class QRNNCell(RecurrentCell):
             {
                 "window": self.window,
                 "pooling": self.pooling,
+                "zoneout": self.zoneout,
                 "recurrent_activation": keras.activations.serialize(
                     self.recurrent_activation
                 ),
@@ -208,7 +261,7 @@ class QRNN(CellSequenceLayer):
     """A quasi-recurrent layer over a whole sequence (Bradbury et al., 2017).
 
     Takes every argument of ``QRNNCell`` (``units``, ``window``, ``pooling``,
-    ...) and of ``RNN`` (``return_sequences``, ``return_state``,
+    ``zoneout``, ...) and of ``RNN`` (``return_sequences``, ``return_state``,
     ``go_backwards``, ``stateful``). ``get_weights()`` is ``[kernel, bias]``.
     With ``return_state=True`` it returns ``[output, c]`` (``window=1``) or
     ``[output, c, previous]`` (``window=2``).
@@ -219,6 +272,9 @@ class QRNN(CellSequenceLayer):
     >>> layer = QRNN(8, window=2, return_sequences=True)
     >>> tuple(layer(np.zeros((2, 5, 3), "float32")).shape)  # (batch, timesteps, units)
     (2, 5, 8)
+    >>> regularised = QRNN(8, zoneout=0.1)  # a fresh zoneout mask per step, in training
+    >>> tuple(regularised(np.ones((2, 5, 3), "float32"), training=True).shape)
+    (2, 8)
     """
 
     cell_class = QRNNCell
@@ -226,4 +282,5 @@ class QRNN(CellSequenceLayer):
         "window",
         "pooling",
         "recurrent_activation",
+        "zoneout",
     )

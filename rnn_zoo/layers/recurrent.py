@@ -492,6 +492,11 @@ class RNN(keras.layers.Layer):
         )
         if input_mask is not None:
             sequences = sequences * ops.expand_dims(input_mask, 1)
+        noise = self.cell.step_noise(
+            batch_size, ops.shape(sequences)[1], dtype, training
+        )
+        if noise is not None:  # per-step noise, read like the sequence
+            weights = dict(weights, step_noise=noise)
         training = bool(training) if isinstance(training, (bool, type(None))) else True
 
         def reference():

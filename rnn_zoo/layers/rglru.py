@@ -203,6 +203,9 @@ class RGLRUCell(LinearRecurrentCell):
             return ops.reshape(flat, (*ops.shape(x)[:2], kernel.shape[-1]))
         return ops.matmul(x, kernel)
 
+    # The gates are a product of the projected u, not of the inputs' rows.
+    projection_splits_by_rows = False
+
     def project_inputs(self, inputs, weights):
         """``[u | u W_a + b_a | u W_x + b_x]``, ``(..., 3 * units)``, over any leading axes."""
         bias = weights["bias"]

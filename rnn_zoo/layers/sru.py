@@ -198,6 +198,11 @@ class SRUCell(RecurrentCell):
             "bias": bias,
         }
 
+    @property
+    def projection_splits_by_rows(self) -> bool:
+        # Without a highway matrix the inputs themselves are the highway.
+        return getattr(self, "num_matrices", 4) == 4
+
     def project_inputs(self, inputs, weights):
         """``[candidate | forget | reset | highway]`` pre-activations, ``4 * units`` wide."""
         projected = super().project_inputs(inputs, weights)

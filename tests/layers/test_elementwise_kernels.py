@@ -79,10 +79,10 @@ def _initial_states(layer):
     ]
 
 
-def _outputs_and_grads(layer, x, states, mask):
+def _outputs_and_grads(layer, x, states, mask, training=False):
     def forward(call, x, *states):
         kwargs = {} if mask is None else {"mask": ops.convert_to_tensor(mask)}
-        return call(x, initial_state=list(states), **kwargs)
+        return call(x, initial_state=list(states), training=training, **kwargs)
 
     return value_and_grads(layer, forward, [x, *states])
 
@@ -112,6 +112,29 @@ def test_fast_path_matches_the_reference_loop(name, mask_name):
             _outputs_and_grads(loop, x, states, mask),
             f"{name}, mask={mask_name}, go_backwards={go_backwards}",
         )
+
+
+@pytest.mark.parametrize("mask_name", ["none", "holes"])
+@pytest.mark.parametrize("name", ["qrnn-w2-fo", "qrnn-w1-f"])
+def test_qrnn_zoneout_in_training_matches_the_reference_loop(name, mask_name):
+    # The same seed draws the same per-step masks on both paths.
+    mask = MASKS[mask_name]
+    for go_backwards in (False, True):
+        options = {"return_sequences": True, "return_state": True}
+        fast, loop, shape, _ = _pair(
+            name, zoneout=0.3, seed=5, go_backwards=go_backwards, **options
+        )
+        assert fast.kernel_choice(training=True, mask=mask).kernel == "tf-elementwise"
+        x = random_inputs(shape, seed=3)
+        states = _initial_states(fast)
+        got = _outputs_and_grads(fast, x, states, mask, training=True)
+        _assert_same(
+            got,
+            _outputs_and_grads(loop, x, states, mask, training=True),
+            f"{name}, zoneout, mask={mask_name}, go_backwards={go_backwards}",
+        )
+        inference = _outputs_and_grads(fast, x, states, mask)
+        assert not np.allclose(got[0][0], inference[0][0])  # zoneout did act
 
 
 @pytest.mark.parametrize(
