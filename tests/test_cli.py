@@ -80,6 +80,7 @@ OWN_RECIPES = [
     "cws_zh",
     "g2p",
     "generate_names",
+    "irregular",
     "names",
     "ner_zh",
     "physics",

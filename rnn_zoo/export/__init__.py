@@ -267,16 +267,23 @@ def write_classifier_archive(
 def _pad_rows_call(model, inputs):
     """``model(inputs)`` on ``inputs`` padded with zero rows to a power of two
     rows, the padding's answers dropped: a row's answer does not depend on the
-    other rows in inference."""
+    other rows in inference. ``inputs`` is a tensor or a tuple/list of
+    tensors with the same rows (e.g. sequences and their timespans)."""
     import tensorflow as tf
 
-    rows = tf.shape(inputs)[0]
+    flat = tf.nest.flatten(inputs)
+    rows = tf.shape(flat[0])[0]
     padded = tf.while_loop(lambda p: p < rows, lambda p: [p * 2], [tf.constant(1)])[0]
-    paddings = tf.concat(
-        [[[0, padded - rows]], tf.zeros((tf.rank(inputs) - 1, 2), tf.int32)], 0
-    )
-    padded_inputs = tf.pad(inputs, paddings)
-    padded_inputs.set_shape([None, *inputs.shape[1:]])  # keep the known sizes
+
+    def pad(tensor):
+        paddings = tf.concat(
+            [[[0, padded - rows]], tf.zeros((tf.rank(tensor) - 1, 2), tf.int32)], 0
+        )
+        padded_tensor = tf.pad(tensor, paddings)
+        padded_tensor.set_shape([None, *tensor.shape[1:]])  # keep the known sizes
+        return padded_tensor
+
+    padded_inputs = tf.nest.pack_sequence_as(inputs, [pad(t) for t in flat])
     return model(padded_inputs, training=False)[:rows]
 
 

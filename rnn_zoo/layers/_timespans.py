@@ -104,3 +104,18 @@ def prepare_timespans(timespans, sequences_shape, mask, dtype, layer_name: str):
     return _checks.check_at_run_time(
         timespans, lambda v: _check_values(v, layer_name), valid, message
     )
+
+
+def with_sequences_mask(sequences, args: tuple, kwargs: dict) -> dict:
+    """``kwargs`` with ``mask`` set to the mask that ``sequences`` carries.
+
+    Keras fills a layer's ``mask`` argument from its input only when the
+    call has one tensor argument: with ``timespans`` (or an initial state)
+    beside the sequences, a ``Masking`` layer's mask would be lost and the
+    padding read as real steps. The sequence layers' ``__call__`` passes it
+    on with this (unless a mask is given, by keyword or positionally).
+    """
+    if len(args) >= 2 or kwargs.get("mask") is not None:
+        return kwargs
+    mask = getattr(sequences, "_keras_mask", None)
+    return kwargs if mask is None else {**kwargs, "mask": mask}

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from rnn_zoo import _checks
+from rnn_zoo.layers import _timespans
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
@@ -134,6 +135,11 @@ class Bidirectional(keras.layers.Layer):
             self.backward_layer.set_weights(self.initial_weights[half:])
             self.initial_weights = None
         self.built = True
+
+    def __call__(self, sequences, *args, **kwargs):
+        # Keep the sequences' mask when timespans or states come beside them.
+        kwargs = _timespans.with_sequences_mask(sequences, args, kwargs)
+        return super().__call__(sequences, *args, **kwargs)
 
     def call(
         self, sequences, initial_state=None, mask=None, training=False, timespans=None

@@ -462,6 +462,11 @@ class RNN(keras.layers.Layer):
             )
         return states
 
+    def __call__(self, sequences, *args, **kwargs):
+        # Keep the sequences' mask when timespans or states come beside them.
+        kwargs = _timespans.with_sequences_mask(sequences, args, kwargs)
+        return super().__call__(sequences, *args, **kwargs)
+
     def call(
         self, sequences, initial_state=None, mask=None, training=False, timespans=None
     ):

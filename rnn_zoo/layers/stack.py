@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from rnn_zoo import _checks
+from rnn_zoo.layers import _timespans
 from rnn_zoo.layers.bidirectional import MERGE_MODES, Bidirectional
 from rnn_zoo.layers.recurrent import get_sequence_layer
 
@@ -167,6 +168,11 @@ class StackedRNN(keras.layers.Layer):
                 )
             shape = out_shape
         self.built = True
+
+    def __call__(self, sequences, *args, **kwargs):
+        # Keep the sequences' mask when timespans or states come beside them.
+        kwargs = _timespans.with_sequences_mask(sequences, args, kwargs)
+        return super().__call__(sequences, *args, **kwargs)
 
     def call(
         self, sequences, initial_state=None, mask=None, training=False, timespans=None

@@ -72,6 +72,29 @@ def check_padding_with_timespans(make_layer) -> None:
             np.testing.assert_allclose(g[row : row + 1], w, **checks.TOLERANCE)
 
 
+def check_masking_layer_with_timespans(make_layer, cell: str) -> None:
+    """A ``Masking`` layer's mask reaches the layer, alone and inside
+    ``Bidirectional`` and ``StackedRNN``, when ``timespans`` come beside the
+    sequences (Keras fills ``mask`` only for a call with one tensor): a
+    padded row gives the unpadded answer, even with 0 timespans on padding."""
+    from rnn_zoo.layers import Bidirectional, StackedRNN
+
+    for wrap in (
+        lambda: make_layer(),
+        lambda: Bidirectional(make_layer()),
+        lambda: StackedRNN(cell, units=3, num_layers=2),
+    ):
+        inputs, timespans = keras.Input((None, F)), keras.Input((None,))
+        masked = keras.layers.Masking(0.0)(inputs)
+        model = keras.Model([inputs, timespans], wrap()(masked, timespans=timespans))
+        x, ts = random_inputs((1, 4, F), seed=2), irregular_timespans((1, 4))
+        expected = ops.convert_to_numpy(model([x, ts]))
+        padded_x = np.concatenate([x, np.zeros((1, 2, F), x.dtype)], axis=1)
+        padded_ts = np.concatenate([ts, np.zeros((1, 2), ts.dtype)], axis=1)
+        got = ops.convert_to_numpy(model([padded_x, padded_ts]))
+        np.testing.assert_allclose(got, expected, **checks.TOLERANCE)
+
+
 def check_go_backwards_reverses_the_timespans(make_layer) -> None:
     """A backward layer is the forward layer on the reversed inputs and timespans."""
     x, ts = random_inputs((B, T, F)), irregular_timespans()

@@ -188,6 +188,10 @@ def test_padding_with_timespans():
     liquid.check_padding_with_timespans(_cfc)
 
 
+def test_masking_layer_mask_reaches_the_layer_beside_timespans():
+    liquid.check_masking_layer_with_timespans(_cfc, "cfc")
+
+
 def test_timespans_change_the_output():
     liquid.check_time_changes_the_output(_cfc)
 
