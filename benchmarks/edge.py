@@ -406,13 +406,10 @@ def markdown(result: dict) -> str:
 
 def plot(result: dict, path: str) -> bool:
     """Whole-sequence batch-1 ms per format, one panel per model."""
-    try:
-        import matplotlib
+    from benchmarks.rnn_benchmark import pyplot
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no results.png", file=sys.stderr)
+    plt = pyplot()
+    if plt is None:
         return False
     models = result["models"]
     fig, axes = plt.subplots(
@@ -422,6 +419,7 @@ def plot(result: dict, path: str) -> bool:
         rows = [r for r in model["rows"] if not isinstance(r["whole_ms"], str)]
         ax.barh([r["format"] for r in rows], [r["whole_ms"] for r in rows])
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
         ax.invert_yaxis()
         ax.set_xlabel("whole sequence, batch 1 (ms, median)")
         ax.set_title(f"{model['model']} (LSTM {model['size']['units']})")
