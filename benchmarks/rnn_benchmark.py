@@ -727,8 +727,9 @@ def _any(impls: dict, key: str):
     return next(iter(impls.values()))[key]
 
 
-def plot(result: dict, path: str) -> bool:
-    """A bar chart of ms per case: one panel per (mode, dtype, mask, T)."""
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend, or None (and says so)
+    where matplotlib is not installed."""
     try:
         import matplotlib
 
@@ -736,6 +737,14 @@ def plot(result: dict, path: str) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         print("matplotlib is not installed: no results.png", file=sys.stderr)
+        return None
+    return plt
+
+
+def plot(result: dict, path: str) -> bool:
+    """A bar chart of ms per case: one panel per (mode, dtype, mask, T)."""
+    plt = pyplot()
+    if plt is None:
         return False
     groups = _grouped(result["cases"])
     panels: dict = {}

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from benchmarks import memory, rnn_benchmark
+from benchmarks import edge, memory, rnn_benchmark
 
 
 @pytest.fixture(scope="module")
@@ -216,3 +216,30 @@ def test_modern_cells_get_speed_ups_against_their_baselines():
     assert compared[0]["vs_base_rnn_zoo"] == 5.0
     assert compared[0]["vs_base_torch"] == 3.0
     assert "vs_base_rnn_zoo" not in compared[1] and compared[1]["base"] == "lstm"
+
+
+def test_edge_quick_times_every_format_and_writes_its_results(tmp_path):
+    result = edge.main(["--quick", "--models", "names", "--output", str(tmp_path)])
+    (model,) = result["models"]
+    rows = {row["format"]: row for row in model["rows"]}
+    assert set(rows) == set(edge.LABELS)
+    for name, row in rows.items():
+        assert isinstance(row["whole_ms"], float) and row["whole_ms"] > 0, row
+        assert isinstance(row["per_s"], float) and row["per_s"] > 0, row
+        assert row["rss_growth_mb"] > 0 and row["idle_rss_mb"] > 0, row
+        if name != "keras":
+            assert row["bytes"] > 0
+    # Only the streaming SavedModel has a step of its own.
+    assert rows["streaming"]["step_ms"] > 0
+    assert all(
+        "step_ms" not in row for name, row in rows.items() if name != "streaming"
+    )
+    # Memory: each runtime's idle process, LiteRT's far below TensorFlow's.
+    assert rows["litert_float"]["idle_rss_mb"] < rows["savedmodel"]["idle_rss_mb"]
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["models"][0]["rows"] == json.loads(json.dumps(model["rows"]))
+    assert len(saved["load_before"]) == 3 and len(saved["load_after"]) == 3
+    table = (tmp_path / "results.md").read_text()
+    assert "| streaming SavedModel (rnn_zoo) |" in table
+    assert "sequences/s at batch 4" in table and "error" not in table
+    assert (tmp_path / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
